@@ -1,0 +1,266 @@
+import { type DType, allocArray } from "../../dtype.js";
+import type { BinaryOp, UnaryOp, View } from "../backend.js";
+import { forEachRow } from "./iterate.js";
+import { dataOf, isContiguous } from "./storage.js";
+
+// Reference elementwise kernels. Values are computed in JS doubles and
+// rounded by the store into the output's typed array, so one loop serves
+// every dtype. Hot ops on contiguous inputs get their own loops.
+
+function erf(x: number): number {
+  // Abramowitz–Stegun 7.1.26 is too coarse for gradcheck; use a series /
+  // continued fraction split that is accurate to ~1e-15.
+  const ax = Math.abs(x);
+  if (ax < 2.5) {
+    // Maclaurin series: erf x = 2/√π Σ (-1)^n x^(2n+1) / (n! (2n+1))
+    let term = ax;
+    let sum = ax;
+    const x2 = ax * ax;
+    for (let n = 1; n < 60; n++) {
+      term *= -x2 / n;
+      const add = term / (2 * n + 1);
+      sum += add;
+      if (Math.abs(add) < 1e-17 * Math.abs(sum)) break;
+    }
+    const r = (2 / Math.sqrt(Math.PI)) * sum;
+    return x < 0 ? -r : r;
+  }
+  if (ax > 6) return x < 0 ? -1 : 1;
+  // erfc by Lentz's continued fraction for large |x|.
+  const x2 = ax * ax;
+  let f = ax;
+  let C = ax;
+  let D = 0;
+  for (let n = 1; n < 200; n++) {
+    const an = n / 2;
+    D = ax + an * D;
+    D = D === 0 ? 1e-300 : 1 / D;
+    C = ax + an / C;
+    const delta = C * D;
+    f *= delta;
+    if (Math.abs(delta - 1) < 1e-16) break;
+  }
+  const erfc = Math.exp(-x2) / (f * Math.sqrt(Math.PI));
+  const r = 1 - erfc;
+  return x < 0 ? -r : r;
+}
+
+export const UNARY: Record<UnaryOp, (x: number) => number> = {
+  neg: (x) => -x,
+  abs: Math.abs,
+  exp: Math.exp,
+  log: Math.log,
+  sqrt: Math.sqrt,
+  rsqrt: (x) => 1 / Math.sqrt(x),
+  reciprocal: (x) => 1 / x,
+  square: (x) => x * x,
+  sin: Math.sin,
+  cos: Math.cos,
+  tan: Math.tan,
+  tanh: Math.tanh,
+  sigmoid: (x) => (x >= 0 ? 1 / (1 + Math.exp(-x)) : Math.exp(x) / (1 + Math.exp(x))),
+  relu: (x) => (x > 0 ? x : x !== x ? x : 0),
+  sign: (x) => (x > 0 ? 1 : x < 0 ? -1 : x),
+  floor: Math.floor,
+  ceil: Math.ceil,
+  // PyTorch rounds half to even.
+  round: (x) => {
+    const r = Math.round(x);
+    return r - x === 0.5 && r % 2 !== 0 ? r - 1 : r;
+  },
+  trunc: Math.trunc,
+  erf,
+  log1p: Math.log1p,
+  expm1: Math.expm1,
+  atan: Math.atan,
+  asin: Math.asin,
+  acos: Math.acos,
+  sinh: Math.sinh,
+  cosh: Math.cosh,
+  logicalNot: (x) => (x === 0 ? 1 : 0),
+  isnan: (x) => (x !== x ? 1 : 0),
+  isinf: (x) => (x === Infinity || x === -Infinity ? 1 : 0),
+};
+
+function powOp(a: number, b: number): number {
+  return a ** b;
+}
+
+export const BINARY: Record<BinaryOp, (a: number, b: number) => number> = {
+  add: (a, b) => a + b,
+  sub: (a, b) => a - b,
+  mul: (a, b) => a * b,
+  div: (a, b) => a / b,
+  pow: powOp,
+  // PyTorch's maximum/minimum propagate NaN.
+  maximum: (a, b) => (a !== a || b !== b ? Number.NaN : a > b ? a : b),
+  minimum: (a, b) => (a !== a || b !== b ? Number.NaN : a < b ? a : b),
+  atan2: Math.atan2,
+  fmod: (a, b) => a % b,
+  remainder: (a, b) => {
+    const r = a % b;
+    return r !== 0 && r < 0 !== b < 0 ? r + b : r;
+  },
+  eq: (a, b) => (a === b ? 1 : 0),
+  ne: (a, b) => (a !== b ? 1 : 0),
+  lt: (a, b) => (a < b ? 1 : 0),
+  le: (a, b) => (a <= b ? 1 : 0),
+  gt: (a, b) => (a > b ? 1 : 0),
+  ge: (a, b) => (a >= b ? 1 : 0),
+  logicalAnd: (a, b) => (a !== 0 && b !== 0 ? 1 : 0),
+  logicalOr: (a, b) => (a !== 0 || b !== 0 ? 1 : 0),
+  logicalXor: (a, b) => ((a !== 0) !== (b !== 0) ? 1 : 0),
+};
+
+function size(shape: readonly number[]): number {
+  let n = 1;
+  for (const d of shape) n *= d;
+  return n;
+}
+
+export function unaryKernel(op: UnaryOp, x: View, outDtype: DType) {
+  const n = size(x.shape);
+  const out = allocArray(outDtype, n);
+  const xd = dataOf(x);
+  const f = UNARY[op];
+  if (isContiguous(x)) {
+    const o = x.offset;
+    if (op === "neg") for (let i = 0; i < n; i++) out[i] = -xd[o + i]!;
+    else if (op === "relu")
+      for (let i = 0; i < n; i++) {
+        const v = xd[o + i]!;
+        out[i] = v > 0 ? v : v !== v ? v : 0;
+      }
+    else if (op === "exp") for (let i = 0; i < n; i++) out[i] = Math.exp(xd[o + i]!);
+    else for (let i = 0; i < n; i++) out[i] = f(xd[o + i]!);
+    return out;
+  }
+  let k = 0;
+  forEachRow(x.shape, [x.strides], [x.offset], (off, len, inner) => {
+    let p = off[0]!;
+    const s = inner[0]!;
+    for (let i = 0; i < len; i++, p += s) out[k++] = f(xd[p]!);
+  });
+  return out;
+}
+
+export function binaryKernel(op: BinaryOp, a: View, b: View, outDtype: DType) {
+  const n = size(a.shape);
+  const out = allocArray(outDtype, n);
+  const ad = dataOf(a);
+  const bd = dataOf(b);
+  const ac = isContiguous(a);
+  const bc = isContiguous(b);
+  if (ac && bc) {
+    const oa = a.offset;
+    const ob = b.offset;
+    switch (op) {
+      case "add":
+        for (let i = 0; i < n; i++) out[i] = ad[oa + i]! + bd[ob + i]!;
+        return out;
+      case "sub":
+        for (let i = 0; i < n; i++) out[i] = ad[oa + i]! - bd[ob + i]!;
+        return out;
+      case "mul":
+        for (let i = 0; i < n; i++) out[i] = ad[oa + i]! * bd[ob + i]!;
+        return out;
+      case "div":
+        for (let i = 0; i < n; i++) out[i] = ad[oa + i]! / bd[ob + i]!;
+        return out;
+      default: {
+        const f = BINARY[op];
+        for (let i = 0; i < n; i++) out[i] = f(ad[oa + i]!, bd[ob + i]!);
+        return out;
+      }
+    }
+  }
+  // One side a broadcast scalar (every stride 0): the other side's loop only.
+  const bScalar = b.strides.every((s) => s === 0);
+  if (ac && bScalar) {
+    const oa = a.offset;
+    const v = bd[b.offset]!;
+    switch (op) {
+      case "add":
+        for (let i = 0; i < n; i++) out[i] = ad[oa + i]! + v;
+        return out;
+      case "mul":
+        for (let i = 0; i < n; i++) out[i] = ad[oa + i]! * v;
+        return out;
+      default: {
+        const f = BINARY[op];
+        for (let i = 0; i < n; i++) out[i] = f(ad[oa + i]!, v);
+        return out;
+      }
+    }
+  }
+  const f = BINARY[op];
+  let k = 0;
+  forEachRow(a.shape, [a.strides, b.strides], [a.offset, b.offset], (off, len, inner) => {
+    let pa = off[0]!;
+    let pb = off[1]!;
+    const sa = inner[0]!;
+    const sb = inner[1]!;
+    for (let i = 0; i < len; i++, pa += sa, pb += sb) out[k++] = f(ad[pa]!, bd[pb]!);
+  });
+  return out;
+}
+
+export function whereKernel(cond: View, a: View, b: View, outDtype: DType) {
+  const n = size(cond.shape);
+  const out = allocArray(outDtype, n);
+  const cd = dataOf(cond);
+  const ad = dataOf(a);
+  const bd = dataOf(b);
+  let k = 0;
+  forEachRow(
+    cond.shape,
+    [cond.strides, a.strides, b.strides],
+    [cond.offset, a.offset, b.offset],
+    (off, len, inner) => {
+      let pc = off[0]!;
+      let pa = off[1]!;
+      let pb = off[2]!;
+      for (let i = 0; i < len; i++, pc += inner[0]!, pa += inner[1]!, pb += inner[2]!) {
+        out[k++] = cd[pc]! !== 0 ? ad[pa]! : bd[pb]!;
+      }
+    },
+  );
+  return out;
+}
+
+export function copyKernel(x: View, outDtype: DType) {
+  const n = size(x.shape);
+  const out = allocArray(outDtype, n);
+  const xd = dataOf(x);
+  const toBool = outDtype === "bool" && x.dtype !== "bool";
+  if (isContiguous(x) && !toBool) {
+    if (x.dtype === outDtype) {
+      out.set(xd.subarray(x.offset, x.offset + n) as never);
+    } else {
+      for (let i = 0; i < n; i++) out[i] = xd[x.offset + i]!;
+    }
+    return out;
+  }
+  let k = 0;
+  forEachRow(x.shape, [x.strides], [x.offset], (off, len, inner) => {
+    let p = off[0]!;
+    const s = inner[0]!;
+    if (toBool) for (let i = 0; i < len; i++, p += s) out[k++] = xd[p]! !== 0 ? 1 : 0;
+    else for (let i = 0; i < len; i++, p += s) out[k++] = xd[p]!;
+  });
+  return out;
+}
+
+export function assignKernel(dst: View, src: View): void {
+  const dd = dataOf(dst);
+  const sd = dataOf(src);
+  const toBool = dst.dtype === "bool" && src.dtype !== "bool";
+  forEachRow(dst.shape, [dst.strides, src.strides], [dst.offset, src.offset], (off, len, inner) => {
+    let pd = off[0]!;
+    let ps = off[1]!;
+    const a = inner[0]!;
+    const b = inner[1]!;
+    if (toBool) for (let i = 0; i < len; i++, pd += a, ps += b) dd[pd] = sd[ps]! !== 0 ? 1 : 0;
+    else for (let i = 0; i < len; i++, pd += a, ps += b) dd[pd] = sd[ps]!;
+  });
+}

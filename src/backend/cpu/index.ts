@@ -1,0 +1,37 @@
+import type { DType, TypedArray } from "../../dtype.js";
+import { allocArray } from "../../dtype.js";
+import { type Backend, type View, registerBackend } from "../backend.js";
+import { assignKernel, binaryKernel, copyKernel, unaryKernel, whereKernel } from "./elementwise.js";
+import { gatherKernel, scatterKernel } from "./indexing.js";
+import { matmulKernel } from "./matmul.js";
+import { reduceKernel } from "./reduce.js";
+import { CpuStorage, dataOf, isContiguous, wrap } from "./storage.js";
+
+/** The TypeScript reference backend: every kernel on plain typed arrays. */
+export const cpuBackend: Backend = {
+  name: "cpu",
+  zeros: (dtype: DType, size: number) => wrap(allocArray(dtype, size)),
+  fromArray: (data: TypedArray) => wrap(data),
+  read: async (x: View) => readSync(x),
+  readSync,
+  unary: (op, x, outDtype) => wrap(unaryKernel(op, x, outDtype)),
+  binary: (op, a, b, outDtype) => wrap(binaryKernel(op, a, b, outDtype)),
+  reduce: (op, x, dims, outDtype) => wrap(reduceKernel(op, x, dims, outDtype)),
+  matmul: (a, b, outDtype) => wrap(matmulKernel(a, b, outDtype)),
+  where: (c, a, b, outDtype) => wrap(whereKernel(c, a, b, outDtype)),
+  gather: (x, dim, index) => wrap(gatherKernel(x, dim, index)),
+  scatter: (base, dim, index, src, accumulate) =>
+    wrap(scatterKernel(base, dim, index, src, accumulate, base.dtype)),
+  copy: (x, outDtype) => wrap(copyKernel(x, outDtype)),
+  assign: assignKernel,
+};
+
+function readSync(x: View): TypedArray {
+  const n = x.shape.reduce((a, b) => a * b, 1);
+  if (isContiguous(x)) return dataOf(x).slice(x.offset, x.offset + n);
+  return copyKernel(x, x.dtype);
+}
+
+registerBackend(cpuBackend);
+
+export { CpuStorage };

@@ -1,0 +1,73 @@
+import { type DType, allocArray } from "../../dtype.js";
+import { ArgumentError } from "../../errors.js";
+import type { View } from "../backend.js";
+import { copyKernel } from "./elementwise.js";
+import { forEachRow } from "./iterate.js";
+import { dataOf } from "./storage.js";
+
+function checkIndex(op: string, idx: number, size: number, dim: number): number {
+  if (idx < -size || idx >= size) {
+    throw new ArgumentError(`${op}: index ${idx} is out of bounds for dimension ${dim} with size ${size}`);
+  }
+  return idx < 0 ? idx + size : idx;
+}
+
+/** Walks index's positions, giving each one's storage offset in index and the matching offset in `other` with dim zeroed. */
+function walkIndex(
+  index: View,
+  other: View,
+  dim: number,
+  visit: (indexAt: number, otherBase: number, pos: number) => void,
+): void {
+  // Strides of `other` with dim removed so the caller adds idx * stride(dim) itself.
+  const os = other.strides.map((s, d) => (d === dim ? 0 : s));
+  let pos = 0;
+  forEachRow(index.shape, [index.strides, os], [index.offset, other.offset], (off, n, inner) => {
+    let pi = off[0]!;
+    let po = off[1]!;
+    for (let i = 0; i < n; i++, pi += inner[0]!, po += inner[1]!) visit(pi, po, pos++);
+  });
+}
+
+export function gatherKernel(x: View, dim: number, index: View) {
+  const n = index.shape.reduce((a, b) => a * b, 1);
+  const out = allocArray(x.dtype, n);
+  const xd = dataOf(x);
+  const id = dataOf(index);
+  const size = x.shape[dim]!;
+  const stride = x.strides[dim]!;
+  walkIndex(index, x, dim, (pi, base, pos) => {
+    out[pos] = xd[base + checkIndex("gather", id[pi]!, size, dim) * stride]!;
+  });
+  return out;
+}
+
+export function scatterKernel(base: View, dim: number, index: View, src: View, accumulate: boolean, outDtype: DType) {
+  const out = copyKernel(base, outDtype);
+  // Strides of the contiguous output.
+  const shape = base.shape;
+  const outStrides = new Array<number>(shape.length);
+  let s = 1;
+  for (let d = shape.length - 1; d >= 0; d--) {
+    outStrides[d] = s;
+    s *= shape[d]!;
+  }
+  const outView: View = { storage: base.storage, dtype: outDtype, shape, strides: outStrides, offset: 0 };
+  const id = dataOf(index);
+  const sd = dataOf(src);
+  const size = shape[dim]!;
+  const stride = outStrides[dim]!;
+  const srcOffsets: number[] = [];
+  forEachRow(index.shape, [src.strides], [src.offset], (off, n, inner) => {
+    let p = off[0]!;
+    for (let i = 0; i < n; i++, p += inner[0]!) srcOffsets.push(p);
+  });
+  const op = accumulate ? "scatterAdd" : "scatter";
+  walkIndex(index, outView, dim, (pi, at, pos) => {
+    const target = at + checkIndex(op, id[pi]!, size, dim) * stride;
+    const v = sd[srcOffsets[pos]!]!;
+    if (accumulate) out[target] = out[target]! + v;
+    else out[target] = v;
+  });
+  return out;
+}

@@ -1,0 +1,22 @@
+/**
+ * flint — PyTorch for TypeScript.
+ *
+ * @example
+ * import * as fl from "flint";
+ * const x = fl.tensor([[1, 2], [3, 4]], { requiresGrad: true });
+ * x.mul(x).sum().backward();
+ * x.grad; // tensor([[2., 4.], [6., 8.]])
+ */
+export { Tensor } from "./tensor/tensor.js";
+export type { TensorLike, NestedArray } from "./tensor/tensor.js";
+export * from "./tensor/creation.js";
+export * from "./functions.js";
+export type { DType, TypedArray } from "./dtype.js";
+export * from "./errors.js";
+export { Generator, manualSeed, defaultGenerator } from "./random.js";
+export { noGrad, enableGrad, isGradEnabled, setGradEnabled } from "./autograd/grad_mode.js";
+export * as autograd from "./autograd/index.js";
+export * as linalg from "./linalg.js";
+export * as nn from "./nn/index.js";
+export { registerBackend, getBackend, registeredDevices } from "./backend/backend.js";
+export type { Backend, Storage, View } from "./backend/backend.js";

@@ -1,0 +1,2 @@
+// fl.nn.functional (torch.nn.functional): activations, softmax, losses, attention.
+export {};

@@ -1,0 +1,2 @@
+// fl.nn: modules, layers, init and utils (torch.nn).
+export * as functional from "./functional/index.js";
