@@ -20,3 +20,6 @@ export * as linalg from "./linalg.js";
 export * as nn from "./nn/index.js";
 export { registerBackend, getBackend, registeredDevices } from "./backend/backend.js";
 export type { Backend, Storage, View } from "./backend/backend.js";
+export * as optim from "./optim/index.js";
+export * as data from "./data/index.js";
+export * from "./io/index.js";

@@ -1,2 +1,3 @@
 // fl.nn: modules, layers, init and utils (torch.nn).
 export * as functional from "./functional/index.js";
+export * as utils from "./utils/index.js";

@@ -1,0 +1,2 @@
+// fl.data (torch.utils.data): datasets, samplers, DataLoader, bundled data sets.
+export {};

@@ -1,0 +1,2 @@
+// Saving and loading: safetensors, PyTorch state_dict files, checkpoints.
+export {};

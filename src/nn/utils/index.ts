@@ -1,0 +1,2 @@
+// fl.nn.utils: clipGradNorm_, clipGradValue_, parametrizations.
+export {};

@@ -1,0 +1,2 @@
+// fl.optim (torch.optim): optimizers and lrScheduler.
+export {};
