@@ -21,5 +21,7 @@ export * as nn from "./nn/index.js";
 export { registerBackend, getBackend, registeredDevices } from "./backend/backend.js";
 export type { Backend, Storage, View } from "./backend/backend.js";
 export * as optim from "./optim/index.js";
+export { EarlyStopping } from "./train/early_stopping.js";
+export * as train from "./train/index.js";
 export * as data from "./data/index.js";
 export * from "./io/index.js";

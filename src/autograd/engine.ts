@@ -89,7 +89,14 @@ function run(
   if (capture) for (const t of capture.keys()) if (t.gradFn) captureByNode.set(t.gradFn, t);
 
   const pending = new Map<Node, Tensor>();
+  // A leaf used several times gets one summed gradient, so its hooks run
+  // once (PyTorch's AccumulateGrad sums its inputs before the hooks).
+  const leafPending = new Map<Tensor, Tensor>();
   const deliverLeaf = (leaf: Tensor, g: Tensor) => {
+    const prev = leafPending.get(leaf);
+    leafPending.set(leaf, prev ? prev.add(g) : g);
+  };
+  const finishLeaf = (leaf: Tensor, g: Tensor) => {
     for (const hook of leaf.leafHooks) {
       const r = hook(g);
       if (r) g = r;
@@ -158,6 +165,7 @@ function run(
       if (left === 0) ready.push(next);
     }
   }
+  for (const [leaf, g] of leafPending) finishLeaf(leaf, g);
   if (!retain) for (const node of visited) node.release();
 }
 

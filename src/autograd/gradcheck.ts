@@ -1,7 +1,7 @@
 import { AutogradError } from "../errors.js";
 import { Tensor } from "../tensor/tensor.js";
 import { grad } from "./engine.js";
-import { noGrad } from "./grad_mode.js";
+import { enableGrad, noGrad } from "./grad_mode.js";
 
 export interface GradcheckOptions {
   eps?: number;
@@ -30,11 +30,14 @@ export function gradcheck(fn: Fn, inputs: Tensor | Tensor[], opts: GradcheckOpti
   const rtol = opts.rtol ?? 1e-3;
   const ins = Array.isArray(inputs) ? inputs : [inputs];
   const diffIdx = ins.flatMap((t, i) => (t.requiresGrad ? [i] : []));
-  if (diffIdx.length === 0) throw new AutogradError("gradcheck: at least one input must require grad");
+  if (diffIdx.length === 0)
+    throw new AutogradError("gradcheck: at least one input must require grad");
   for (const i of diffIdx) {
     if (ins[i]!.dtype !== "float64") {
       // Like PyTorch, float32 gradchecks are too noisy to mean anything.
-      console.warn(`gradcheck: input ${i} is ${ins[i]!.dtype}, not float64; the check may fail spuriously`);
+      console.warn(
+        `gradcheck: input ${i} is ${ins[i]!.dtype}, not float64; the check may fail spuriously`,
+      );
     }
   }
   const fail = (msg: string): boolean => {
@@ -54,12 +57,18 @@ export function gradcheck(fn: Fn, inputs: Tensor | Tensor[], opts: GradcheckOpti
       const onehot = new Float64Array(outSizes[oi]!);
       onehot[k] = 1;
       const go = Tensor.fromArray(onehot, o.shape).to(o.dtype);
-      const gradOutputs = outs.map((other, j) => (j === oi ? go : Tensor.zeros(other.shape, other.dtype, other.device)));
-      const gs = grad(outs.filter((x) => x.requiresGrad), diffIdx.map((i) => ins[i]!), {
-        gradOutputs: gradOutputs.filter((_, j) => outs[j]!.requiresGrad),
-        retainGraph: true,
-        allowUnused: true,
-      });
+      const gradOutputs = outs.map((other, j) =>
+        j === oi ? go : Tensor.zeros(other.shape, other.dtype, other.device),
+      );
+      const gs = grad(
+        outs.filter((x) => x.requiresGrad),
+        diffIdx.map((i) => ins[i]!),
+        {
+          gradOutputs: gradOutputs.filter((_, j) => outs[j]!.requiresGrad),
+          retainGraph: true,
+          allowUnused: true,
+        },
+      );
       gs.forEach((g, gi) => {
         if (!g) return;
         const d = g.to("float64").contiguous().dataSync();
@@ -106,15 +115,25 @@ export function gradcheck(fn: Fn, inputs: Tensor | Tensor[], opts: GradcheckOpti
 }
 
 /** Second-order check: gradcheck of the gradient function itself (torch.autograd.gradgradcheck). */
-export function gradgradcheck(fn: Fn, inputs: Tensor | Tensor[], opts: GradcheckOptions = {}): boolean {
+export function gradgradcheck(
+  fn: Fn,
+  inputs: Tensor | Tensor[],
+  opts: GradcheckOptions = {},
+): boolean {
   const ins = Array.isArray(inputs) ? inputs : [inputs];
-  const gradFn = (...xs: Tensor[]) => {
-    const outs = outputsOf(fn, xs);
-    const total = outs.reduce((acc, o) => acc.add(o.sum()), Tensor.scalar(0, "float64"));
-    const diff = xs.filter((x) => x.requiresGrad);
-    return grad(total, diff, { createGraph: true, allowUnused: true }).map(
-      (g, k) => g ?? Tensor.zeros(diff[k]!.shape, diff[k]!.dtype),
-    );
-  };
+  const gradFn = (...given: Tensor[]) =>
+    // The numerical pass hands in detached copies under noGrad; the gradient
+    // still has to be taken, so record again on fresh leaves.
+    enableGrad(() => {
+      const xs = given.map((x, k) =>
+        ins[k]!.requiresGrad && !x.requiresGrad ? x.detach().requiresGrad_() : x,
+      );
+      const outs = outputsOf(fn, xs);
+      const total = outs.reduce((acc, o) => acc.add(o.sum()), Tensor.scalar(0, "float64"));
+      const diff = xs.filter((x) => x.requiresGrad);
+      return grad(total, diff, { createGraph: true, allowUnused: true }).map(
+        (g, k) => g ?? Tensor.zeros(diff[k]!.shape, diff[k]!.dtype),
+      );
+    });
   return gradcheck(gradFn, ins, opts);
 }

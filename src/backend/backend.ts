@@ -128,11 +128,12 @@ export function registerBackend(backend: Backend): void {
   registry.set(backend.name, backend);
 }
 
-export function getBackend(device: string): Backend {
+/** The backend for a device; `op` names the caller in the error when there is none. */
+export function getBackend(device: string, op?: string): Backend {
   const b = registry.get(device);
   if (!b) {
     throw new DeviceError(
-      `device "${device}" is not available (registered: ${[...registry.keys()].join(", ")})`,
+      `${op ? `${op}: ` : ""}device "${device}" is not available (registered: ${[...registry.keys()].join(", ")})`,
     );
   }
   return b;

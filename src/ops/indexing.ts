@@ -1,7 +1,8 @@
+import { noGrad } from "../autograd/grad_mode.js";
 import { record } from "../autograd/node.js";
 import { isFloating } from "../dtype.js";
 import { ArgumentError, DTypeError, ShapeError, fmtShape } from "../errors.js";
-import { normDim } from "../shape.js";
+import { broadcastShapes, normDim } from "../shape.js";
 import { Tensor, type TensorLike } from "../tensor/tensor.js";
 import { toTensor, where } from "./elementwise.js";
 
@@ -104,7 +105,9 @@ function triangle(op: "tril" | "triu", x: Tensor, diagonal: number): Tensor {
   // tril keeps j - i <= diagonal; triu keeps j - i >= diagonal.
   const diff = j.sub(i);
   const drop = op === "tril" ? diff.gt(diagonal) : diff.lt(diagonal);
-  return maskedFill(x, drop, 0);
+  // One TrilBackward0/TriuBackward0 node, as in PyTorch, rather than MaskedFillBackward0.
+  const y = noGrad(() => maskedFill(x, drop, 0));
+  return record(op === "tril" ? "TrilBackward0" : "TriuBackward0", y, [x], (g) => [triangle(op, g, diagonal)]);
 }
 
 export function tril(x: Tensor, diagonal = 0): Tensor {
@@ -118,7 +121,7 @@ export function triu(x: Tensor, diagonal = 0): Tensor {
 /** Elements where mask is true, as a 1-d tensor. */
 export function maskedSelect(x: Tensor, mask: Tensor): Tensor {
   if (mask.dtype !== "bool") throw new DTypeError(`maskedSelect: mask must be a bool tensor, got ${mask.dtype}`);
-  const shape = mask.shape.length >= x.shape.length ? mask.shape : x.shape;
+  const shape = broadcastShapes("maskedSelect", x.shape, mask.shape);
   const xb = x.expand([...shape]);
   const flatIdx = nonzeroFlat(mask.expand([...shape]));
   return xb.reshape([-1]).indexSelect(0, flatIdx);

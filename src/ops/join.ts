@@ -1,3 +1,4 @@
+import { noGrad } from "../autograd/grad_mode.js";
 import { record } from "../autograd/node.js";
 import { ArgumentError, DeviceError, ShapeError, fmtShape } from "../errors.js";
 import { normDim } from "../shape.js";
@@ -63,7 +64,9 @@ export function stack(tensors: readonly Tensor[], dim = 0): Tensor {
     }
   });
   const d = normDim("stack", dim, first.ndim + 1);
-  return cat(tensors.map((t) => t.unsqueeze(d)), d);
+  // One StackBackward0 node, as in PyTorch: the gradient unbinds along d.
+  const y = noGrad(() => cat(tensors.map((t) => t.unsqueeze(d)), d));
+  return record("StackBackward0", y, tensors, (g) => g.unbind(d));
 }
 
 /** Splits into chunks of splitSize (last smaller), or into the given sizes. */

@@ -1,3 +1,4 @@
+import { noGrad } from "../autograd/grad_mode.js";
 import { record } from "../autograd/node.js";
 import { DTypeError, ShapeError, fmtShape } from "../errors.js";
 import { broadcastShapes } from "../shape.js";
@@ -47,6 +48,10 @@ export function matmul(a: Tensor, b: Tensor): Tensor {
       `matmul: both arguments need at least 1 dimension, got shapes ${fmtShape(a.shape)} and ${fmtShape(b.shape)}`,
     );
   }
+  // Check here so the error names matmul, not the mm/mv/dot it dispatches to.
+  const k1 = a.shape[a.ndim - 1]!;
+  const k2 = b.shape[Math.max(b.ndim - 2, 0)]!;
+  if (k1 !== k2) throw mismatch("matmul", a, b, k1, k2);
   if (a.ndim === 1 && b.ndim === 1) return dot(a, b);
   if (a.ndim === 2 && b.ndim === 2) return mm(a, b);
   if (a.ndim === 2 && b.ndim === 1) return mv(a, b);
@@ -58,7 +63,8 @@ export function matmul(a: Tensor, b: Tensor): Tensor {
     if (b.shape[0] !== a.shape[a.ndim - 1]) throw mismatch("matmul", a, b, a.shape[a.ndim - 1]!, b.shape[0]!);
     return batched("matmul", "UnsafeViewBackward0", a, b.unsqueeze(1)).squeeze(-1);
   }
-  return batched("matmul", b.ndim === 2 ? "UnsafeViewBackward0" : "BmmBackward0", a, b);
+  // PyTorch 1.13 folds batch dims and unfolds them with _unsafe_view, whatever the ranks.
+  return batched("matmul", "UnsafeViewBackward0", a, b);
 }
 
 export function mm(a: Tensor, b: Tensor): Tensor {
@@ -88,8 +94,12 @@ export function mv(a: Tensor, v: Tensor): Tensor {
     throw new ShapeError(`mv: expects a 2-d matrix and a 1-d vector, got shapes ${fmtShape(a.shape)} and ${fmtShape(v.shape)}`);
   }
   if (a.shape[1] !== v.shape[0]) throw mismatch("mv", a, v, a.shape[1]!, v.shape[0]!);
-  const y = batched("mv", "MvBackward0", a, v.unsqueeze(1));
-  return y.squeeze(-1);
+  // One MvBackward0 node, as in PyTorch: dA = g ⊗ v, dv = Aᵀ g.
+  const y = noGrad(() => batched("mv", "MvBackward0", a, v.unsqueeze(1)).squeeze(-1));
+  return record("MvBackward0", y, [a, v], (g, [sa, sv]) => [
+    a.requiresGrad ? g.outer(sv!) : null,
+    v.requiresGrad ? sa!.t().mv(g) : null,
+  ], [a, v]);
 }
 
 export function dot(a: Tensor, b: Tensor): Tensor {
@@ -102,7 +112,12 @@ export function dot(a: Tensor, b: Tensor): Tensor {
       `dot: inconsistent tensor size, expected tensors of the same length, got ${a.shape[0]} and ${b.shape[0]}`,
     );
   }
-  return a.mul(b).sum();
+  // One DotBackward0 node, as in PyTorch: d(a·b) = (g b, g a).
+  const y = noGrad(() => a.mul(b).sum());
+  return record("DotBackward0", y, [a, b], (g, [sa, sb]) => [
+    a.requiresGrad ? g.mul(sb!) : null,
+    b.requiresGrad ? g.mul(sa!) : null,
+  ], [a, b]);
 }
 
 export function outer(a: Tensor, b: Tensor): Tensor {

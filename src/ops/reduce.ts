@@ -1,3 +1,4 @@
+import { noGrad } from "../autograd/grad_mode.js";
 import { record } from "../autograd/node.js";
 import type { ReduceOp } from "../backend/backend.js";
 import { type DType, isFloating, toFloating } from "../dtype.js";
@@ -58,7 +59,13 @@ export function mean(x: Tensor, dim?: Dim, opts: ReduceOptions = {}): Tensor {
   }
   const dims = normDims("mean", dim, x.ndim);
   const n = count(x.shape, dims);
-  return sum(x, dims, opts).div(n);
+  const keepdim = opts.keepdim ?? false;
+  // One node named as PyTorch's (MeanBackward0/1), not SumBackward + DivBackward.
+  const y = noGrad(() => sum(x, dims, opts).div(n));
+  const xShape = [...x.shape];
+  return record(dim === undefined || dim === null ? "MeanBackward0" : "MeanBackward1", y, [x], (g) => [
+    keepDims(g, xShape, dims, keepdim).expand(xShape).div(n),
+  ]);
 }
 
 export function prod(x: Tensor, dim?: Dim, opts: ReduceOptions = {}): Tensor {
@@ -68,7 +75,7 @@ export function prod(x: Tensor, dim?: Dim, opts: ReduceOptions = {}): Tensor {
   const y = rawReduce("prod", x, dims, keepdim, outDtype);
   const xShape = [...x.shape];
   // d prod / dx_i = prod_{j≠i} x_j, computed without dividing by x_i so zeros are handled.
-  return record("ProdBackward1", y, [x], (g, [sx]) => {
+  return record(dim === undefined || dim === null ? "ProdBackward0" : "ProdBackward1", y, [x], (g, [sx]) => {
     const gk = keepDims(g, xShape, dims, keepdim);
     return [gk.mul(productOfOthers(sx!, dims))];
   }, [x]);

@@ -130,7 +130,8 @@ export function transpose(x: Tensor, dim0: number, dim1: number): Tensor {
 export function t(x: Tensor): Tensor {
   if (x.ndim > 2) throw new ArgumentError(`t: expects a tensor with <= 2 dimensions, got ${x.ndim}-d; use transpose()`);
   if (x.ndim < 2) return x;
-  return transpose(x, 0, 1);
+  const y = asStrided(x, [x.shape[1]!, x.shape[0]!], [x.strides[1]!, x.strides[0]!], x.offset);
+  return record("TBackward0", y, [x], (g) => [g.t()]);
 }
 
 export function unsqueeze(x: Tensor, dim: number): Tensor {

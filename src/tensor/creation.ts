@@ -106,7 +106,7 @@ export function scalarTensor(v: number | boolean, opts: TensorOptions = {}): Ten
 }
 
 export function zeros(shape: number | readonly number[], opts: TensorOptions = {}): Tensor {
-  return finish(Tensor.zeros(shapeArg("zeros", shape), opts.dtype ?? "float32"), opts);
+  return finish(Tensor.zeros(shapeArg("zeros", shape), checkDType("zeros", opts.dtype ?? "float32")), opts);
 }
 
 export function ones(shape: number | readonly number[], opts: TensorOptions = {}): Tensor {
@@ -119,7 +119,7 @@ export function empty(shape: number | readonly number[], opts: TensorOptions = {
 
 export function full(shape: number | readonly number[], value: number | boolean, opts: TensorOptions = {}): Tensor {
   const s = shapeArg("full", shape);
-  const dtype = opts.dtype ?? (typeof value === "boolean" ? "bool" : "float32");
+  const dtype = checkDType("full", opts.dtype ?? (typeof value === "boolean" ? "bool" : "float32"));
   const a = allocArray(dtype, numel(s));
   a.fill(typeof value === "boolean" ? (value ? 1 : 0) : value);
   return finish(Tensor.fromArray(a, s, "cpu", dtype), opts);
@@ -156,7 +156,9 @@ export function arange(start: number, end?: number | TensorOptions, step: number
   }
   if (step === 0) throw new ArgumentError("arange: step must be nonzero");
   if ((end - start) / step < 0) {
-    throw new ArgumentError(`arange: upper bound and larger bound inconsistent with step sign (start ${start}, end ${end}, step ${step})`);
+    throw new ArgumentError(
+      `arange: step ${step} goes away from end ${end} starting at ${start} (expected a ${end > start ? "positive" : "negative"} step)`,
+    );
   }
   const n = Math.ceil((end - start) / step);
   const dtype = opts.dtype ?? ([start, end, step].every(Number.isInteger) ? "int32" : "float32");
@@ -169,10 +171,14 @@ export function linspace(start: number, end: number, steps: number, opts: Tensor
   if (!Number.isInteger(steps) || steps < 0) throw new ArgumentError(`linspace: steps must be a non-negative integer, got ${steps}`);
   const dtype = opts.dtype ?? "float32";
   const a = allocArray(dtype, steps);
-  const step = steps > 1 ? (end - start) / (steps - 1) : 0;
+  // As PyTorch: the step in the dtype's own arithmetic (float32 for float32),
+  // each value one multiply-add from the start or, past halfway, the end.
+  const r = dtype === "float32" ? Math.fround : (v: number) => v;
+  const [s, e] = [r(start), r(end)];
+  const step = steps > 1 ? r(r(e - s) / (steps - 1)) : 0;
   // PyTorch fills the second half from the end so the last value is exact.
   const half = Math.floor(steps / 2);
-  for (let i = 0; i < steps; i++) a[i] = i < half ? start + step * i : end - step * (steps - 1 - i);
+  for (let i = 0; i < steps; i++) a[i] = i < half || steps === 1 ? s + step * i : e - step * (steps - 1 - i);
   return finish(Tensor.fromArray(a, [steps], "cpu", dtype), opts);
 }
 

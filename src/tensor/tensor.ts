@@ -5,6 +5,8 @@ import { type Backend, type Storage, getBackend } from "../backend/backend.js";
 import "../backend/cpu/index.js";
 import { type DType, type TypedArray, allocArray, checkDType, isFloating } from "../dtype.js";
 import { ArgumentError, AutogradError, DeviceError, DTypeError, ShapeError, fmtShape } from "../errors.js";
+// softmax.ts imports Tensor only as a type, so this makes no load-order cycle.
+import { logSoftmax as logSoftmaxFn, softmax as softmaxFn } from "../nn/functional/softmax.js";
 import * as ew from "../ops/elementwise.js";
 import * as idx from "../ops/indexing.js";
 import * as join from "../ops/join.js";
@@ -14,7 +16,7 @@ import * as vw from "../ops/view.js";
 import { Generator, defaultGenerator, fillNormal, fillUniform } from "../random.js";
 import { contiguousStrides, normDim, numel } from "../shape.js";
 import { formatTensor } from "./print.js";
-import { type IndexSpec, index as indexTensor } from "./slicing.js";
+import { type IndexSpec, index as indexTensor, indexPut } from "./slicing.js";
 
 export type TensorLike = Tensor | number | boolean;
 export type NestedArray = number | boolean | NestedArray[];
@@ -345,6 +347,16 @@ export class Tensor {
     return this.inPlace("maskedFill_", () => idx.maskedFill(this, mask, value));
   }
 
+  /**
+   * x[spec] = value in place (PyTorch's index_put_); accumulate adds instead,
+   * summing repeated indices. x.indexPut_("0, 1:", 5), x.indexPut_(mask, 0).
+   */
+  indexPut_(spec: IndexSpec, value: TensorLike, opts: { accumulate?: boolean } = {}): this {
+    this.checkInPlace("indexPut_");
+    noGrad(() => indexPut(this, spec, value, opts.accumulate ?? false));
+    return this;
+  }
+
   uniform_(low = 0, high = 1, opts: { generator?: Generator } = {}): this {
     const a = allocArray(this.dtype === "float64" ? "float64" : "float32", this.numel()) as Float32Array;
     fillUniform(a, low, high, opts.generator ?? defaultGenerator);
@@ -449,6 +461,8 @@ export class Tensor {
   var(dim?: red.Dim, opts?: red.VarOptions): Tensor { return red.variance(this, dim, opts); }
   std(dim?: red.Dim, opts?: red.VarOptions): Tensor { return red.std(this, dim, opts); }
   logsumexp(dim: red.Dim, opts?: red.ReduceOptions): Tensor { return red.logsumexp(this, dim, opts); }
+  softmax(dim: number, opts?: { dtype?: DType }): Tensor { return softmaxFn(this, dim, opts); }
+  logSoftmax(dim: number, opts?: { dtype?: DType }): Tensor { return logSoftmaxFn(this, dim, opts); }
   all(dim?: number, opts?: red.ReduceOptions): Tensor { return red.all(this, dim, opts); }
   any(dim?: number, opts?: red.ReduceOptions): Tensor { return red.any(this, dim, opts); }
 
@@ -535,7 +549,7 @@ function nest(data: TypedArray, shape: readonly number[], asBool: boolean): Nest
 
 /** Copies a tensor to another device; differentiable (ToCopyBackward0). */
 function moveTo(x: Tensor, device: string): Tensor {
-  const target = getBackend(device);
+  const target = getBackend(device, "to");
   const y = Tensor.fromStorage(target.fromArray(x.dataSync(), x.dtype), x.shape, x.dtype);
   const from = x.device;
   return record("ToCopyBackward0", y, [x], (g) => [g.to(from)]);

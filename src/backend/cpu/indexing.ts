@@ -1,4 +1,4 @@
-import { type DType, allocArray } from "../../dtype.js";
+import { allocArray, type DType, type TypedArray } from "../../dtype.js";
 import { ArgumentError } from "../../errors.js";
 import type { View } from "../backend.js";
 import { copyKernel } from "./elementwise.js";
@@ -36,10 +36,53 @@ export function gatherKernel(x: View, dim: number, index: View) {
   const id = dataOf(index);
   const size = x.shape[dim]!;
   const stride = x.strides[dim]!;
+  if (gatherBlocks(x, dim, index, out)) return out;
   walkIndex(index, x, dim, (pi, base, pos) => {
     out[pos] = xd[base + checkIndex("gather", id[pi]!, size, dim) * stride]!;
   });
   return out;
+}
+
+/**
+ * indexSelect's pattern (the index varies along dim only, x contiguous after
+ * dim) copies whole blocks instead of single elements: a DataLoader batch of
+ * 64 rows of 784 is 64 copies, not 50,176 lookups. Returns false when the
+ * pattern does not apply.
+ */
+function gatherBlocks(x: View, dim: number, index: View, out: TypedArray): boolean {
+  const nd = x.shape.length;
+  let block = 1;
+  for (let d = nd - 1; d > dim; d--) {
+    if (index.shape[d] !== x.shape[d] || (x.shape[d]! > 1 && x.strides[d] !== block)) return false;
+    if (index.shape[d]! > 1 && index.strides[d] !== 0) return false;
+    block *= x.shape[d]!;
+  }
+  if (block < 8) return false;
+  for (let d = 0; d < dim; d++) if (index.shape[d]! > 1 && index.strides[d] !== 0) return false;
+  const xd = dataOf(x);
+  const id = dataOf(index);
+  const size = x.shape[dim]!;
+  const k = index.shape[dim]!;
+  const outer = index.shape.slice(0, dim);
+  const counter = outer.map(() => 0);
+  let outerCount = 1;
+  for (const s of outer) outerCount *= s;
+  let pos = 0;
+  for (let o = 0; o < outerCount; o++) {
+    let base = x.offset;
+    for (let d = 0; d < dim; d++) base += counter[d]! * x.strides[d]!;
+    for (let j = 0; j < k; j++) {
+      const row = checkIndex("gather", id[index.offset + j * index.strides[dim]!]!, size, dim);
+      const start = base + row * x.strides[dim]!;
+      out.set(xd.subarray(start, start + block), pos);
+      pos += block;
+    }
+    for (let d = dim - 1; d >= 0; d--) {
+      if (++counter[d]! < outer[d]!) break;
+      counter[d] = 0;
+    }
+  }
+  return true;
 }
 
 export function scatterKernel(base: View, dim: number, index: View, src: View, accumulate: boolean, outDtype: DType) {

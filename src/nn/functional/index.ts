@@ -1,2 +1,11 @@
-// fl.nn.functional (torch.nn.functional): activations, softmax, losses, attention.
-export {};
+// fl.nn.functional (torch.nn.functional): activations, softmax, dropout,
+// losses, distances and attention, all composed from Tensor ops.
+export * from "./activation.js";
+export * from "./attention.js";
+export * from "./cross_entropy.js";
+export * from "./distance.js";
+export * from "./dropout.js";
+export * from "./loss.js";
+export * from "./one_hot.js";
+export type { Reduction, ReductionOptions } from "./reduction.js";
+export * from "./softmax.js";

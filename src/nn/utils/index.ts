@@ -1,2 +1,3 @@
-// fl.nn.utils: clipGradNorm_, clipGradValue_, parametrizations.
-export {};
+// fl.nn.utils: clipGradNorm_, clipGradValue_, parametersToVector, vectorToParameters.
+export { clipGradNorm_, clipGradValue_, type TensorOrTensors } from "./clip_grad.js";
+export { parametersToVector, vectorToParameters } from "./convert_parameters.js";

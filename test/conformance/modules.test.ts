@@ -1,0 +1,145 @@
+// Runs the `module` cases of PyTorch's reference fixtures against fl.nn:
+// construct, loadStateDict(PyTorch's state_dict), forward, backward, and
+// compare outputs, input and parameter gradients and the state afterwards.
+// Also runs the `init` cases of torch-modules.json (seeded default
+// initialization and nn.init against PyTorch's own draws).
+import assert from "node:assert/strict";
+import { describe, test } from "node:test";
+import * as fl from "../../src/index.js";
+import { type Case, type JsonTensor, assertClose, loadCases, toArg, toTensor } from "./helpers.js";
+
+const nnRegistry = fl.nn as unknown as Record<string, unknown>;
+type ModuleClass = new (...args: unknown[]) => fl.nn.Module;
+
+/**
+ * Layers of the shared fixture that a later issue implements. The test
+ * below asserts that this is exactly the set of missing classes, so the
+ * list cannot go stale: implementing a layer fails it until the entry goes.
+ */
+const NOT_YET: Record<string, string> = Object.fromEntries(
+  [
+    "Conv2d",
+    "Conv1d",
+    "ConvTranspose2d",
+    "MaxPool2d",
+    "AvgPool2d",
+    "AdaptiveAvgPool2d",
+    "BatchNorm2d",
+    "BatchNorm1d",
+    "LayerNorm",
+    "GroupNorm",
+    "InstanceNorm2d",
+    "Embedding",
+    "RNN",
+    "LSTM",
+    "GRU",
+    "MultiheadAttention",
+    "TransformerEncoderLayer",
+  ].map((name) => [name, "layer not implemented yet (issue 4/5)"]),
+);
+
+function moduleClass(name: string): ModuleClass | undefined {
+  const cls = nnRegistry[name];
+  return typeof cls === "function" ? (cls as ModuleClass) : undefined;
+}
+
+/** A case argument: a module spec {module, args, kwargs} builds that module; the rest as toArg. */
+// biome-ignore lint/suspicious/noExplicitAny: JSON arguments
+function buildArg(a: any): unknown {
+  if (a !== null && typeof a === "object" && !Array.isArray(a) && typeof a.module === "string") {
+    return construct(a.module, a.args ?? [], a.kwargs ?? {});
+  }
+  return toArg(a);
+}
+
+// biome-ignore lint/suspicious/noExplicitAny: JSON arguments
+function construct(target: string, args: any[], kwargs: Record<string, any>): fl.nn.Module {
+  const cls = moduleClass(target);
+  assert.ok(cls, `fl.nn.${target} does not exist`);
+  const opts = Object.fromEntries(Object.entries(kwargs).map(([k, v]) => [k, toArg(v)]));
+  const built = args.map(buildArg);
+  return Object.keys(opts).length > 0 ? new cls(...built, opts) : new cls(...built);
+}
+
+function stateOf(json: Record<string, JsonTensor>): Record<string, fl.Tensor> {
+  return Object.fromEntries(Object.entries(json).map(([k, t]) => [k, toTensor(t)]));
+}
+
+function runModuleCase(c: Case): void {
+  const m = construct(c.target!, c.args ?? [], c.kwargs ?? {});
+  m.loadStateDict(stateOf(c.state));
+  if (c.mode === "eval") m.eval();
+  const inputs = (c.inputs as { tensor: JsonTensor; requiresGrad: boolean }[]).map((a) => toTensor(a.tensor, a.requiresGrad));
+  let out = m.forward(...inputs) as unknown;
+  if (c.outIndex !== undefined) {
+    out = (out as unknown[])[c.outIndex];
+    if (Array.isArray(out)) out = out[0];
+  }
+  assert.ok(out instanceof fl.Tensor, `${c.name}: forward did not return a Tensor`);
+  assertClose(out, c.out, c.tol, `${c.name} out`);
+
+  if (out.requiresGrad) out.mul(toTensor(c.gradOut)).sum().backward();
+  (c.inputGrads as (JsonTensor | null)[]).forEach((g, i) => {
+    if (g === null) assert.equal(inputs[i]!.grad, null, `${c.name} input ${i}: expected no gradient`);
+    else {
+      assert.ok(inputs[i]!.grad, `${c.name} input ${i}: missing gradient`);
+      assertClose(inputs[i]!.grad!, g, c.tol, `${c.name} input ${i} grad`);
+    }
+  });
+  const params = new Map(m.namedParameters());
+  assert.deepEqual([...params.keys()], Object.keys(c.paramGrads), `${c.name}: namedParameters keys`);
+  for (const [k, g] of Object.entries(c.paramGrads as Record<string, JsonTensor>)) {
+    assert.ok(params.get(k)!.grad, `${c.name} ${k}: missing gradient`);
+    assertClose(params.get(k)!.grad!, g, c.tol, `${c.name} ${k} grad`);
+  }
+  checkState(c, m);
+}
+
+/** stateDict() against PyTorch's state_dict: the same keys in the same order, and values. */
+function checkState(c: Case, m: fl.nn.Module): void {
+  const sd = m.stateDict();
+  assert.deepEqual(Object.keys(sd), Object.keys(c.stateAfter), `${c.name}: stateDict keys`);
+  for (const [k, t] of Object.entries(c.stateAfter as Record<string, JsonTensor>)) {
+    assertClose(sd[k]!, t, c.tol, `${c.name} state ${k}`);
+  }
+}
+
+function runInitCase(c: Case): void {
+  fl.manualSeed(c.seed);
+  if (c.module) {
+    checkState(c, construct(c.target!, c.args ?? [], c.kwargs ?? {}));
+    return;
+  }
+  const t = fl.zeros(c.shape);
+  const fn = (fl.nn.init as unknown as Record<string, (...a: unknown[]) => fl.Tensor>)[c.target!];
+  assert.ok(fn, `fl.nn.init.${c.target} does not exist`);
+  const hasKw = Object.keys(c.kwargs ?? {}).length > 0;
+  const r = hasKw ? fn(t, ...c.args, c.kwargs) : fn(t, ...c.args);
+  assert.equal(r, t, `${c.name}: init functions return their tensor`);
+  assertClose(t, c.out, c.tol, `${c.name} values`);
+}
+
+const shared = loadCases().filter((c) => c.kind === "module");
+const own = loadCases("test/fixtures/torch-modules.json");
+
+describe("module conformance: torch-reference.json", () => {
+  test("the skip list is exactly the layers that do not exist yet", () => {
+    const missing = [...new Set(shared.map((c) => c.target!))].filter((t) => !moduleClass(t)).sort();
+    assert.deepEqual(missing, Object.keys(NOT_YET).sort());
+  });
+
+  for (const c of shared) {
+    const reason = NOT_YET[c.target!];
+    test(c.name, reason ? { skip: reason } : {}, () => runModuleCase(c));
+  }
+});
+
+describe("module conformance: torch-modules.json", () => {
+  test("every kind is handled", () => {
+    assert.deepEqual([...new Set(own.map((c) => c.kind))].sort(), ["init", "module"]);
+  });
+
+  for (const c of own) {
+    test(c.name, () => (c.kind === "init" ? runInitCase(c) : runModuleCase(c)));
+  }
+});
