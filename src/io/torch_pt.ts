@@ -97,6 +97,13 @@ export function loadTorchObject(bytes: Uint8Array): PickleValue {
     );
   }
   const prefix = pkl[0]!.slice(0, -"data.pkl".length);
+  // Newer torch records the writer's byte order; storages are read as little-endian.
+  const order = zip.get(`${prefix}byteorder`);
+  if (order && new TextDecoder().decode(order.data()).trim() !== "little") {
+    throw new FormatError(
+      "load: this .pt file was written on a big-endian machine; only little-endian archives are supported",
+    );
+  }
   const storages = new Map<string, LoadedStorage>();
 
   const persistentLoad = (pid: PickleValue): PickleValue => {

@@ -1,8 +1,10 @@
 // A zip reader for PyTorch's archives: the central directory at the end
 // lists every entry; each entry's data follows its local header. torch.save
 // stores entries uncompressed (and pads local headers so data is aligned),
-// so stored entries are returned as views; deflated ones are refused.
+// so stored entries are returned as views; deflated ones (a .pt re-zipped
+// by another tool) are inflated.
 import { FormatError } from "../errors.js";
+import { inflate } from "./inflate.js";
 
 export interface ZipEntry {
   name: string;
@@ -94,28 +96,34 @@ export function readZip(bytes: Uint8Array): Map<string, ZipEntry> {
     const start = local + 30 + u16(local + 26) + u16(local + 28);
     if (start + compressed > bytes.length)
       fail(`entry "${name}" (${compressed} bytes at ${start}) runs past the file`);
-    if (method !== 0) {
+    if (method === 8) {
+      // DEFLATE expands at most ~1032:1; a larger claimed size is a lie (or a bomb).
+      if (size > compressed * 1032 + 1024)
+        fail(`entry "${name}" claims ${size} bytes from ${compressed} compressed`);
       entries.set(name, {
         name,
         data: () =>
-          fail(
-            `entry "${name}" is compressed (method ${method}); flint reads stored entries only, as torch.save writes them`,
-          ),
+          checked(name, inflate(bytes.subarray(start, start + compressed), size, `"${name}"`), crc),
       });
       continue;
     }
+    if (method !== 0)
+      fail(
+        `entry "${name}" uses compression method ${method}; only stored and deflate entries can be read`,
+      );
     if (compressed !== size)
       fail(`stored entry "${name}" has compressed size ${compressed} != size ${size}`);
     entries.set(name, {
       name,
-      data: () => {
-        const data = bytes.subarray(start, start + size);
-        if (crc32(data) !== crc) fail(`entry "${name}" fails its CRC-32 check (corrupted)`);
-        return data;
-      },
+      data: () => checked(name, bytes.subarray(start, start + size), crc),
     });
   }
   return entries;
+}
+
+function checked(name: string, data: Uint8Array, crc: number): Uint8Array {
+  if (crc32(data) !== crc) fail(`entry "${name}" fails its CRC-32 check (corrupted)`);
+  return data;
 }
 
 function fail(msg: string): never {

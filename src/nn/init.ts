@@ -3,7 +3,7 @@
 // default generator (fl.manualSeed) unless a generator is passed. The random
 // draws follow PyTorch's recipes, so the same seed gives PyTorch's values.
 import { noGrad } from "../autograd/grad_mode.js";
-import { ArgumentError, ShapeError, fmtShape } from "../errors.js";
+import { ArgumentError, fmtShape, ShapeError } from "../errors.js";
 import type { Generator } from "../random.js";
 import { Tensor } from "../tensor/tensor.js";
 
@@ -63,7 +63,9 @@ export function calculateGain(nonlinearity: Nonlinearity, param?: number): numbe
     case "leakyRelu": {
       const slope = param ?? 0.01;
       if (typeof slope !== "number" || !Number.isFinite(slope)) {
-        throw new ArgumentError(`calculateGain: negative_slope ${String(param)} is not a valid number`);
+        throw new ArgumentError(
+          `calculateGain: negative_slope ${String(param)} is not a valid number`,
+        );
       }
       return Math.sqrt(2 / (1 + slope * slope));
     }
@@ -97,11 +99,14 @@ function fanFor(op: string, tensor: Tensor, mode: FanMode): number {
   const [fanIn, fanOut] = calculateFanInAndFanOut(tensor);
   if (mode === "fanIn" || mode === "fan_in") return fanIn;
   if (mode === "fanOut" || mode === "fan_out") return fanOut;
-  throw new ArgumentError(`${op}: mode ${String(mode)} is not supported, please use one of fanIn, fanOut`);
+  throw new ArgumentError(
+    `${op}: mode ${String(mode)} is not supported, please use one of fanIn, fanOut`,
+  );
 }
 
 function checkTensor(op: string, tensor: Tensor): void {
-  if (!(tensor instanceof Tensor)) throw new ArgumentError(`${op}: expected a Tensor, got ${typeof tensor}`);
+  if (!(tensor instanceof Tensor))
+    throw new ArgumentError(`${op}: expected a Tensor, got ${typeof tensor}`);
 }
 
 /**
@@ -157,7 +162,10 @@ export function zeros_(tensor: Tensor): Tensor {
  */
 export function eye_(tensor: Tensor): Tensor {
   checkTensor("eye_", tensor);
-  if (tensor.ndim !== 2) throw new ShapeError(`eye_: only tensors with 2 dimensions are supported, got shape ${fmtShape(tensor.shape)}`);
+  if (tensor.ndim !== 2)
+    throw new ShapeError(
+      `eye_: only tensors with 2 dimensions are supported, got shape ${fmtShape(tensor.shape)}`,
+    );
   const [n, m] = tensor.shape as [number, number];
   const a = new Float64Array(n * m);
   for (let i = 0; i < Math.min(n, m); i++) a[i * m + i] = 1;
@@ -233,12 +241,17 @@ export function kaimingNormal_(tensor: Tensor, opts: KaimingOptions = {}): Tenso
 export function orthogonal_(tensor: Tensor, gain = 1, opts: RandomInitOptions = {}): Tensor {
   checkTensor("orthogonal_", tensor);
   if (tensor.ndim < 2) {
-    throw new ShapeError(`orthogonal_: only tensors with 2 or more dimensions are supported, got shape ${fmtShape(tensor.shape)}`);
+    throw new ShapeError(
+      `orthogonal_: only tensors with 2 or more dimensions are supported, got shape ${fmtShape(tensor.shape)}`,
+    );
   }
   if (tensor.numel() === 0) return tensor;
   const rows = tensor.shape[0]!;
   const cols = tensor.numel() / rows;
-  const draw = Tensor.zeros([rows, cols], tensor.dtype === "float64" ? "float64" : "float32").normal_(0, 1, opts);
+  const draw = Tensor.zeros(
+    [rows, cols],
+    tensor.dtype === "float64" ? "float64" : "float32",
+  ).normal_(0, 1, opts);
   const flat = Float64Array.from(draw.dataSync());
   // Work on the tall orientation (m ≥ n), transposing a wide matrix as PyTorch does.
   const wide = rows < cols;
@@ -248,14 +261,16 @@ export function orthogonal_(tensor: Tensor, gain = 1, opts: RandomInitOptions = 
   for (let i = 0; i < rows; i++) {
     for (let j = 0; j < cols; j++) {
       const v = flat[i * cols + j]!;
-      if (wide) a[i * m + j] = v; // element (j, i) of the transpose
+      if (wide)
+        a[i * m + j] = v; // element (j, i) of the transpose
       else a[j * m + i] = v;
     }
   }
   const q = gramSchmidtQ(a, m, n);
   const out = new Float64Array(rows * cols);
   for (let i = 0; i < rows; i++) {
-    for (let j = 0; j < cols; j++) out[i * cols + j] = gain * (wide ? q[i * m + j]! : q[j * m + i]!);
+    for (let j = 0; j < cols; j++)
+      out[i * cols + j] = gain * (wide ? q[i * m + j]! : q[j * m + i]!);
   }
   return fillFrom(tensor, out);
 }
@@ -293,14 +308,25 @@ function gramSchmidtQ(a: Float64Array, m: number, n: number): Float64Array {
  * @example
  * nn.init.truncNormal_(fl.empty([3, 5]), 0, 0.02, -0.04, 0.04);
  */
-export function truncNormal_(tensor: Tensor, mean = 0, std = 1, a = -2, b = 2, opts: RandomInitOptions = {}): Tensor {
+export function truncNormal_(
+  tensor: Tensor,
+  mean = 0,
+  std = 1,
+  a = -2,
+  b = 2,
+  opts: RandomInitOptions = {},
+): Tensor {
   checkTensor("truncNormal_", tensor);
   if (!(a < b)) throw new ArgumentError(`truncNormal_: expects a < b, got a=${a} and b=${b}`);
   if (!(std > 0)) throw new ArgumentError(`truncNormal_: expects std > 0, got ${std}`);
   const normCdf = (x: number) => (1 + erf(x / Math.SQRT2)) / 2;
   const lo = normCdf((a - mean) / std);
   const hi = normCdf((b - mean) / std);
-  const u = Tensor.zeros(tensor.shape, tensor.dtype === "float64" ? "float64" : "float32").uniform_(2 * lo - 1, 2 * hi - 1, opts);
+  const u = Tensor.zeros(tensor.shape, tensor.dtype === "float64" ? "float64" : "float32").uniform_(
+    2 * lo - 1,
+    2 * hi - 1,
+    opts,
+  );
   const v = Float64Array.from(u.dataSync());
   for (let i = 0; i < v.length; i++) {
     const x = erfinv(v[i]!) * std * Math.SQRT2 + mean;

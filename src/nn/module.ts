@@ -7,16 +7,20 @@
 // Buffers are the one kind that needs a call (registerBuffer), because a
 // plain Tensor field is just a tensor, as in PyTorch.
 import { noGrad } from "../autograd/grad_mode.js";
-import { isFloating } from "../dtype.js";
-import { ArgumentError, NotImplementedError, ShapeError, fmtShape } from "../errors.js";
 import type { DType } from "../dtype.js";
+import { isFloating } from "../dtype.js";
+import { ArgumentError, fmtShape, NotImplementedError, ShapeError } from "../errors.js";
 import { Tensor } from "../tensor/tensor.js";
 import { Parameter } from "./parameter.js";
 
 /** Called before forward with the module and its arguments; may return replacement arguments. */
 export type ForwardPreHook<M extends Module = Module> = (module: M, args: unknown[]) => unknown;
 /** Called after forward with the module, its arguments and its output; may return a replacement output. */
-export type ForwardHook<M extends Module = Module> = (module: M, args: unknown[], output: unknown) => unknown;
+export type ForwardHook<M extends Module = Module> = (
+  module: M,
+  args: unknown[],
+  output: unknown,
+) => unknown;
 
 /** What registerForwardHook and friends return (torch.utils.hooks.RemovableHandle). */
 export interface RemovableHandle {
@@ -64,14 +68,16 @@ export class Module {
     hidden(this, "forward", (...args: unknown[]) => this.callForward(inner, args));
   }
 
-  private declare readonly _buffers: Map<string, boolean>;
-  private declare readonly _forwardPreHooks: Map<number, ForwardPreHook>;
-  private declare readonly _forwardHooks: Map<number, ForwardHook>;
+  declare private readonly _buffers: Map<string, boolean>;
+  declare private readonly _forwardPreHooks: Map<number, ForwardPreHook>;
+  declare private readonly _forwardHooks: Map<number, ForwardHook>;
 
   /** The computation; subclasses override it. Call it directly: `model.forward(x)`. */
   forward(...args: unknown[]): unknown {
     void args;
-    throw new NotImplementedError(`Module [${this.getName()}] is missing the required "forward" function`);
+    throw new NotImplementedError(
+      `Module [${this.getName()}] is missing the required "forward" function`,
+    );
   }
 
   /** Same as forward (like calling a PyTorch module: model(x)). */
@@ -80,7 +86,8 @@ export class Module {
   }
 
   private callForward(inner: (...a: unknown[]) => unknown, args: unknown[]): unknown {
-    if (this._forwardPreHooks.size === 0 && this._forwardHooks.size === 0) return inner.apply(this, args);
+    if (this._forwardPreHooks.size === 0 && this._forwardHooks.size === 0)
+      return inner.apply(this, args);
     let input = args;
     for (const hook of [...this._forwardPreHooks.values()]) {
       const r = hook(this, input);
@@ -118,8 +125,12 @@ export class Module {
   }
 
   private checkName(kind: string, name: string): void {
-    if (typeof name !== "string" || name === "") throw new ArgumentError(`${kind}: name must be a non-empty string, got ${JSON.stringify(name)}`);
-    if (name.includes(".")) throw new ArgumentError(`${kind}: name can't contain ".", got: ${name}`);
+    if (typeof name !== "string" || name === "")
+      throw new ArgumentError(
+        `${kind}: name must be a non-empty string, got ${JSON.stringify(name)}`,
+      );
+    if (name.includes("."))
+      throw new ArgumentError(`${kind}: name can't contain ".", got: ${name}`);
   }
 
   /**
@@ -133,7 +144,9 @@ export class Module {
   registerBuffer(name: string, tensor: Tensor | null, persistent = true): void {
     this.checkName("registerBuffer", name);
     if (tensor !== null && !(tensor instanceof Tensor)) {
-      throw new ArgumentError(`registerBuffer: cannot assign ${typeof tensor} to buffer '${name}' (Tensor or null required)`);
+      throw new ArgumentError(
+        `registerBuffer: cannot assign ${typeof tensor} to buffer '${name}' (Tensor or null required)`,
+      );
     }
     const cur = this.member(name);
     if (!this._buffers.has(name) && (cur instanceof Parameter || cur instanceof Module)) {
@@ -147,9 +160,12 @@ export class Module {
   registerParameter(name: string, param: Parameter | null): void {
     this.checkName("registerParameter", name);
     if (param !== null && !(param instanceof Parameter)) {
-      throw new ArgumentError(`registerParameter: cannot assign a plain Tensor to parameter '${name}' (Parameter or null required)`);
+      throw new ArgumentError(
+        `registerParameter: cannot assign a plain Tensor to parameter '${name}' (Parameter or null required)`,
+      );
     }
-    if (this._buffers.has(name)) throw new ArgumentError(`registerParameter: attribute '${name}' already exists as a buffer`);
+    if (this._buffers.has(name))
+      throw new ArgumentError(`registerParameter: attribute '${name}' already exists as a buffer`);
     this.setMember(name, param);
   }
 
@@ -159,7 +175,8 @@ export class Module {
     if (module !== null && !(module instanceof Module)) {
       throw new ArgumentError(`registerModule: ${typeof module} is not a Module subclass`);
     }
-    if (this._buffers.has(name)) throw new ArgumentError(`registerModule: attribute '${name}' already exists as a buffer`);
+    if (this._buffers.has(name))
+      throw new ArgumentError(`registerModule: attribute '${name}' already exists as a buffer`);
     this.setMember(name, module);
   }
 
@@ -171,7 +188,8 @@ export class Module {
   /** This module's own parameters, in registration order. */
   private ownParameters(): [string, Parameter][] {
     const out: [string, Parameter][] = [];
-    for (const [k, v] of this.ownMembers()) if (v instanceof Parameter && !this._buffers.has(k)) out.push([k, v]);
+    for (const [k, v] of this.ownMembers())
+      if (v instanceof Parameter && !this._buffers.has(k)) out.push([k, v]);
     return out;
   }
 
@@ -241,7 +259,9 @@ export class Module {
   }
 
   namedBuffers(opts: { prefix?: string; recurse?: boolean } = {}): [string, Tensor][] {
-    return this.namedMembers(opts, (m) => m.ownBuffers().map(([k, t]) => [k, t] as [string, Tensor]));
+    return this.namedMembers(opts, (m) =>
+      m.ownBuffers().map(([k, t]) => [k, t] as [string, Tensor]),
+    );
   }
 
   buffers(opts: { recurse?: boolean } = {}): Tensor[] {
@@ -252,7 +272,8 @@ export class Module {
     opts: { prefix?: string; recurse?: boolean },
     get: (m: Module) => [string, T][],
   ): [string, T][] {
-    const mods: [string, Module][] = opts.recurse === false ? [[opts.prefix ?? "", this]] : this.namedModules(opts);
+    const mods: [string, Module][] =
+      opts.recurse === false ? [[opts.prefix ?? "", this]] : this.namedModules(opts);
     const seen = new Set<Tensor>();
     const out: [string, T][] = [];
     for (const [prefix, m] of mods) {
@@ -278,7 +299,10 @@ export class Module {
     let m: Module = this;
     for (const part of target.split(".")) {
       const next = m.ownModules().find(([k]) => k === part);
-      if (!next) throw new ArgumentError(`getSubmodule: ${m.getName()} has no submodule \`${part}\` (path "${target}")`);
+      if (!next)
+        throw new ArgumentError(
+          `getSubmodule: ${m.getName()} has no submodule \`${part}\` (path "${target}")`,
+        );
       m = next[1];
     }
     return m;
@@ -290,7 +314,10 @@ export class Module {
     const mod = this.getSubmodule(i < 0 ? "" : target.slice(0, i));
     const name = target.slice(i + 1);
     const p = mod.ownParameters().find(([k]) => k === name);
-    if (!p) throw new ArgumentError(`getParameter: ${mod.getName()} has no parameter \`${name}\` (path "${target}")`);
+    if (!p)
+      throw new ArgumentError(
+        `getParameter: ${mod.getName()} has no parameter \`${name}\` (path "${target}")`,
+      );
     return p[1];
   }
 
@@ -298,7 +325,8 @@ export class Module {
 
   /** Sets training mode on this module and every submodule. */
   train(mode = true): this {
-    if (typeof mode !== "boolean") throw new ArgumentError(`train: training mode is expected to be boolean, got ${typeof mode}`);
+    if (typeof mode !== "boolean")
+      throw new ArgumentError(`train: training mode is expected to be boolean, got ${typeof mode}`);
     for (const m of this.modules()) m.training = mode;
     return this;
   }
@@ -400,7 +428,8 @@ export class Module {
     const out: Record<string, Tensor> = {};
     const walk = (m: Module, prefix: string) => {
       for (const [k, p] of m.ownParameters()) out[prefix + k] = opts.keepVars ? p : p.detach();
-      for (const [k, b, persistent] of m.ownBuffers()) if (persistent) out[prefix + k] = opts.keepVars ? b : b.detach();
+      for (const [k, b, persistent] of m.ownBuffers())
+        if (persistent) out[prefix + k] = opts.keepVars ? b : b.detach();
       for (const [k, c] of m.ownModules()) walk(c, `${prefix}${k}.`);
     };
     walk(this, opts.prefix ?? "");
@@ -417,14 +446,23 @@ export class Module {
    * const copy = new nn.Linear(2, 3);
    * copy.loadStateDict(model.stateDict());
    */
-  loadStateDict(stateDict: Record<string, Tensor>, opts: { strict?: boolean } = {}): IncompatibleKeys {
+  loadStateDict(
+    stateDict: Record<string, Tensor>,
+    opts: { strict?: boolean } = {},
+  ): IncompatibleKeys {
     const strict = opts.strict ?? true;
     const missingKeys: string[] = [];
     const expected = new Set<string>();
     const sizeErrors: string[] = [];
     const targets: [Tensor, Tensor][] = [];
     const walk = (m: Module, prefix: string) => {
-      const own: [string, Tensor][] = [...m.ownParameters(), ...m.ownBuffers().filter(([, , p]) => p).map(([k, b]) => [k, b] as [string, Tensor])];
+      const own: [string, Tensor][] = [
+        ...m.ownParameters(),
+        ...m
+          .ownBuffers()
+          .filter(([, , p]) => p)
+          .map(([k, b]) => [k, b] as [string, Tensor]),
+      ];
       for (const [k, t] of own) {
         const key = prefix + k;
         expected.add(key);
@@ -434,7 +472,9 @@ export class Module {
         }
         const src = stateDict[key];
         if (!(src instanceof Tensor)) {
-          throw new ArgumentError(`loadStateDict: value for "${key}" is not a Tensor (got ${typeof src})`);
+          throw new ArgumentError(
+            `loadStateDict: value for "${key}" is not a Tensor (got ${typeof src})`,
+          );
         }
         if (src.shape.length !== t.shape.length || src.shape.some((d, i) => d !== t.shape[i])) {
           sizeErrors.push(
@@ -450,10 +490,14 @@ export class Module {
     const unexpectedKeys = Object.keys(stateDict).filter((k) => !expected.has(k));
     const messages: string[] = [];
     if (strict && missingKeys.length > 0) {
-      messages.push(`Missing key(s) in state_dict: ${missingKeys.map((k) => `"${k}"`).join(", ")}.`);
+      messages.push(
+        `Missing key(s) in state_dict: ${missingKeys.map((k) => `"${k}"`).join(", ")}.`,
+      );
     }
     if (strict && unexpectedKeys.length > 0) {
-      messages.push(`Unexpected key(s) in state_dict: ${unexpectedKeys.map((k) => `"${k}"`).join(", ")}.`);
+      messages.push(
+        `Unexpected key(s) in state_dict: ${unexpectedKeys.map((k) => `"${k}"`).join(", ")}.`,
+      );
     }
     messages.push(...sizeErrors);
     if (messages.length > 0) {
@@ -496,7 +540,10 @@ export class Module {
     const lines = [...extraLines, ...childLines];
     let body = "";
     if (lines.length > 0) {
-      body = extraLines.length === 1 && childLines.length === 0 ? extraLines[0]! : `\n  ${lines.join("\n  ")}\n`;
+      body =
+        extraLines.length === 1 && childLines.length === 0
+          ? extraLines[0]!
+          : `\n  ${lines.join("\n  ")}\n`;
     }
     return `${this.getName()}(${body})`;
   }

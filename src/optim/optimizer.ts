@@ -75,7 +75,11 @@ export abstract class Optimizer<O extends OptimizerOptions = OptimizerOptions> {
     for (const g of groups) this.addParamGroup(g);
   }
 
-  /** Checks one set of options; throws an ArgumentError naming this optimizer. */
+  /**
+   * Checks one set of options; throws an ArgumentError naming this
+   * optimizer. The base constructor calls it, before a subclass's own
+   * fields exist, so it may only read its argument.
+   */
   protected abstract checkOptions(options: O): void;
 
   /** Updates p from its gradient, in place; runs under noGrad. */
@@ -99,11 +103,8 @@ export abstract class Optimizer<O extends OptimizerOptions = OptimizerOptions> {
           `${this.name}: can't optimize a non-leaf Tensor (${where} has gradFn ${p.gradFn?.name})`,
         );
       }
-      if (!p.requiresGrad) {
-        throw new ArgumentError(
-          `${this.name}: ${where} does not require grad; call requiresGrad_() on it or leave it out`,
-        );
-      }
+      // Frozen parameters (requiresGrad false) are accepted, as in PyTorch:
+      // they never get a gradient, so step() leaves them alone.
       if (seen.has(p))
         throw new ArgumentError(`${this.name}: ${where} appears in more than one parameter group`);
       seen.add(p);

@@ -6,7 +6,7 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import * as fl from "../../src/index.js";
-import { type Case, type JsonTensor, assertClose, loadCases, toArg, toTensor } from "./helpers.js";
+import { assertClose, type Case, type JsonTensor, loadCases, toArg, toTensor } from "./helpers.js";
 
 const nnRegistry = fl.nn as unknown as Record<string, unknown>;
 type ModuleClass = new (...args: unknown[]) => fl.nn.Module;
@@ -69,7 +69,9 @@ function runModuleCase(c: Case): void {
   const m = construct(c.target!, c.args ?? [], c.kwargs ?? {});
   m.loadStateDict(stateOf(c.state));
   if (c.mode === "eval") m.eval();
-  const inputs = (c.inputs as { tensor: JsonTensor; requiresGrad: boolean }[]).map((a) => toTensor(a.tensor, a.requiresGrad));
+  const inputs = (c.inputs as { tensor: JsonTensor; requiresGrad: boolean }[]).map((a) =>
+    toTensor(a.tensor, a.requiresGrad),
+  );
   let out = m.forward(...inputs) as unknown;
   if (c.outIndex !== undefined) {
     out = (out as unknown[])[c.outIndex];
@@ -80,14 +82,19 @@ function runModuleCase(c: Case): void {
 
   if (out.requiresGrad) out.mul(toTensor(c.gradOut)).sum().backward();
   (c.inputGrads as (JsonTensor | null)[]).forEach((g, i) => {
-    if (g === null) assert.equal(inputs[i]!.grad, null, `${c.name} input ${i}: expected no gradient`);
+    if (g === null)
+      assert.equal(inputs[i]!.grad, null, `${c.name} input ${i}: expected no gradient`);
     else {
       assert.ok(inputs[i]!.grad, `${c.name} input ${i}: missing gradient`);
       assertClose(inputs[i]!.grad!, g, c.tol, `${c.name} input ${i} grad`);
     }
   });
   const params = new Map(m.namedParameters());
-  assert.deepEqual([...params.keys()], Object.keys(c.paramGrads), `${c.name}: namedParameters keys`);
+  assert.deepEqual(
+    [...params.keys()],
+    Object.keys(c.paramGrads),
+    `${c.name}: namedParameters keys`,
+  );
   for (const [k, g] of Object.entries(c.paramGrads as Record<string, JsonTensor>)) {
     assert.ok(params.get(k)!.grad, `${c.name} ${k}: missing gradient`);
     assertClose(params.get(k)!.grad!, g, c.tol, `${c.name} ${k} grad`);
@@ -124,7 +131,9 @@ const own = loadCases("test/fixtures/torch-modules.json");
 
 describe("module conformance: torch-reference.json", () => {
   test("the skip list is exactly the layers that do not exist yet", () => {
-    const missing = [...new Set(shared.map((c) => c.target!))].filter((t) => !moduleClass(t)).sort();
+    const missing = [...new Set(shared.map((c) => c.target!))]
+      .filter((t) => !moduleClass(t))
+      .sort();
     assert.deepEqual(missing, Object.keys(NOT_YET).sort());
   });
 

@@ -15,7 +15,10 @@ function stats(t: fl.Tensor): { mean: number; std: number; min: number; max: num
 }
 
 function near(actual: number, expected: number, tol: number, what: string): void {
-  assert.ok(Math.abs(actual - expected) <= tol, `${what}: ${actual} not within ${tol} of ${expected}`);
+  assert.ok(
+    Math.abs(actual - expected) <= tol,
+    `${what}: ${actual} not within ${tol} of ${expected}`,
+  );
 }
 
 describe("calculateGain and fans", () => {
@@ -28,7 +31,10 @@ describe("calculateGain and fans", () => {
     assert.equal(init.calculateGain("leaky_relu"), Math.sqrt(2 / (1 + 0.01 ** 2)));
     assert.equal(init.calculateGain("leaky_relu", 0.2), Math.sqrt(2 / 1.04));
     assert.equal(init.calculateGain("selu"), 0.75);
-    assert.throws(() => init.calculateGain("swish" as fl.nn.init.Nonlinearity), /unsupported nonlinearity swish/);
+    assert.throws(
+      () => init.calculateGain("swish" as fl.nn.init.Nonlinearity),
+      /unsupported nonlinearity swish/,
+    );
   });
 
   test("fan in/out include the receptive field of conv weights", () => {
@@ -62,7 +68,10 @@ describe("distributions (200×300 tensors)", () => {
     assert.ok(Array.from(t.dataSync()).every((v) => v === 0.25));
     assert.ok(Array.from(init.ones_(t).dataSync()).every((v) => v === 1));
     assert.ok(Array.from(init.zeros_(t).dataSync()).every((v) => v === 0));
-    assert.deepEqual(init.eye_(fl.zeros([2, 3])).tolistSync(), [[1, 0, 0], [0, 1, 0]]);
+    assert.deepEqual(init.eye_(fl.zeros([2, 3])).tolistSync(), [
+      [1, 0, 0],
+      [0, 1, 0],
+    ]);
     assert.throws(() => init.eye_(fl.zeros([2, 2, 2])), /only tensors with 2 dimensions/);
   });
 
@@ -89,7 +98,10 @@ describe("distributions (200×300 tensors)", () => {
     // Defaults: leaky_relu with a = 0, fanIn.
     const d = stats(init.kaimingNormal_(big()));
     near(d.std, fanInStd, 0.02 * fanInStd, "default std");
-    assert.throws(() => init.kaimingNormal_(big(), { mode: "fanAvg" as fl.nn.init.FanMode }), /mode fanAvg is not supported/);
+    assert.throws(
+      () => init.kaimingNormal_(big(), { mode: "fanAvg" as fl.nn.init.FanMode }),
+      /mode fanAvg is not supported/,
+    );
   });
 
   test("truncNormal_ stays in [a, b] and matches the truncated normal's moments", () => {
@@ -107,14 +119,21 @@ describe("distributions (200×300 tensors)", () => {
 
   test("orthogonal_ gives orthonormal rows or columns, scaled by gain", () => {
     fl.manualSeed(4);
-    for (const shape of [[6, 4], [4, 6], [5, 5], [3, 2, 2]]) {
+    for (const shape of [
+      [6, 4],
+      [4, 6],
+      [5, 5],
+      [3, 2, 2],
+    ]) {
       const t = init.orthogonal_(fl.zeros(shape, { dtype: "float64" }), 1.5);
       const m = t.reshape([shape[0]!, -1]);
       const [r, c] = m.shape as [number, number];
       const gram = r >= c ? m.t().matmul(m) : m.matmul(m.t());
       const n = Math.min(r, c);
       const g = gram.dataSync();
-      for (let i = 0; i < n; i++) for (let j = 0; j < n; j++) near(g[i * n + j]!, i === j ? 2.25 : 0, 1e-9, `gram[${i},${j}] for ${shape}`);
+      for (let i = 0; i < n; i++)
+        for (let j = 0; j < n; j++)
+          near(g[i * n + j]!, i === j ? 2.25 : 0, 1e-9, `gram[${i},${j}] for ${shape}`);
     }
   });
 });

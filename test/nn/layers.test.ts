@@ -15,7 +15,9 @@ function assertAllClose(a: fl.Tensor, b: fl.Tensor, tol = 1e-6): void {
   assert.deepEqual(a.shape, b.shape);
   const x = values(a);
   const y = values(b);
-  x.forEach((v, i) => assert.ok(Math.abs(v - y[i]!) <= tol * (1 + Math.abs(y[i]!)), `[${i}] ${v} != ${y[i]}`));
+  for (const [i, v] of x.entries()) {
+    assert.ok(Math.abs(v - y[i]!) <= tol * (1 + Math.abs(y[i]!)), `[${i}] ${v} != ${y[i]}`);
+  }
 }
 
 /** Runs fn with some of the module's parameters replaced by given tensors, so gradcheck can perturb them. */
@@ -55,7 +57,10 @@ describe("Linear", () => {
     assert.deepEqual(fc.forward(fl.zeros([5])).shape, [7]);
     const nb = new nn.Linear(5, 7, { bias: false });
     assert.equal(nb.bias, null);
-    assert.deepEqual(nb.namedParameters().map(([k]) => k), ["weight"]);
+    assert.deepEqual(
+      nb.namedParameters().map(([k]) => k),
+      ["weight"],
+    );
     assert.ok(values(nb.forward(fl.zeros([1, 5]))).every((v) => v === 0));
   });
 
@@ -63,7 +68,9 @@ describe("Linear", () => {
     const fc = new nn.Linear(4, 3);
     assert.throws(
       () => fc.forward(fl.zeros([2, 5])),
-      (e: Error) => e instanceof fl.ShapeError && e.message === "Linear: expected input with last dimension 4 (in_features), got shape [2,5]",
+      (e: Error) =>
+        e instanceof fl.ShapeError &&
+        e.message === "Linear: expected input with last dimension 4 (in_features), got shape [2,5]",
     );
   });
 
@@ -97,7 +104,12 @@ describe("Linear", () => {
     const x = fl.randn([4, 3], { dtype: "float64", requiresGrad: true });
     const w = fc.weight.detach().clone().requiresGrad_();
     const b = fc.bias!.detach().clone().requiresGrad_();
-    assert.ok(fl.autograd.gradcheck((xi, wi, bi) => withParams(fc, { weight: wi!, bias: bi! }, () => fc.forward(xi!)), [x, w, b]));
+    assert.ok(
+      fl.autograd.gradcheck(
+        (xi, wi, bi) => withParams(fc, { weight: wi!, bias: bi! }, () => fc.forward(xi!)),
+        [x, w, b],
+      ),
+    );
   });
 });
 
@@ -111,7 +123,8 @@ describe("Bilinear", () => {
     for (let n = 0; n < 5; n++) {
       for (let k = 0; k < 4; k++) {
         let s = b[k]!;
-        for (let i = 0; i < 2; i++) for (let j = 0; j < 3; j++) s += u[n * 2 + i]! * a[k * 6 + i * 3 + j]! * v[n * 3 + j]!;
+        for (let i = 0; i < 2; i++)
+          for (let j = 0; j < 3; j++) s += u[n * 2 + i]! * a[k * 6 + i * 3 + j]! * v[n * 3 + j]!;
         assert.ok(Math.abs(y[n * 4 + k]! - s) < 1e-5);
       }
     }
@@ -121,7 +134,10 @@ describe("Bilinear", () => {
     const bil = new nn.Bilinear(9, 2, 3);
     assert.deepEqual(bil.forward(fl.zeros([2, 4, 9]), fl.zeros([2, 4, 2])).shape, [2, 4, 3]);
     assert.ok(values(bil.weight).every((x) => Math.abs(x) <= 1 / 3));
-    assert.throws(() => bil.forward(fl.zeros([2, 8]), fl.zeros([2, 2])), /Bilinear: expected input1 with last dimension 9/);
+    assert.throws(
+      () => bil.forward(fl.zeros([2, 8]), fl.zeros([2, 2])),
+      /Bilinear: expected input1 with last dimension 9/,
+    );
     assert.throws(() => bil.forward(fl.zeros([2, 9]), fl.zeros([3, 2])), /same batch dims/);
   });
 
@@ -132,7 +148,10 @@ describe("Bilinear", () => {
     const w = bil.weight.detach().clone().requiresGrad_();
     const b = bil.bias!.detach().clone().requiresGrad_();
     assert.ok(
-      fl.autograd.gradcheck((u, v, wi, bi) => withParams(bil, { weight: wi!, bias: bi! }, () => bil.forward(u!, v!)), [x1, x2, w, b]),
+      fl.autograd.gradcheck(
+        (u, v, wi, bi) => withParams(bil, { weight: wi!, bias: bi! }, () => bil.forward(u!, v!)),
+        [x1, x2, w, b],
+      ),
     );
   });
 });
@@ -146,7 +165,10 @@ describe("shape layers", () => {
   test("Flatten and Unflatten", () => {
     assert.deepEqual(new nn.Flatten().forward(fl.zeros([2, 3, 4, 5])).shape, [2, 60]);
     assert.deepEqual(new nn.Flatten(0, 2).forward(fl.zeros([2, 3, 4, 5])).shape, [24, 5]);
-    assert.deepEqual(new nn.Flatten({ startDim: 2 }).forward(fl.zeros([2, 3, 4, 5])).shape, [2, 3, 20]);
+    assert.deepEqual(
+      new nn.Flatten({ startDim: 2 }).forward(fl.zeros([2, 3, 4, 5])).shape,
+      [2, 3, 20],
+    );
     assert.deepEqual(new nn.Unflatten(1, [2, -1]).forward(fl.zeros([3, 10])).shape, [3, 2, 5]);
   });
 });
@@ -165,7 +187,10 @@ describe("Dropout", () => {
   });
 
   test("p outside [0, 1] is an ArgumentError", () => {
-    assert.throws(() => new nn.Dropout(1.5), (e: Error) => e instanceof fl.ArgumentError && /between 0 and 1, but got 1.5/.test(e.message));
+    assert.throws(
+      () => new nn.Dropout(1.5),
+      (e: Error) => e instanceof fl.ArgumentError && /between 0 and 1, but got 1.5/.test(e.message),
+    );
     assert.throws(() => new nn.Dropout(-0.1), fl.ArgumentError);
     assert.equal(new nn.Dropout({ p: 0.3 }).p, 0.3);
   });
@@ -217,15 +242,30 @@ describe("loss modules", () => {
 
   test("options reach the functional form", () => {
     assertAllClose(new nn.MSELoss().forward(input, target), F.mseLoss(input, target));
-    assertAllClose(new nn.L1Loss({ reduction: "none" }).forward(input, target), F.l1Loss(input, target, { reduction: "none" }));
-    assertAllClose(new nn.SmoothL1Loss({ beta: 0.3 }).forward(input, target), F.smoothL1Loss(input, target, { beta: 0.3 }));
-    assertAllClose(new nn.HuberLoss({ delta: 0.4, reduction: "sum" }).forward(input, target), F.huberLoss(input, target, { delta: 0.4, reduction: "sum" }));
     assertAllClose(
-      new nn.CrossEntropyLoss({ weight: w, labelSmoothing: 0.1, ignoreIndex: 1 }).forward(input, labels),
+      new nn.L1Loss({ reduction: "none" }).forward(input, target),
+      F.l1Loss(input, target, { reduction: "none" }),
+    );
+    assertAllClose(
+      new nn.SmoothL1Loss({ beta: 0.3 }).forward(input, target),
+      F.smoothL1Loss(input, target, { beta: 0.3 }),
+    );
+    assertAllClose(
+      new nn.HuberLoss({ delta: 0.4, reduction: "sum" }).forward(input, target),
+      F.huberLoss(input, target, { delta: 0.4, reduction: "sum" }),
+    );
+    assertAllClose(
+      new nn.CrossEntropyLoss({ weight: w, labelSmoothing: 0.1, ignoreIndex: 1 }).forward(
+        input,
+        labels,
+      ),
       F.crossEntropy(input, labels, { weight: w, labelSmoothing: 0.1, ignoreIndex: 1 }),
     );
     const logp = F.logSoftmax(input, 1);
-    assertAllClose(new nn.NLLLoss({ weight: w }).forward(logp, labels), F.nllLoss(logp, labels, { weight: w }));
+    assertAllClose(
+      new nn.NLLLoss({ weight: w }).forward(logp, labels),
+      F.nllLoss(logp, labels, { weight: w }),
+    );
     const p = input.sigmoid();
     const t01 = target.gt(0).float();
     assertAllClose(new nn.BCELoss().forward(p, t01), F.binaryCrossEntropy(p, t01));
@@ -234,21 +274,39 @@ describe("loss modules", () => {
       F.binaryCrossEntropyWithLogits(input, t01, { posWeight: w }),
     );
     const q = F.softmax(target, 1);
-    assertAllClose(new nn.KLDivLoss({ reduction: "batchmean" }).forward(logp, q), F.klDiv(logp, q, { reduction: "batchmean" }));
+    assertAllClose(
+      new nn.KLDivLoss({ reduction: "batchmean" }).forward(logp, q),
+      F.klDiv(logp, q, { reduction: "batchmean" }),
+    );
     const y = fl.tensor([1, -1, 1, -1]);
     const a = input.select(1, 0);
     const b = input.select(1, 1);
-    assertAllClose(new nn.MarginRankingLoss({ margin: 0.2 }).forward(a, b, y), F.marginRankingLoss(a, b, y, { margin: 0.2 }));
-    assertAllClose(new nn.CosineEmbeddingLoss({ margin: 0.1 }).forward(input, target, y), F.cosineEmbeddingLoss(input, target, y, { margin: 0.1 }));
+    assertAllClose(
+      new nn.MarginRankingLoss({ margin: 0.2 }).forward(a, b, y),
+      F.marginRankingLoss(a, b, y, { margin: 0.2 }),
+    );
+    assertAllClose(
+      new nn.CosineEmbeddingLoss({ margin: 0.1 }).forward(input, target, y),
+      F.cosineEmbeddingLoss(input, target, y, { margin: 0.1 }),
+    );
     const neg = fl.randn([4, 3]);
-    assertAllClose(new nn.TripletMarginLoss({ margin: 2 }).forward(input, target, neg), F.tripletMarginLoss(input, target, neg, { margin: 2 }));
-    assertAllClose(new nn.CosineSimilarity({ dim: 0 }).forward(input, target), F.cosineSimilarity(input, target, { dim: 0 }));
+    assertAllClose(
+      new nn.TripletMarginLoss({ margin: 2 }).forward(input, target, neg),
+      F.tripletMarginLoss(input, target, neg, { margin: 2 }),
+    );
+    assertAllClose(
+      new nn.CosineSimilarity({ dim: 0 }).forward(input, target),
+      F.cosineSimilarity(input, target, { dim: 0 }),
+    );
   });
 
   test("class weights are buffers under PyTorch's names", () => {
     assert.deepEqual(Object.keys(new nn.CrossEntropyLoss({ weight: w }).stateDict()), ["weight"]);
     assert.deepEqual(Object.keys(new nn.CrossEntropyLoss().stateDict()), []);
-    assert.deepEqual(Object.keys(new nn.BCEWithLogitsLoss({ weight: w, posWeight: w }).stateDict()), ["weight", "pos_weight"]);
+    assert.deepEqual(
+      Object.keys(new nn.BCEWithLogitsLoss({ weight: w, posWeight: w }).stateDict()),
+      ["weight", "pos_weight"],
+    );
     const loss = new nn.NLLLoss({ weight: w }).to("float64");
     assert.equal(loss.weight!.dtype, "float64");
   });

@@ -47,25 +47,43 @@ describe("registration and traversal", () => {
   test("plain tensors are not parameters; buffers are registered by name", () => {
     const net = new Net();
     assert.ok(!net.parameters().some((p) => p === (net.cache as unknown)));
-    assert.deepEqual(net.namedBuffers().map(([k]) => k), ["block.running"]);
+    assert.deepEqual(
+      net.namedBuffers().map(([k]) => k),
+      ["block.running"],
+    );
     assert.equal(net.buffers()[0], net.block.running);
     // PyTorch's order: a module's own parameters and buffers, then its children.
-    assert.deepEqual(Object.keys(net.stateDict()), ["scale", "block.running", "block.fc.weight", "block.fc.bias", "head.weight"]);
+    assert.deepEqual(Object.keys(net.stateDict()), [
+      "scale",
+      "block.running",
+      "block.fc.weight",
+      "block.fc.bias",
+      "head.weight",
+    ]);
   });
 
   test("non-persistent buffers stay out of stateDict", () => {
     const m = new nn.Module();
     m.registerBuffer("a", fl.ones([1]));
     m.registerBuffer("b", fl.ones([1]), false);
-    assert.deepEqual(m.namedBuffers().map(([k]) => k), ["a", "b"]);
+    assert.deepEqual(
+      m.namedBuffers().map(([k]) => k),
+      ["a", "b"],
+    );
     assert.deepEqual(Object.keys(m.stateDict()), ["a"]);
   });
 
   test("children, namedModules and modules walk pre-order", () => {
     const net = new Net();
-    assert.deepEqual(net.namedChildren().map(([k]) => k), ["block", "head"]);
+    assert.deepEqual(
+      net.namedChildren().map(([k]) => k),
+      ["block", "head"],
+    );
     assert.deepEqual(net.children(), [net.block, net.head]);
-    assert.deepEqual(net.namedModules().map(([k]) => k), ["", "block", "block.fc", "block.act", "head"]);
+    assert.deepEqual(
+      net.namedModules().map(([k]) => k),
+      ["", "block", "block.fc", "block.act", "head"],
+    );
     assert.equal(net.modules()[0], net);
     assert.equal(net.getSubmodule("block.fc"), net.block.fc);
     assert.equal(net.getParameter("block.fc.bias"), net.block.fc.bias);
@@ -78,8 +96,14 @@ describe("registration and traversal", () => {
     m.registerParameter("w", p);
     m.addModule("sub", new nn.Linear(1, 1));
     m.registerParameter("missing", null);
-    assert.deepEqual(m.namedParameters().map(([k]) => k), ["w", "sub.weight", "sub.bias"]);
-    assert.throws(() => m.registerParameter("x", fl.zeros([1]) as nn.Parameter), fl.ArgumentError);
+    assert.deepEqual(
+      m.namedParameters().map(([k]) => k),
+      ["w", "sub.weight", "sub.bias"],
+    );
+    assert.throws(
+      () => m.registerParameter("x", fl.zeros([1]) as fl.nn.Parameter),
+      fl.ArgumentError,
+    );
     assert.throws(() => m.registerModule("a.b", new nn.ReLU()), /can't contain "."/);
     assert.throws(() => m.registerBuffer("w", fl.zeros([1])), /already exists/);
   });
@@ -90,14 +114,23 @@ describe("registration and traversal", () => {
       b = this.a;
     }
     const t = new Tied();
-    assert.deepEqual(t.namedParameters().map(([k]) => k), ["a.weight", "a.bias"]);
-    assert.deepEqual(t.namedChildren().map(([k]) => k), ["a"]);
+    assert.deepEqual(
+      t.namedParameters().map(([k]) => k),
+      ["a.weight", "a.bias"],
+    );
+    assert.deepEqual(
+      t.namedChildren().map(([k]) => k),
+      ["a"],
+    );
     // state_dict keeps both names, as PyTorch's does.
     assert.deepEqual(Object.keys(t.stateDict()), ["a.weight", "a.bias", "b.weight", "b.bias"]);
   });
 
   test("a module without forward says so", () => {
-    assert.throws(() => new nn.Module().forward(), /Module \[Module\] is missing the required "forward" function/);
+    assert.throws(
+      () => new nn.Module().forward(),
+      /Module \[Module\] is missing the required "forward" function/,
+    );
   });
 });
 
@@ -110,12 +143,18 @@ describe("modes and gradients", () => {
     net.train();
     assert.ok(net.modules().every((m) => m.training));
     net.block.train(false);
-    assert.deepEqual(net.modules().map((m) => m.training), [true, false, false, false, true]);
+    assert.deepEqual(
+      net.modules().map((m) => m.training),
+      [true, false, false, false, true],
+    );
   });
 
   test("zeroGrad sets grads to null, or to zeros with setToNone false", () => {
     const net = new Net();
-    net.forward(fl.randn([4, 3])).sum().backward();
+    net
+      .forward(fl.randn([4, 3]))
+      .sum()
+      .backward();
     assert.ok(net.parameters().every((p) => p.grad !== null));
     net.zeroGrad({ setToNone: false });
     for (const p of net.parameters()) {
@@ -129,7 +168,10 @@ describe("modes and gradients", () => {
   test("requiresGrad_(false) freezes: no gradients reach frozen parameters", () => {
     const net = new Net();
     net.block.requiresGrad_(false);
-    net.forward(fl.randn([4, 3])).sum().backward();
+    net
+      .forward(fl.randn([4, 3]))
+      .sum()
+      .backward();
     assert.equal(net.block.fc.weight.grad, null);
     assert.equal(net.block.fc.bias!.grad, null);
     assert.ok(net.head.weight.grad !== null);
@@ -159,7 +201,10 @@ describe("to(): device and dtype", () => {
     const values = before.map((p) => Array.from(p.dataSync()));
     assert.equal(net.to("cpu"), net);
     assert.deepEqual(net.parameters(), before);
-    assert.deepEqual(net.parameters().map((p) => Array.from(p.dataSync())), values);
+    assert.deepEqual(
+      net.parameters().map((p) => Array.from(p.dataSync())),
+      values,
+    );
   });
 
   test("to('float64') casts parameters in place (same objects) and float buffers", () => {
@@ -171,11 +216,19 @@ describe("to(): device and dtype", () => {
     assert.equal(net.head.weight, w);
     assert.equal(w.dtype, "float64");
     assert.ok(w.isLeaf && w.requiresGrad);
-    Array.from(w.dataSync()).forEach((v, i) => assert.ok(Math.abs(v - values[i]!) < 1e-7));
+    for (const [i, v] of Array.from(w.dataSync()).entries())
+      assert.ok(Math.abs(v - values[i]!) < 1e-7);
     assert.equal(net.block.running.dtype, "float64");
-    assert.equal((net as unknown as { steps: fl.Tensor }).steps.dtype, "int32", "integer buffers are not cast");
+    assert.equal(
+      (net as unknown as { steps: fl.Tensor }).steps.dtype,
+      "int32",
+      "integer buffers are not cast",
+    );
     // The model still trains in float64.
-    net.forward(fl.randn([2, 3], { dtype: "float64" })).sum().backward();
+    net
+      .forward(fl.randn([2, 3], { dtype: "float64" }))
+      .sum()
+      .backward();
     assert.equal(w.grad!.dtype, "float64");
     net.float();
     assert.equal(w.dtype, "float32");
@@ -221,7 +274,9 @@ describe("forward hooks", () => {
   test("hooks on a submodule fire when the parent runs (feature capture)", () => {
     const net = new Net();
     const captured: fl.Tensor[] = [];
-    const h = net.block.fc.registerForwardHook((_m, _a, out) => void captured.push(out as fl.Tensor));
+    const h = net.block.fc.registerForwardHook(
+      (_m, _a, out) => void captured.push(out as fl.Tensor),
+    );
     net.forward(fl.randn([5, 3]));
     assert.equal(captured.length, 1);
     assert.deepEqual(captured[0]!.shape, [5, 3]);
@@ -276,7 +331,10 @@ describe("printing", () => {
     assert.equal(String(new nn.Hardtanh()), "Hardtanh(min_val=-1.0, max_val=1.0)");
     assert.equal(String(new nn.Flatten()), "Flatten(start_dim=1, end_dim=-1)");
     assert.equal(String(new nn.Unflatten(1, [2, 5])), "Unflatten(dim=1, unflattened_size=(2, 5))");
-    assert.equal(String(new nn.Bilinear(2, 3, 4)), "Bilinear(in1_features=2, in2_features=3, out_features=4, bias=True)");
+    assert.equal(
+      String(new nn.Bilinear(2, 3, 4)),
+      "Bilinear(in1_features=2, in2_features=3, out_features=4, bias=True)",
+    );
     assert.equal(String(new nn.MSELoss()), "MSELoss()");
     assert.equal(String(new nn.ModuleList()), "ModuleList()");
   });

@@ -49,7 +49,12 @@ test("an MLP fits y = sin(2x) by SGD on MSELoss", () => {
 
 test("a Sequential classifier separates XOR with CrossEntropyLoss", () => {
   fl.manualSeed(1);
-  const x = fl.tensor([[0, 0], [0, 1], [1, 0], [1, 1]]);
+  const x = fl.tensor([
+    [0, 0],
+    [0, 1],
+    [1, 0],
+    [1, 1],
+  ]);
   const labels = fl.tensor([0, 1, 1, 0], { dtype: "int32" });
   const model = new nn.Sequential(new nn.Linear(2, 8), new nn.Tanh(), new nn.Linear(8, 2));
   const lossFn = new nn.CrossEntropyLoss();

@@ -239,7 +239,6 @@ describe("Optimizer", () => {
         () => new SGD([p.mul(2)], { lr: 0.1 }),
         /SGD: can't optimize a non-leaf Tensor \(parameter 0 of group 0 has gradFn MulBackward0\)/,
       ],
-      [() => new Adam([fl.ones([2])]), /Adam: parameter 0 of group 0 does not require grad/],
       [() => new SGD([{ params: [p], lr: -2 }], { lr: 0.1 }), /SGD: invalid learning rate -2/],
     ];
     for (const [fn, re] of cases)
@@ -318,4 +317,14 @@ describe("optimizers minimise", () => {
     }
     assert.ok(Math.abs(values(p)[0]! - 2) < 1e-3);
   });
+});
+
+test("frozen parameters are accepted and left unchanged, as in PyTorch", () => {
+  const frozen = fl.ones([2]);
+  const live = fl.ones([2]).requiresGrad_();
+  const opt = new fl.optim.SGD([frozen, live], { lr: 0.5 });
+  live.mul(3).sum().backward();
+  opt.step();
+  assert.deepEqual(Array.from(frozen.dataSync()), [1, 1]);
+  assert.deepEqual(Array.from(live.dataSync()), [-0.5, -0.5]);
 });

@@ -1,13 +1,15 @@
 // Fashion-MNIST (Zalando): 28×28 grayscale clothing images in 10 classes,
 // 60,000 for training and 10,000 for testing, read from the IDX files that
 // Debian's dataset-fashion-mnist package installs.
-import { join } from "node:path";
 import { ArgumentError, FormatError } from "../../errors.js";
 import { fromArray, tensor } from "../../tensor/creation.js";
 import type { Tensor } from "../../tensor/tensor.js";
 import { checkIndex, Dataset } from "../dataset.js";
 import { existsSync, readMaybeGzip } from "./files.js";
 import { readIdx } from "./idx.js";
+
+/** Joins path parts with "/" (no node:path, so this module loads in browsers). */
+const join = (...parts: string[]) => parts.join("/").replace(/\/+/g, "/");
 
 /** Where `apt-get install dataset-fashion-mnist` puts the files. */
 export const FASHION_MNIST_ROOT = "/usr/share/datasets/fashion-mnist";

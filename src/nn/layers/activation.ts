@@ -5,7 +5,11 @@ import * as F from "../functional/index.js";
 import { Module, pyFloat } from "../module.js";
 
 /** Lets an option be passed positionally (PyTorch style) or in an options object. */
-function opt<K extends string>(arg: number | { [k in K]?: number } | undefined, key: K, fallback: number): number {
+function opt<K extends string>(
+  arg: number | { [k in K]?: number } | undefined,
+  key: K,
+  fallback: number,
+): number {
   if (typeof arg === "number") return arg;
   return arg?.[key] ?? fallback;
 }

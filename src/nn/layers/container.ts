@@ -8,14 +8,17 @@ import type { Tensor } from "../../tensor/tensor.js";
 import { Module } from "../module.js";
 
 function checkModule(op: string, m: unknown): Module {
-  if (!(m instanceof Module)) throw new ArgumentError(`${op}: expected a Module, got ${m === null ? "null" : typeof m}`);
+  if (!(m instanceof Module))
+    throw new ArgumentError(`${op}: expected a Module, got ${m === null ? "null" : typeof m}`);
   return m;
 }
 
 /** Turns a Python-style index (negative counts from the end) into a position, or throws. */
 function position(op: string, i: number, length: number): number {
   if (!Number.isInteger(i) || i < -length || i >= length) {
-    throw new ArgumentError(`${op}: index ${i} is out of range for a container of length ${length}`);
+    throw new ArgumentError(
+      `${op}: index ${i} is out of range for a container of length ${length}`,
+    );
   }
   return i < 0 ? i + length : i;
 }
@@ -73,7 +76,7 @@ abstract class IndexedContainer extends Module {
   private reset(mods: Module[]): void {
     const self = this as unknown as Record<string, unknown>;
     for (const [k] of this.ownModules()) delete self[k];
-    mods.forEach((m, i) => this.registerModule(String(i), m));
+    for (const [i, m] of mods.entries()) this.registerModule(String(i), m);
   }
 
   *[Symbol.iterator](): Iterator<Module> {
@@ -94,10 +97,17 @@ export class Sequential extends IndexedContainer {
   constructor(...modules: Module[] | [Record<string, Module>]) {
     super();
     const first = modules[0];
-    if (modules.length === 1 && first !== undefined && !(first instanceof Module) && typeof first === "object") {
-      for (const [k, m] of Object.entries(first)) this.registerModule(k, checkModule("Sequential", m));
+    if (
+      modules.length === 1 &&
+      first !== undefined &&
+      !(first instanceof Module) &&
+      typeof first === "object"
+    ) {
+      for (const [k, m] of Object.entries(first))
+        this.registerModule(k, checkModule("Sequential", m));
     } else {
-      modules.forEach((m, i) => this.registerModule(String(i), checkModule("Sequential", m)));
+      for (const [i, m] of modules.entries())
+        this.registerModule(String(i), checkModule("Sequential", m));
     }
   }
 
@@ -164,7 +174,9 @@ export class ModuleDict extends Module {
 
   set(key: string, module: Module): this {
     if (typeof key !== "string" || key === "" || key.includes(".")) {
-      throw new ArgumentError(`ModuleDict.set: key must be a non-empty string without ".", got ${JSON.stringify(key)}`);
+      throw new ArgumentError(
+        `ModuleDict.set: key must be a non-empty string without ".", got ${JSON.stringify(key)}`,
+      );
     }
     this.entriesMap.set(key, checkModule("ModuleDict.set", module));
     return this;
@@ -177,7 +189,8 @@ export class ModuleDict extends Module {
   /** Removes the key and returns its module (torch's pop). */
   pop(key: string): Module {
     const m = this.entriesMap.get(key);
-    if (m === undefined) throw new ArgumentError(`ModuleDict.pop: no module named ${JSON.stringify(key)}`);
+    if (m === undefined)
+      throw new ArgumentError(`ModuleDict.pop: no module named ${JSON.stringify(key)}`);
     this.entriesMap.delete(key);
     return m;
   }
@@ -203,7 +216,10 @@ export class ModuleDict extends Module {
   }
 
   update(modules: Record<string, Module> | Iterable<[string, Module]>): this {
-    const pairs = Symbol.iterator in Object(modules) ? (modules as Iterable<[string, Module]>) : Object.entries(modules);
+    const pairs =
+      Symbol.iterator in Object(modules)
+        ? (modules as Iterable<[string, Module]>)
+        : Object.entries(modules);
     for (const [k, m] of pairs) this.set(k, m);
     return this;
   }

@@ -21,7 +21,9 @@ export class Dropout extends Module {
     super();
     const prob = typeof p === "number" ? p : (p.p ?? 0.5);
     if (typeof prob !== "number" || !(prob >= 0 && prob <= 1)) {
-      throw new ArgumentError(`Dropout: dropout probability has to be between 0 and 1, but got ${prob}`);
+      throw new ArgumentError(
+        `Dropout: dropout probability has to be between 0 and 1, but got ${prob}`,
+      );
     }
     this.p = prob;
     this.inplace = typeof p === "number" ? inplace : (p.inplace ?? false);

@@ -54,7 +54,10 @@ export class Unflatten extends Module {
   }
 
   override extraRepr(): string {
-    const sizes = this.unflattenedSize.length === 1 ? `(${this.unflattenedSize[0]},)` : `(${this.unflattenedSize.join(", ")})`;
+    const sizes =
+      this.unflattenedSize.length === 1
+        ? `(${this.unflattenedSize[0]},)`
+        : `(${this.unflattenedSize.join(", ")})`;
     return `dim=${this.dim}, unflattened_size=${sizes}`;
   }
 }

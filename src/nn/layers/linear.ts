@@ -1,6 +1,6 @@
 // Linear layers: Identity, Linear, Bilinear (torch.nn.modules.linear).
 import type { DType } from "../../dtype.js";
-import { ShapeError, fmtShape } from "../../errors.js";
+import { fmtShape, ShapeError } from "../../errors.js";
 import { Tensor } from "../../tensor/tensor.js";
 import * as init from "../init.js";
 import { Module, pyBool } from "../module.js";
@@ -118,10 +118,14 @@ export class Bilinear extends Module {
     const lead1 = input1.shape.slice(0, -1);
     const lead2 = input2.shape.slice(0, -1);
     if (input1.ndim === 0 || input1.shape[input1.ndim - 1] !== this.in1Features) {
-      throw new ShapeError(`Bilinear: expected input1 with last dimension ${this.in1Features} (in1_features), got shape ${fmtShape(input1.shape)}`);
+      throw new ShapeError(
+        `Bilinear: expected input1 with last dimension ${this.in1Features} (in1_features), got shape ${fmtShape(input1.shape)}`,
+      );
     }
     if (input2.ndim === 0 || input2.shape[input2.ndim - 1] !== this.in2Features) {
-      throw new ShapeError(`Bilinear: expected input2 with last dimension ${this.in2Features} (in2_features), got shape ${fmtShape(input2.shape)}`);
+      throw new ShapeError(
+        `Bilinear: expected input2 with last dimension ${this.in2Features} (in2_features), got shape ${fmtShape(input2.shape)}`,
+      );
     }
     if (lead1.length !== lead2.length || lead1.some((d, i) => d !== lead2[i])) {
       throw new ShapeError(

@@ -3,8 +3,8 @@
 // posWeight are buffers, as in PyTorch, so they follow model.to() and
 // appear in stateDict() under PyTorch's keys (weight, pos_weight).
 import type { Tensor } from "../../tensor/tensor.js";
-import * as F from "../functional/index.js";
 import type { Reduction } from "../functional/index.js";
+import * as F from "../functional/index.js";
 import { Module } from "../module.js";
 
 export interface LossOptions {
@@ -88,7 +88,11 @@ export class NLLLoss extends Loss {
   }
 
   override forward(input: Tensor, target: Tensor): Tensor {
-    return F.nllLoss(input, target, { weight: this.weight, ignoreIndex: this.ignoreIndex, reduction: this.reduction });
+    return F.nllLoss(input, target, {
+      weight: this.weight,
+      ignoreIndex: this.ignoreIndex,
+      reduction: this.reduction,
+    });
   }
 }
 
@@ -205,7 +209,10 @@ export class MarginRankingLoss extends Loss {
   }
 
   override forward(input1: Tensor, input2: Tensor, target: Tensor): Tensor {
-    return F.marginRankingLoss(input1, input2, target, { margin: this.margin, reduction: this.reduction });
+    return F.marginRankingLoss(input1, input2, target, {
+      margin: this.margin,
+      reduction: this.reduction,
+    });
   }
 }
 
@@ -224,7 +231,10 @@ export class CosineEmbeddingLoss extends Loss {
   }
 
   override forward(input1: Tensor, input2: Tensor, target: Tensor): Tensor {
-    return F.cosineEmbeddingLoss(input1, input2, target, { margin: this.margin, reduction: this.reduction });
+    return F.cosineEmbeddingLoss(input1, input2, target, {
+      margin: this.margin,
+      reduction: this.reduction,
+    });
   }
 }
 
@@ -240,7 +250,9 @@ export class TripletMarginLoss extends Loss {
   readonly eps: number;
   readonly swap: boolean;
 
-  constructor(opts: LossOptions & { margin?: number; p?: number; eps?: number; swap?: boolean } = {}) {
+  constructor(
+    opts: LossOptions & { margin?: number; p?: number; eps?: number; swap?: boolean } = {},
+  ) {
     super(opts);
     this.margin = opts.margin ?? 1;
     this.p = opts.p ?? 2;
