@@ -52,5 +52,63 @@ export function flintTasks(tasks: string[], sizes: number[], budget: number): Me
       out.push(record("sgemm", n, measure(() => a.mm(b), budget)));
     }
   }
+  if (tasks.includes("mlp")) out.push(record("mlp", 128, measure(mlpStep(), budget * 2)));
+  if (tasks.includes("epoch")) {
+    const m = fashionEpoch();
+    if (m) out.push(record("epoch", 60000, m));
+  }
   return out;
+}
+
+/** One training step of a 784-512-256-10 MLP, batch 128, Adam (loss read back each step). */
+function mlpStep(): () => unknown {
+  const model = new fl.nn.Sequential(
+    new fl.nn.Linear(784, 512),
+    new fl.nn.ReLU(),
+    new fl.nn.Linear(512, 256),
+    new fl.nn.ReLU(),
+    new fl.nn.Linear(256, 10),
+  );
+  const opt = new fl.optim.Adam(model.parameters(), { lr: 1e-3 });
+  const x = fl.randn([128, 784]);
+  const y = fl.randint(0, 10, [128]);
+  return () => {
+    opt.zeroGrad();
+    const loss = fl.nn.functional.crossEntropy(model.forward(x), y);
+    loss.backward();
+    opt.step();
+    return loss.itemSync();
+  };
+}
+
+/** One epoch of the 784-256-128-10 MLP on Fashion-MNIST (batch 128, Adam), timed once. */
+function fashionEpoch(): { median: number; min: number; max: number } | null {
+  let images: fl.Tensor;
+  let labels: fl.Tensor;
+  try {
+    const d = fl.data.loadFashionMnist({ train: true });
+    images = d.images.flatten(1);
+    labels = d.labels;
+  } catch {
+    console.log("bench: Fashion-MNIST not installed (apt-get install dataset-fashion-mnist); skipping the epoch task");
+    return null;
+  }
+  const model = new fl.nn.Sequential(
+    new fl.nn.Linear(784, 256),
+    new fl.nn.ReLU(),
+    new fl.nn.Linear(256, 128),
+    new fl.nn.ReLU(),
+    new fl.nn.Linear(128, 10),
+  );
+  const opt = new fl.optim.Adam(model.parameters(), { lr: 1e-3 });
+  const loader = new fl.data.DataLoader(new fl.data.TensorDataset(images, labels), { batchSize: 128, shuffle: true });
+  const t0 = performance.now();
+  for (const [x, y] of loader) {
+    opt.zeroGrad();
+    const loss = fl.nn.functional.crossEntropy(model.forward(x as fl.Tensor), y as fl.Tensor);
+    loss.backward();
+    opt.step();
+  }
+  const t = (performance.now() - t0) / 1000;
+  return { median: t, min: t, max: t };
 }

@@ -50,7 +50,7 @@ function torchAvailable(): boolean {
 }
 
 function runTorch(args: Args, threads: number): Measurement[] {
-  const tasks = args.tasks.filter((t) => t !== "epoch");
+  const tasks = args.tasks;
   const r = spawnSync(
     PYTHON,
     [

@@ -20,6 +20,7 @@ export * as linalg from "./linalg.js";
 export * as nn from "./nn/index.js";
 export { registerBackend, getBackend, registeredDevices } from "./backend/backend.js";
 export type { Backend, Storage, View } from "./backend/backend.js";
+export * as webgpu from "./webgpu.js";
 export * as optim from "./optim/index.js";
 export { EarlyStopping } from "./train/early_stopping.js";
 export * as train from "./train/index.js";

@@ -133,7 +133,8 @@ export function getBackend(device: string, op?: string): Backend {
   const b = registry.get(device);
   if (!b) {
     throw new DeviceError(
-      `${op ? `${op}: ` : ""}device "${device}" is not available (registered: ${[...registry.keys()].join(", ")})`,
+      `${op ? `${op}: ` : ""}device "${device}" is not available (registered: ${[...registry.keys()].join(", ")})` +
+        (device === "webgpu" ? "; call await fl.webgpu.init() first" : ""),
     );
   }
   return b;

@@ -21,6 +21,8 @@ export {
 } from "./layers/activation.js";
 export { ModuleDict, ModuleList, Sequential } from "./layers/container.js";
 export { Dropout } from "./layers/dropout.js";
+export type { EmbeddingBagMode, EmbeddingBagOptions, EmbeddingOptions } from "./layers/embedding.js";
+export { Embedding, EmbeddingBag } from "./layers/embedding.js";
 export { Flatten, Unflatten } from "./layers/flatten.js";
 export type { LinearOptions } from "./layers/linear.js";
 export { Bilinear, Identity, Linear } from "./layers/linear.js";
@@ -43,4 +45,6 @@ export {
 export type { ForwardHook, ForwardPreHook, IncompatibleKeys, RemovableHandle } from "./module.js";
 export { Module } from "./module.js";
 export { Parameter } from "./parameter.js";
+export type { RNNCellOptions, RNNOptions } from "./layers/rnn.js";
+export { GRU, GRUCell, LSTM, LSTMCell, RNN, RNNBase, RNNCell } from "./layers/rnn.js";
 export * as utils from "./utils/index.js";

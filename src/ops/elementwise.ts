@@ -187,13 +187,17 @@ export function binary(op: BinaryOp, a: TensorLike, b: TensorLike): Tensor {
   if (computeDtype === "bool" && !COMPARISONS.has(op)) {
     if (op === "sub") throw new DTypeError("sub: subtraction of bool tensors is not supported; use logicalXor()");
     computeDtype = op === "add" || op === "mul" || op === "maximum" || op === "minimum" ? "bool" : "int32";
+    // True + True is True: bool addition is logical or (a kernel's 1 + 1 would store 2).
+    if (op === "add" && computeDtype === "bool") op = "logicalOr";
   }
   const ta = toTensor(a, ref, a instanceof Tensor ? undefined : computeDtype);
   const tb = toTensor(b, ref, b instanceof Tensor ? undefined : computeDtype);
   checkDevices(op, ta, tb);
   const shape = sameShape(ta.shape, tb.shape) ? ta.shape : broadcastShapes(op, ta.shape, tb.shape);
   const outDtype = COMPARISONS.has(op) ? "bool" : computeDtype;
-  const storage = ref.backend.binary(op, broadcastView(ta, shape), broadcastView(tb, shape), outDtype);
+  // A CPU 0-d operand may meet a device tensor (as in PyTorch); the device's backend runs it.
+  const runner = ta.device === "cpu" ? tb : ta;
+  const storage = runner.backend.binary(op, broadcastView(ta, shape), broadcastView(tb, shape), outDtype);
   const y = Tensor.fromStorage(storage, shape, outDtype);
   const rule = BINARY_RULES[op];
   if (rule.grad && isFloating(outDtype) && needsGrad(ta, tb)) {

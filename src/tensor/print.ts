@@ -1,4 +1,4 @@
-import { type TypedArray, isFloating } from "../dtype.js";
+import { isFloating, type TypedArray } from "../dtype.js";
 import { fmtShape } from "../errors.js";
 import type { Tensor } from "./tensor.js";
 
@@ -160,7 +160,10 @@ interface Flat {
 /** The rows a summary keeps along a dim of this size: all, or the edges. */
 function keptRows(size: number, summarize: boolean): number[] | null {
   if (!summarize || size <= 2 * EDGE) return null;
-  return [...Array.from({ length: EDGE }, (_, i) => i), ...Array.from({ length: EDGE }, (_, i) => size - EDGE + i)];
+  return [
+    ...Array.from({ length: EDGE }, (_, i) => i),
+    ...Array.from({ length: EDGE }, (_, i) => size - EDGE + i),
+  ];
 }
 
 /** The values the formatter sizes itself on: all, or only those a summary shows. */
@@ -179,7 +182,13 @@ function shownValues(t: Flat, summarize: boolean): number[] {
   return out;
 }
 
-function vectorStr(t: Flat, offset: number, indent: number, summarize: boolean, f: Formatter): string {
+function vectorStr(
+  t: Flat,
+  offset: number,
+  indent: number,
+  summarize: boolean,
+  f: Formatter,
+): string {
   const size = t.shape[t.shape.length - 1]!;
   const stride = t.strides[t.strides.length - 1]!;
   const perLine = Math.max(1, Math.floor((LINEWIDTH - indent) / (f.width + 2)));
@@ -189,16 +198,25 @@ function vectorStr(t: Flat, offset: number, indent: number, summarize: boolean, 
     ? [...rows.slice(0, EDGE).map(at), " ...", ...rows.slice(EDGE).map(at)]
     : Array.from({ length: size }, (_, i) => at(i));
   const lines: string[] = [];
-  for (let i = 0; i < items.length; i += perLine) lines.push(items.slice(i, i + perLine).join(", "));
+  for (let i = 0; i < items.length; i += perLine)
+    lines.push(items.slice(i, i + perLine).join(", "));
   return `[${lines.join(`,\n${" ".repeat(indent + 1)}`)}]`;
 }
 
-function tensorStr(t: Flat, dim: number, offset: number, indent: number, summarize: boolean, f: Formatter): string {
+function tensorStr(
+  t: Flat,
+  dim: number,
+  offset: number,
+  indent: number,
+  summarize: boolean,
+  f: Formatter,
+): string {
   const ndim = t.shape.length - dim;
   if (ndim === 0) return f.format(t.data[offset]!);
   if (ndim === 1) return vectorStr(t, offset, indent, summarize, f);
   const size = t.shape[dim]!;
-  const sub = (i: number) => tensorStr(t, dim + 1, offset + i * t.strides[dim]!, indent + 1, summarize, f);
+  const sub = (i: number) =>
+    tensorStr(t, dim + 1, offset + i * t.strides[dim]!, indent + 1, summarize, f);
   const rows = keptRows(size, summarize);
   const slices = rows
     ? [...rows.slice(0, EDGE).map(sub), "...", ...rows.slice(EDGE).map(sub)]
@@ -268,7 +286,11 @@ export function formatTensor(t: Tensor, data?: TypedArray): string {
       }
       const flat: Flat = { data: values, shape: t.shape, strides };
       const summarize = t.numel() > THRESHOLD;
-      const f = new Formatter(isFloating(t.dtype), t.dtype === "bool", shownValues(flat, summarize));
+      const f = new Formatter(
+        isFloating(t.dtype),
+        t.dtype === "bool",
+        shownValues(flat, summarize),
+      );
       body = tensorStr(flat, 0, 0, indent, summarize, f);
     }
   }

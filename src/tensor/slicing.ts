@@ -1,5 +1,6 @@
+import { noGrad } from "../autograd/grad_mode.js";
 import { record } from "../autograd/node.js";
-import { ArgumentError, DTypeError, ShapeError, fmtShape } from "../errors.js";
+import { ArgumentError, DTypeError, fmtShape, ShapeError } from "../errors.js";
 import { where } from "../ops/elementwise.js";
 import * as vw from "../ops/view.js";
 import { broadcastShapes, numel } from "../shape.js";
@@ -68,7 +69,8 @@ function splitTopLevel(text: string): string[] {
 
 function parseBound(part: string, token: string, ctx: Context): number | undefined {
   if (part === "" || part === "None") return undefined;
-  if (!INT.test(part)) throw ctx.fail(`cannot parse slice bound ${JSON.stringify(part)} in ${JSON.stringify(token)}`);
+  if (!INT.test(part))
+    throw ctx.fail(`cannot parse slice bound ${JSON.stringify(part)} in ${JSON.stringify(token)}`);
   return Number(part);
 }
 
@@ -87,22 +89,34 @@ function parseList(token: string, ctx: Context): Tensor {
   }
   const flat = (value as unknown[]).flat(Number.POSITIVE_INFINITY) as unknown[];
   const isBool = flat.length > 0 && flat.every((v) => typeof v === "boolean");
-  if (flat.length !== numel(shape) || !flat.every((v) => (isBool ? typeof v === "boolean" : Number.isInteger(v)))) {
-    throw ctx.fail(`list ${JSON.stringify(token)} must be a rectangular list of integers or of booleans`);
+  if (
+    flat.length !== numel(shape) ||
+    !flat.every((v) => (isBool ? typeof v === "boolean" : Number.isInteger(v)))
+  ) {
+    throw ctx.fail(
+      `list ${JSON.stringify(token)} must be a rectangular list of integers or of booleans`,
+    );
   }
-  const data = isBool ? Uint8Array.from(flat as boolean[], (b) => (b ? 1 : 0)) : Int32Array.from(flat as number[]);
+  const data = isBool
+    ? Uint8Array.from(flat as boolean[], (b) => (b ? 1 : 0))
+    : Int32Array.from(flat as number[]);
   return Tensor.fromArray(data, shape, "cpu", isBool ? "bool" : "int32");
 }
 
 function parseToken(token: string, ctx: Context): Item {
   if (token === "..." || token === "Ellipsis") return { kind: "ellipsis" };
   if (token === "None") return { kind: "none" };
-  if (token === "True" || token === "False") return { kind: "tensor", t: Tensor.scalar(token === "True", "bool") };
+  if (token === "True" || token === "False")
+    return { kind: "tensor", t: Tensor.scalar(token === "True", "bool") };
   if (INT.test(token)) return { kind: "int", value: Number(token) };
-  if (token.startsWith("[") && token.endsWith("]")) return { kind: "tensor", t: parseList(token, ctx) };
+  if (token.startsWith("[") && token.endsWith("]"))
+    return { kind: "tensor", t: parseList(token, ctx) };
   if (token.includes(":")) {
     const parts = token.split(":").map((p) => p.trim());
-    if (parts.length > 3) throw ctx.fail(`cannot parse slice ${JSON.stringify(token)}: expected at most start:stop:step`);
+    if (parts.length > 3)
+      throw ctx.fail(
+        `cannot parse slice ${JSON.stringify(token)}: expected at most start:stop:step`,
+      );
     return {
       kind: "slice",
       start: parseBound(parts[0]!, token, ctx),
@@ -144,7 +158,9 @@ function parseItem(v: IndexItem, ctx: Context): Item[] {
   }
   if (v instanceof Tensor) {
     if (v.dtype !== "int32" && v.dtype !== "bool") {
-      throw new DTypeError(`index: tensors used as indices must be int32 or bool, got ${v.dtype} (${ctx.where()})`);
+      throw new DTypeError(
+        `index: tensors used as indices must be int32 or bool, got ${v.dtype} (${ctx.where()})`,
+      );
     }
     return [{ kind: "tensor", t: v }];
   }
@@ -179,7 +195,8 @@ function normalizeIndex(idx: Tensor, size: number, dim: number, ctx: Context): T
   const data = idx.dataSync();
   let negative = false;
   for (const v of data) {
-    if (v < -size || v >= size) throw ctx.fail(`index ${v} is out of bounds for dimension ${dim} with size ${size}`);
+    if (v < -size || v >= size)
+      throw ctx.fail(`index ${v} is out of bounds for dimension ${dim} with size ${size}`);
     if (v < 0) negative = true;
   }
   if (!negative) return idx;
@@ -190,7 +207,8 @@ function normalizeIndex(idx: Tensor, size: number, dim: number, ctx: Context): T
 /** Applies the basic items as views; collects the tensor items with the dims they index. */
 function applyBasic(x: Tensor, items: Item[], ctx: Context): { y: Tensor; adv: Advanced[] } {
   const used = items.reduce((n, it) => n + consumes(it), 0);
-  if (items.filter((it) => it.kind === "ellipsis").length > 1) throw ctx.fail("an index can only have a single ellipsis (...)");
+  if (items.filter((it) => it.kind === "ellipsis").length > 1)
+    throw ctx.fail("an index can only have a single ellipsis (...)");
   if (used > x.ndim) {
     throw new ArgumentError(
       `index: too many indices for tensor of dimension ${x.ndim} (got ${used} in ${JSON.stringify(ctx.text)}; shape ${fmtShape(x.shape)})`,
@@ -253,7 +271,11 @@ function applyBasic(x: Tensor, items: Item[], ctx: Context): { y: Tensor; adv: A
   return { y, adv };
 }
 
-/** Gathers y at the advanced indices (PyTorch's placement of the broadcast index dims). */
+/**
+ * Gathers y at the advanced indices (PyTorch's placement of the broadcast
+ * index dims), as one IndexBackward0 node whose gradient scatter-adds back,
+ * so repeated indices sum.
+ */
 function applyAdvanced(y: Tensor, adv: Advanced[], ctx: Context): Tensor {
   let B: number[];
   try {
@@ -266,40 +288,75 @@ function applyAdvanced(y: Tensor, adv: Advanced[], ctx: Context): Tensor {
     }
     throw e;
   }
+  const yShape = [...y.shape];
+  let out: Tensor;
+  let backward: (g: Tensor) => Tensor;
   if (adv.length === 1) {
     // One index tensor: gather along its dim; the index's dims replace that dim.
     const { dim, idx } = adv[0]!;
-    const out = y.indexSelect(dim, idx.reshape([-1]));
-    return out.reshape([...y.shape.slice(0, dim), ...idx.shape, ...y.shape.slice(dim + 1)]);
-  }
-  // Several: move the indexed dims to the front, flatten them into one, and
-  // gather at the row-major linear index Σ idx_k · stride_k.
-  const dims = adv.map((a) => a.dim);
-  const rest = y.shape.map((_, i) => i).filter((i) => !dims.includes(i));
-  const sizes = dims.map((i) => y.shape[i]!);
-  const restShape = rest.map((i) => y.shape[i]!);
-  const flat = y.permute([...dims, ...rest]).reshape([numel(sizes), ...restShape]);
-  let lin: Tensor | null = null;
-  let stride = 1;
-  for (let k = adv.length - 1; k >= 0; k--) {
-    const term: Tensor = stride === 1 ? adv[k]!.idx : adv[k]!.idx.mul(stride);
-    lin = lin === null ? term : term.add(lin);
-    stride *= sizes[k]!;
-  }
-  let out = flat.indexSelect(0, lin!.expand(B).reshape([-1])).reshape([...B, ...restShape]);
-  const adjacent = dims.every((v, i) => i === 0 || v === dims[i - 1]! + 1);
-  if (adjacent && dims[0]! > 0) {
-    // The index dims replace the indexed ones in place: [before, B, after].
+    const flatIdx = idx.reshape([-1]);
+    const n = flatIdx.shape[0]!;
+    const gathered = [...yShape.slice(0, dim), n, ...yShape.slice(dim + 1)];
+    out = noGrad(() =>
+      y
+        .indexSelect(dim, flatIdx)
+        .reshape([...yShape.slice(0, dim), ...idx.shape, ...yShape.slice(dim + 1)]),
+    );
+    backward = (g) => {
+      const at = flatIdx.reshape(gathered.map((s, i) => (i === dim ? s : 1))).expand(gathered);
+      return Tensor.zeros(yShape, g.dtype, g.device).scatterAdd(dim, at, g.reshape(gathered));
+    };
+  } else {
+    // Several: move the indexed dims to the front, flatten them into one, and
+    // gather at the row-major linear index Σ idx_k · stride_k.
+    const dims = adv.map((a) => a.dim);
+    const rest = yShape.map((_, i) => i).filter((i) => !dims.includes(i));
+    const sizes = dims.map((i) => yShape[i]!);
+    const restShape = rest.map((i) => yShape[i]!);
+    let lin: Tensor | null = null;
+    let stride = 1;
+    for (let k = adv.length - 1; k >= 0; k--) {
+      const term: Tensor = stride === 1 ? adv[k]!.idx : adv[k]!.idx.mul(stride);
+      lin = lin === null ? term : term.add(lin);
+      stride *= sizes[k]!;
+    }
+    const linFlat = lin!.expand(B).reshape([-1]);
+    const n = linFlat.shape[0]!;
+    // Adjacent index dims replace the indexed ones in place: [before, B, after].
+    const adjacent = dims.every((v, i) => i === 0 || v === dims[i - 1]! + 1);
     const nb = B.length;
-    const before = dims[0]!;
+    const before = adjacent ? dims[0]! : 0;
     const perm = [
       ...Array.from({ length: before }, (_, i) => nb + i),
       ...Array.from({ length: nb }, (_, i) => i),
       ...Array.from({ length: restShape.length - before }, (_, i) => nb + before + i),
     ];
-    out = out.permute(perm).contiguous();
+    const order = [...dims, ...rest];
+    out = noGrad(() => {
+      const flat = y.permute(order).reshape([numel(sizes), ...restShape]);
+      const o = flat.indexSelect(0, linFlat).reshape([...B, ...restShape]);
+      return before > 0 ? o.permute(perm).contiguous() : o;
+    });
+    backward = (g) => {
+      const gb = (before > 0 ? g.permute(inverse(perm)) : g).reshape([n, ...restShape]);
+      const at = linFlat.reshape([n, ...restShape.map(() => 1)]).expand([n, ...restShape]);
+      const flatGrad = Tensor.zeros([numel(sizes), ...restShape], g.dtype, g.device).scatterAdd(
+        0,
+        at,
+        gb,
+      );
+      return flatGrad.reshape([...sizes, ...restShape]).permute(inverse(order));
+    };
   }
-  return out;
+  return record("IndexBackward0", out, [y], (g) => [backward(g)]);
+}
+
+function inverse(perm: readonly number[]): number[] {
+  const inv = new Array<number>(perm.length);
+  perm.forEach((p, i) => {
+    inv[p] = i;
+  });
+  return inv;
 }
 
 /**
@@ -359,11 +416,15 @@ export function indexPut(x: Tensor, spec: IndexSpec, value: TensorLike, accumula
   // Which storage elements x[spec] names, in the order x[spec] lists them.
   let at = index(storageOffsets(base), spec);
   if (at.device !== x.device) at = at.to(x.device);
-  const v = (value instanceof Tensor ? value.detach().to(x.dtype) : Tensor.scalar(value, x.dtype, x.device))
+  const v = (
+    value instanceof Tensor ? value.detach().to(x.dtype) : Tensor.scalar(value, x.dtype, x.device)
+  )
     .expand([...at.shape])
     .contiguous()
     .reshape([-1]);
   const flat = vw.asStrided(base, [x.storage.size], [1], 0);
-  const updated = accumulate ? flat.scatterAdd(0, at.reshape([-1]), v) : flat.scatter(0, at.reshape([-1]), v);
+  const updated = accumulate
+    ? flat.scatterAdd(0, at.reshape([-1]), v)
+    : flat.scatter(0, at.reshape([-1]), v);
   flat.copy_(updated);
 }

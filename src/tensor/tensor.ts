@@ -264,6 +264,23 @@ export class Tensor {
     return this.to("cpu");
   }
 
+  /**
+   * to() that also reads device tensors back: a GPU result reaches the CPU
+   * only asynchronously, so this is the form that works on every device.
+   *
+   * @example
+   * const y = await x.to("webgpu").exp().toAsync("cpu");
+   */
+  async toAsync(target: DType | string, dtype?: DType): Promise<Tensor> {
+    const isDtype = ["float32", "float64", "int32", "bool", "int64", "float16"].includes(target);
+    if (this.device === "cpu" || isDtype || target === this.device) return this.to(target, dtype);
+    const data = await this.data();
+    const y = Tensor.fromStorage(getBackend(target, "to").fromArray(data, this.dtype), this.shape, this.dtype);
+    const from = this.device;
+    const out = record("ToCopyBackward0", y, [this], (g) => [g.to(from)]);
+    return dtype ? ew.cast(out, checkDType("to", dtype)) : out;
+  }
+
   float(): Tensor {
     return ew.cast(this, "float32");
   }
@@ -550,6 +567,10 @@ function nest(data: TypedArray, shape: readonly number[], asBool: boolean): Nest
 /** Copies a tensor to another device; differentiable (ToCopyBackward0). */
 function moveTo(x: Tensor, device: string): Tensor {
   const target = getBackend(device, "to");
+  if (x.device !== "cpu") {
+    // Device memory is read back asynchronously only.
+    throw new DeviceError(`to: a ${x.device} tensor cannot move to ${device} synchronously; use await x.toAsync("${device}")`);
+  }
   const y = Tensor.fromStorage(target.fromArray(x.dataSync(), x.dtype), x.shape, x.dtype);
   const from = x.device;
   return record("ToCopyBackward0", y, [x], (g) => [g.to(from)]);

@@ -18,7 +18,11 @@ export function assertTensor(
   opts: { atol?: number; rtol?: number; dtype?: fl.DType; what?: string } = {},
 ): void {
   const what = opts.what ?? "tensor";
-  assert.deepEqual(t.shape, [...shape], `${what}: shape ${JSON.stringify(t.shape)} != ${JSON.stringify(shape)}`);
+  assert.deepEqual(
+    t.shape,
+    [...shape],
+    `${what}: shape ${JSON.stringify(t.shape)} != ${JSON.stringify(shape)}`,
+  );
   if (opts.dtype) assert.equal(t.dtype, opts.dtype, `${what}: dtype`);
   const got = Array.from(t.dataSync(), Number);
   const want = flatten(values);
@@ -30,7 +34,11 @@ export function assertTensor(
     const w = want[i]!;
     if (Number.isNaN(w)) assert.ok(Number.isNaN(g), `${what}[${i}]: expected NaN, got ${g}`);
     else if (!Number.isFinite(w)) assert.equal(g, w, `${what}[${i}]`);
-    else assert.ok(Math.abs(g - w) <= atol + rtol * Math.abs(w), `${what}[${i}]: got ${g}, expected ${w}`);
+    else
+      assert.ok(
+        Math.abs(g - w) <= atol + rtol * Math.abs(w),
+        `${what}[${i}]: got ${g}, expected ${w}`,
+      );
   }
 }
 

@@ -17,7 +17,9 @@ describe("joining and splitting", () => {
   });
 
   it("cat promotes dtypes and skips legacy 1-d empties", () => {
-    assertTensor(fl.cat([ints([1, 2]), fl.tensor([1.5, 2])]), [4], [1, 2, 1.5, 2], { dtype: "float32" });
+    assertTensor(fl.cat([ints([1, 2]), fl.tensor([1.5, 2])]), [4], [1, 2, 1.5, 2], {
+      dtype: "float32",
+    });
     assertTensor(fl.cat([fl.zeros([0]), a()]), [2, 3], [0, 1, 2, 3, 4, 5]);
   });
 
@@ -42,18 +44,29 @@ describe("joining and splitting", () => {
     assert.equal(cols.length, 3);
     assertTensor(cols[0]!, [2], [0, 3]);
     assertTensor(cols[2]!, [2], [2, 5]);
-    assert.deepEqual(fl.split(a(), 1, 1).map((t) => t.shape), [[2, 1], [2, 1], [2, 1]]);
+    assert.deepEqual(
+      fl.split(a(), 1, 1).map((t) => t.shape),
+      [
+        [2, 1],
+        [2, 1],
+        [2, 1],
+      ],
+    );
   });
 
   it("split, chunk and unbind return views", () => {
     const x = a();
-    for (const part of [...x.split(1), ...x.chunk(3, 1), ...x.unbind(0)]) assert.equal(part.storage, x.storage);
+    for (const part of [...x.split(1), ...x.chunk(3, 1), ...x.unbind(0)])
+      assert.equal(part.storage, x.storage);
   });
 
   it("gradients flow back through cat, stack and split", () => {
     const p = fl.ones([2, 2]).requiresGrad_();
     const q = fl.ones([1, 2]).requiresGrad_();
-    fl.cat([p, q]).mul(fl.arange(6, { dtype: "float32" }).reshape([3, 2])).sum().backward();
+    fl.cat([p, q])
+      .mul(fl.arange(6, { dtype: "float32" }).reshape([3, 2]))
+      .sum()
+      .backward();
     assertTensor(p.grad!, [2, 2], [0, 1, 2, 3]);
     assertTensor(q.grad!, [1, 2], [4, 5]);
     const r = fl.ones([4]).requiresGrad_();
@@ -63,8 +76,14 @@ describe("joining and splitting", () => {
   });
 
   it("errors name the op and shapes", () => {
-    assert.throws(() => fl.cat([a(), fl.zeros([2, 2])], 0), /cat: sizes of tensors must match except in dimension 0/);
-    assert.throws(() => fl.stack([a(), fl.zeros([3, 2])]), /stack: expects each tensor to be equal size/);
+    assert.throws(
+      () => fl.cat([a(), fl.zeros([2, 2])], 0),
+      /cat: sizes of tensors must match except in dimension 0/,
+    );
+    assert.throws(
+      () => fl.stack([a(), fl.zeros([3, 2])]),
+      /stack: expects each tensor to be equal size/,
+    );
     assert.throws(() => fl.arange(10).split([3, 3]), /split: split sizes \[3,3\] sum to 6/);
     assert.throws(() => fl.cat([]), fl.ArgumentError);
   });
@@ -79,15 +98,55 @@ describe("where, gather, scatter and masks", () => {
   });
 
   it("gather", () => {
-    assertTensor(a().gather(1, ints([[2, 0], [1, 1]])), [2, 2], [2, 0, 4, 4]);
+    assertTensor(
+      a().gather(
+        1,
+        ints([
+          [2, 0],
+          [1, 1],
+        ]),
+      ),
+      [2, 2],
+      [2, 0, 4, 4],
+    );
     assertTensor(a().gather(0, ints([[1, 0, 1]])), [1, 3], [3, 1, 5]);
   });
 
   it("scatter, scatter with a scalar, scatterAdd with repeated indices", () => {
-    assertTensor(fl.zeros([2, 4]).scatter(1, ints([[3, 0], [1, 2]]), a().index(":, :2")), [2, 4], [1, 0, 0, 0, 0, 3, 4, 0]);
-    assertTensor(fl.zeros([2, 4]).scatter(1, ints([[3], [1]]), 9), [2, 4], [0, 0, 0, 9, 0, 9, 0, 0]);
-    assertTensor(fl.zeros([3]).scatterAdd(0, ints([0, 2, 0, 0]), fl.tensor([1, 2, 3, 4])), [3], [8, 0, 2]);
-    assertTensor(fl.ones([2, 3]).scatterAdd(0, ints([[1, 0, 1], [1, 1, 0]]), b()), [2, 3], [1, 8, 12, 16, 11, 9]);
+    assertTensor(
+      fl.zeros([2, 4]).scatter(
+        1,
+        ints([
+          [3, 0],
+          [1, 2],
+        ]),
+        a().index(":, :2"),
+      ),
+      [2, 4],
+      [1, 0, 0, 0, 0, 3, 4, 0],
+    );
+    assertTensor(
+      fl.zeros([2, 4]).scatter(1, ints([[3], [1]]), 9),
+      [2, 4],
+      [0, 0, 0, 9, 0, 9, 0, 0],
+    );
+    assertTensor(
+      fl.zeros([3]).scatterAdd(0, ints([0, 2, 0, 0]), fl.tensor([1, 2, 3, 4])),
+      [3],
+      [8, 0, 2],
+    );
+    assertTensor(
+      fl.ones([2, 3]).scatterAdd(
+        0,
+        ints([
+          [1, 0, 1],
+          [1, 1, 0],
+        ]),
+        b(),
+      ),
+      [2, 3],
+      [1, 8, 12, 16, 11, 9],
+    );
   });
 
   it("indexSelect", () => {
@@ -111,17 +170,37 @@ describe("where, gather, scatter and masks", () => {
   });
 
   it("nonzero", () => {
-    assertTensor(fl.tensor([[0, 1, 0], [2, 0, 3]]).nonzero(), [3, 2], [0, 1, 1, 0, 1, 2], { dtype: "int32" });
+    assertTensor(
+      fl
+        .tensor([
+          [0, 1, 0],
+          [2, 0, 3],
+        ])
+        .nonzero(),
+      [3, 2],
+      [0, 1, 1, 0, 1, 2],
+      { dtype: "int32" },
+    );
     assertTensor(ints([0, 3, 0, 4]).nonzero(), [2, 1], [1, 3]);
     assertTensor(fl.zeros([2, 2]).nonzero(), [0, 2], []);
   });
 
   it("gradients: gather scatters back, indexSelect accumulates, maskedFill zeroes", () => {
     const x = a().requiresGrad_();
-    x.gather(1, ints([[2, 2], [0, 1]])).sum().backward();
+    x.gather(
+      1,
+      ints([
+        [2, 2],
+        [0, 1],
+      ]),
+    )
+      .sum()
+      .backward();
     assertTensor(x.grad!, [2, 3], [0, 0, 2, 1, 1, 0]);
     const y = a().requiresGrad_();
-    y.indexSelect(0, ints([1, 1, 0])).sum().backward();
+    y.indexSelect(0, ints([1, 1, 0]))
+      .sum()
+      .backward();
     assertTensor(y.grad!, [2, 3], [1, 1, 1, 2, 2, 2]);
     const z = a().requiresGrad_();
     z.maskedFill(z.detach().gt(3), 0).sum().backward();

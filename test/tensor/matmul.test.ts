@@ -30,17 +30,34 @@ describe("matmul in every PyTorch case", () => {
   });
 
   it("batched · batched, and batched · 2-D", () => {
-    assertTensor(ar(12, [2, 2, 3]).matmul(ar(12, [2, 3, 2])), [2, 2, 2], [10, 13, 28, 40, 172, 193, 244, 274]);
-    assertTensor(ar(12, [2, 2, 3]).matmul(ar(6, [3, 2])), [2, 2, 2], [10, 13, 28, 40, 46, 67, 64, 94]);
+    assertTensor(
+      ar(12, [2, 2, 3]).matmul(ar(12, [2, 3, 2])),
+      [2, 2, 2],
+      [10, 13, 28, 40, 172, 193, 244, 274],
+    );
+    assertTensor(
+      ar(12, [2, 2, 3]).matmul(ar(6, [3, 2])),
+      [2, 2, 2],
+      [10, 13, 28, 40, 46, 67, 64, 94],
+    );
   });
 
   it("broadcast batch dims: [2,1,3,4] @ [5,4,2] → [2,5,3,2]", () => {
     // A = arange(24.).reshape(2,1,3,4)/10; B = arange(40.).reshape(5,4,2)/10; r = A @ B
     // r.sum() == 544.199951171875; r[1, 3].tolist() == [[14.68, 15.22], [19.0, 19.7], [23.32, 24.18]]
-    const r = ar(24, [2, 1, 3, 4]).div(10).matmul(ar(40, [5, 4, 2]).div(10));
+    const r = ar(24, [2, 1, 3, 4])
+      .div(10)
+      .matmul(ar(40, [5, 4, 2]).div(10));
     assert.deepEqual(r.shape, [2, 5, 3, 2]);
     assertTensor(r.sum(), [], [544.199951171875], { rtol: 1e-6 });
-    assertTensor(r.index("1, 3"), [3, 2], [14.679999351501465, 15.219999313354492, 19, 19.700000762939453, 23.31999969482422, 24.17999839782715]);
+    assertTensor(
+      r.index("1, 3"),
+      [3, 2],
+      [
+        14.679999351501465, 15.219999313354492, 19, 19.700000762939453, 23.31999969482422,
+        24.17999839782715,
+      ],
+    );
   });
 
   it("gradients of a broadcast batched product sum over the broadcast dims", () => {
@@ -68,18 +85,28 @@ describe("matmul in every PyTorch case", () => {
 describe("mm, bmm, mv, dot, outer", () => {
   it("values", () => {
     assertTensor(fl.mm(ar(6, [2, 3]), ar(6, [3, 2])), [2, 2], [10, 13, 28, 40]);
-    assertTensor(fl.bmm(ar(12, [2, 2, 3]), ar(12, [2, 3, 2])), [2, 2, 2], [10, 13, 28, 40, 172, 193, 244, 274]);
+    assertTensor(
+      fl.bmm(ar(12, [2, 2, 3]), ar(12, [2, 3, 2])),
+      [2, 2, 2],
+      [10, 13, 28, 40, 172, 193, 244, 274],
+    );
     assertTensor(ar(6, [2, 3]).mv(fl.tensor([1, 0, -1])), [2], [-2, -2]);
     assertTensor(fl.tensor([1, 2, 3]).dot(fl.tensor([4, 5, 6])), [], [32]);
     assertTensor(fl.tensor([1, 2]).outer(fl.tensor([3, 4, 5])), [2, 3], [3, 4, 5, 6, 8, 10]);
   });
 
   it("shape errors name the op and both shapes", () => {
-    assert.throws(() => ar(6, [2, 3]).matmul(ar(20, [4, 5])), /^ShapeError: matmul: shapes \[2,3\] and \[4,5\] cannot be multiplied \(3 != 4\)$/);
+    assert.throws(
+      () => ar(6, [2, 3]).matmul(ar(20, [4, 5])),
+      /^ShapeError: matmul: shapes \[2,3\] and \[4,5\] cannot be multiplied \(3 != 4\)$/,
+    );
     assert.throws(() => fl.mm(ar(6, [2, 3]), ar(6, [6])), /mm: expects two 2-d tensors/);
     assert.throws(() => fl.bmm(ar(12, [2, 2, 3]), ar(12, [3, 2, 2])), /bmm: batch sizes differ/);
     assert.throws(() => fl.dot(v(), fl.tensor([1, 2])), /dot: inconsistent tensor size/);
-    assert.throws(() => v().matmul(fl.tensor(2)), /matmul: both arguments need at least 1 dimension/);
+    assert.throws(
+      () => v().matmul(fl.tensor(2)),
+      /matmul: both arguments need at least 1 dimension/,
+    );
     assert.throws(() => ar(24, [2, 3, 4]).matmul(ar(24, [3, 4, 2])), fl.ShapeError);
     assert.throws(() => fl.tensor([true]).matmul(fl.tensor([true])), fl.DTypeError);
   });

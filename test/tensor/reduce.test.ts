@@ -29,7 +29,11 @@ for (const [name, make] of [
 
     it("mean", () => {
       assertTensor(make().mean(), [], [1.2083333730697632]);
-      assertTensor(make().mean(0), [4], [1.6666666269302368, 3.3333332538604736, -0.6666666865348816, 0.5]);
+      assertTensor(
+        make().mean(0),
+        [4],
+        [1.6666666269302368, 3.3333332538604736, -0.6666666865348816, 0.5],
+      );
       assertTensor(make().mean(1, { keepdim: true }), [3, 1], [0.625, 1.25, 1.75]);
     });
 
@@ -62,16 +66,40 @@ for (const [name, make] of [
     it("var / std, unbiased and correction 0", () => {
       assertTensor(make().var(), [], [11.702651977539062]);
       assertTensor(make().var(1), [3], [4.229166507720947, 24.91666603088379, 12.916666984558105]);
-      assertTensor(make().var(0, { correction: 0 }), [4], [2.8888888359069824, 14.88888931274414, 14.88888931274414, 1.5]);
-      assertTensor(make().var(1, { unbiased: false, keepdim: true }), [3, 1], [3.171875, 18.6875, 9.6875]);
+      assertTensor(
+        make().var(0, { correction: 0 }),
+        [4],
+        [2.8888888359069824, 14.88888931274414, 14.88888931274414, 1.5],
+      );
+      assertTensor(
+        make().var(1, { unbiased: false, keepdim: true }),
+        [3, 1],
+        [3.171875, 18.6875, 9.6875],
+      );
       assertTensor(make().std(), [], [3.4209139347076416]);
-      assertTensor(make().std(0), [4], [2.0816659927368164, 4.725815773010254, 4.725815773010254, 1.5]);
-      assertTensor(make().std(1, { correction: 0 }), [3], [1.7809758186340332, 4.322904109954834, 3.1124749183654785]);
+      assertTensor(
+        make().std(0),
+        [4],
+        [2.0816659927368164, 4.725815773010254, 4.725815773010254, 1.5],
+      );
+      assertTensor(
+        make().std(1, { correction: 0 }),
+        [3],
+        [1.7809758186340332, 4.322904109954834, 3.1124749183654785],
+      );
     });
 
     it("logsumexp", () => {
-      assertTensor(make().logsumexp(1), [3], [3.202253580093384, 5.349023818969727, 7.003718852996826]);
-      assertTensor(make().logsumexp(0, { keepdim: true }), [1, 4], [4.065884113311768, 7.1270365715026855, 3.1270368099212646, 2.2413113117218018]);
+      assertTensor(
+        make().logsumexp(1),
+        [3],
+        [3.202253580093384, 5.349023818969727, 7.003718852996826],
+      );
+      assertTensor(
+        make().logsumexp(0, { keepdim: true }),
+        [1, 4],
+        [4.065884113311768, 7.1270365715026855, 3.1270368099212646, 2.2413113117218018],
+      );
       assertTensor(make().logsumexp([0, 1]), [], [7.197218418121338]);
     });
 
@@ -106,13 +134,36 @@ describe("reductions: edge cases", () => {
   it("sum of int and bool tensors is int32; dtype option", () => {
     assertTensor(fl.tensor([1, 2], { dtype: "int32" }).sum(), [], [3], { dtype: "int32" });
     assertTensor(fl.tensor([true, true, false]).sum(), [], [2], { dtype: "int32" });
-    assertTensor(fl.tensor([1, 2], { dtype: "int32" }).sum(undefined, { dtype: "float64" }), [], [3], { dtype: "float64" });
+    assertTensor(
+      fl.tensor([1, 2], { dtype: "int32" }).sum(undefined, { dtype: "float64" }),
+      [],
+      [3],
+      { dtype: "float64" },
+    );
   });
 
   it("max(dim) picks the first of tied maxima, as PyTorch", () => {
     // torch.tensor([[1., 3., 3.], [2., 2., 0.]]).max(1).indices == [1, 0]
-    assertTensor(fl.tensor([[1, 3, 3], [2, 2, 0]]).max(1).indices, [2], [1, 0]);
-    assertTensor(fl.tensor([[1, 3, 3], [2, 2, 0]]).argmax(1), [2], [1, 0]);
+    assertTensor(
+      fl
+        .tensor([
+          [1, 3, 3],
+          [2, 2, 0],
+        ])
+        .max(1).indices,
+      [2],
+      [1, 0],
+    );
+    assertTensor(
+      fl
+        .tensor([
+          [1, 3, 3],
+          [2, 2, 0],
+        ])
+        .argmax(1),
+      [2],
+      [1, 0],
+    );
   });
 
   it("reductions over expanded (stride 0) inputs", () => {

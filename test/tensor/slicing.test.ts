@@ -23,9 +23,21 @@ const CASES: [string, number[], number[]][] = [
   ["3:1", [0, 3, 2], []],
   ["::3", [2, 3, 2], [0, 1, 2, 3, 4, 5, 18, 19, 20, 21, 22, 23]],
   ["1::2, ::2, 1::2", [2, 2, 1], [7, 11, 19, 23]],
-  ["None", [1, 4, 3, 2], [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23]],
-  ["None, ..., None", [1, 4, 3, 2, 1], [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23]],
-  ["...", [4, 3, 2], [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23]],
+  [
+    "None",
+    [1, 4, 3, 2],
+    [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23],
+  ],
+  [
+    "None, ..., None",
+    [1, 4, 3, 2, 1],
+    [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23],
+  ],
+  [
+    "...",
+    [4, 3, 2],
+    [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23],
+  ],
   ["0, 0, 0", [], [0]],
   ["-1, -1, -1", [], [23]],
   ["..., 0", [4, 3], [0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22]],
@@ -35,14 +47,29 @@ const CASES: [string, number[], number[]][] = [
   ["0,", [3, 2], [0, 1, 2, 3, 4, 5]],
   ["[0, 2]", [2, 3, 2], [0, 1, 2, 3, 4, 5, 12, 13, 14, 15, 16, 17]],
   ["[[0], [3]], 1", [2, 1, 2], [2, 3, 20, 21]],
-  [":, [2, 0, 2]", [4, 3, 2], [4, 5, 0, 1, 4, 5, 10, 11, 6, 7, 10, 11, 16, 17, 12, 13, 16, 17, 22, 23, 18, 19, 22, 23]],
+  [
+    ":, [2, 0, 2]",
+    [4, 3, 2],
+    [4, 5, 0, 1, 4, 5, 10, 11, 6, 7, 10, 11, 16, 17, 12, 13, 16, 17, 22, 23, 18, 19, 22, 23],
+  ],
   ["[3, -1], :, [0, 1]", [2, 3], [18, 20, 22, 19, 21, 23]],
   [":, [True, False, True]", [4, 2, 2], [0, 1, 4, 5, 6, 7, 10, 11, 12, 13, 16, 17, 18, 19, 22, 23]],
   ["0, [0, 1], [1, 0]", [2], [1, 2]],
   ["1:3, [0, 2]", [2, 2, 2], [6, 7, 10, 11, 12, 13, 16, 17]],
   ["[1, 0], None, [0, 1]", [2, 1, 2], [6, 7, 2, 3]],
-  ["..., [1, 1, 0]", [4, 3, 3], [1, 1, 0, 3, 3, 2, 5, 5, 4, 7, 7, 6, 9, 9, 8, 11, 11, 10, 13, 13, 12, 15, 15, 14, 17, 17, 16, 19, 19, 18, 21, 21, 20, 23, 23, 22]],
-  ["True", [1, 4, 3, 2], [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23]],
+  [
+    "..., [1, 1, 0]",
+    [4, 3, 3],
+    [
+      1, 1, 0, 3, 3, 2, 5, 5, 4, 7, 7, 6, 9, 9, 8, 11, 11, 10, 13, 13, 12, 15, 15, 14, 17, 17, 16,
+      19, 19, 18, 21, 21, 20, 23, 23, 22,
+    ],
+  ],
+  [
+    "True",
+    [1, 4, 3, 2],
+    [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23],
+  ],
   ["False", [0, 4, 3, 2], []],
 ];
 
@@ -71,13 +98,26 @@ describe("index: Python indexing against PyTorch", () => {
     const x = x24();
     assertSameTensor(x.index(2), x.index("2"));
     assertSameTensor(x.index(-1), x.index("-1"));
-    assertTensor(x.index(null), [1, 4, 3, 2], Array.from({ length: 24 }, (_, i) => i));
+    assertTensor(
+      x.index(null),
+      [1, 4, 3, 2],
+      Array.from({ length: 24 }, (_, i) => i),
+    );
     assertSameTensor(x.index(ints([0, 2])), x.index("[0, 2]"));
   });
 
   it("int32 index tensors of any shape: idx.shape + x.shape[1:]", () => {
     const x = fl.arange(12).reshape([4, 3]);
-    assertTensor(x.index(ints([[3, 0], [-1, 1]])), [2, 2, 3], [9, 10, 11, 0, 1, 2, 9, 10, 11, 3, 4, 5]);
+    assertTensor(
+      x.index(
+        ints([
+          [3, 0],
+          [-1, 1],
+        ]),
+      ),
+      [2, 2, 3],
+      [9, 10, 11, 0, 1, 2, 9, 10, 11, 3, 4, 5],
+    );
     assertTensor(x.index(ints(1)), [3], [3, 4, 5]);
     assertTensor(x.index(fl.tensor([], { dtype: "int32" })), [0, 3], []);
   });
@@ -86,7 +126,11 @@ describe("index: Python indexing against PyTorch", () => {
     const x = fl.arange(12).reshape([4, 3]);
     assertTensor(x.index(x.gt(7)), [4], [8, 9, 10, 11]);
     assertTensor(x.index(fl.tensor([true, false, false, true])), [2, 3], [0, 1, 2, 9, 10, 11]);
-    assertTensor(x.index([":", fl.tensor([false, true, true])]), [4, 2], [1, 2, 4, 5, 7, 8, 10, 11]);
+    assertTensor(
+      x.index([":", fl.tensor([false, true, true])]),
+      [4, 2],
+      [1, 2, 4, 5, 7, 8, 10, 11],
+    );
     assertTensor(x.index(x.lt(0)), [0], []);
   });
 
@@ -98,12 +142,27 @@ describe("index: Python indexing against PyTorch", () => {
     const adj = x.index([":", i, i]);
     assertTensor(adj, [5, 2], [0, 5, 12, 17, 24, 29, 36, 41, 48, 53]);
     assert.ok(adj.isContiguous(), "the result is laid out as PyTorch lays it (contiguous)");
-    assertTensor(x.index([ints([[0], [4]]), ints([1, 2])]), [2, 2, 4], [4, 5, 6, 7, 8, 9, 10, 11, 52, 53, 54, 55, 56, 57, 58, 59]);
+    assertTensor(
+      x.index([ints([[0], [4]]), ints([1, 2])]),
+      [2, 2, 4],
+      [4, 5, 6, 7, 8, 9, 10, 11, 52, 53, 54, 55, 56, 57, 58, 59],
+    );
   });
 });
 
 describe("index: views and copies", () => {
-  const BASIC = ["1:3, :, None", "..., -1", "::2", "0", "-1, 1:", ":, None, 2::3", "1::2, ::2, 1::2", "...", ":", "0, 0, 0"];
+  const BASIC = [
+    "1:3, :, None",
+    "..., -1",
+    "::2",
+    "0",
+    "-1, 1:",
+    ":, None, 2::3",
+    "1::2, ::2, 1::2",
+    "...",
+    ":",
+    "0, 0, 0",
+  ];
   for (const spec of BASIC) {
     it(`x[${spec}] is a view sharing storage`, () => {
       const x = fl.arange(24, { dtype: "float32" }).reshape([4, 3, 2]);
@@ -140,7 +199,10 @@ describe("index: views and copies", () => {
     const t = base.t(); // [4, 3]
     assertSameTensor(t.index("1:, ::2"), t.contiguous().index("1:, ::2"));
     assertSameTensor(t.index(ints([3, 0])), t.contiguous().index(ints([3, 0])));
-    assertSameTensor(t.index([ints([3, 0]), ints([2, 1])]), t.contiguous().index([ints([3, 0]), ints([2, 1])]));
+    assertSameTensor(
+      t.index([ints([3, 0]), ints([2, 1])]),
+      t.contiguous().index([ints([3, 0]), ints([2, 1])]),
+    );
     const e = fl.arange(3).reshape([3, 1]).expand([3, 4]);
     assertSameTensor(e.index(":, [0, 3]"), e.contiguous().index(":, [0, 3]"));
     assertSameTensor(e.index(e.gt(0)), e.contiguous().index(e.gt(0)));
@@ -148,16 +210,32 @@ describe("index: views and copies", () => {
 });
 
 // Gradients against PyTorch: x = arange(12.).reshape(3,4).requires_grad_(); y = x[<spec>];
-// (y * arange(1., y.numel()+1).reshape(y.shape)).sum().backward(); x.grad
+// (y * arange(1., y.numel()+1).reshape(y.shape)).sum().backward(); x.grad, and type(y.grad_fn).__name__
 const GRADS: [string, number[], number[], number[]][] = [
-  ["[0, 0, 2]", [3, 4], [0, 1, 2, 3, 0, 1, 2, 3, 8, 9, 10, 11], [6, 8, 10, 12, 0, 0, 0, 0, 9, 10, 11, 12]],
+  [
+    "[0, 0, 2]",
+    [3, 4],
+    [0, 1, 2, 3, 0, 1, 2, 3, 8, 9, 10, 11],
+    [6, 8, 10, 12, 0, 0, 0, 0, 9, 10, 11, 12],
+  ],
   [":, [1, 1, 3]", [3, 3], [1, 1, 3, 5, 5, 7, 9, 9, 11], [0, 3, 0, 3, 0, 9, 0, 6, 0, 15, 0, 9]],
   ["[0, 2, 0], [1, 1, 1]", [3], [1, 9, 1], [0, 4, 0, 0, 0, 0, 0, 0, 0, 2, 0, 0]],
   ["1:, [0, 0]", [2, 2], [4, 4, 8, 8], [0, 0, 0, 0, 3, 0, 0, 0, 7, 0, 0, 0]],
   ["0, 1:3", [2], [1, 2], [0, 1, 2, 0, 0, 0, 0, 0, 0, 0, 0, 0]],
   ["::2, None, -1", [2, 1], [3, 11], [0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 2]],
-  ["[[0, 1], [1, 1]], ::3", [2, 2, 2], [0, 3, 4, 7, 4, 7, 4, 7], [1, 0, 0, 2, 15, 0, 0, 18, 0, 0, 0, 0]],
+  [
+    "[[0, 1], [1, 1]], ::3",
+    [2, 2, 2],
+    [0, 3, 4, 7, 4, 7, 4, 7],
+    [1, 0, 0, 2, 15, 0, 0, 18, 0, 0, 0, 0],
+  ],
 ];
+
+// PyTorch's grad_fn names: tensor indices give IndexBackward0, basic ones the last view's.
+const GRAD_FN: Record<string, string> = {
+  "0, 1:3": "SliceBackward0",
+  "::2, None, -1": "SelectBackward0",
+};
 
 describe("index: gradients", () => {
   for (const [spec, shape, values, grad] of GRADS) {
@@ -165,6 +243,7 @@ describe("index: gradients", () => {
       const x = fl.arange(12, { dtype: "float32" }).reshape([3, 4]).detach().requiresGrad_();
       const y = x.index(spec);
       assertTensor(y, shape, values);
+      assert.equal(y.gradFn?.name, GRAD_FN[spec] ?? "IndexBackward0");
       const w = fl.arange(1, y.numel() + 1, { dtype: "float32" }).reshape(y.shape);
       y.mul(w).sum().backward();
       assertTensor(x.grad!, [3, 4], grad);
@@ -174,13 +253,24 @@ describe("index: gradients", () => {
   it("bool mask gradient", () => {
     const x = fl.arange(12, { dtype: "float32" }).reshape([3, 4]).detach().requiresGrad_();
     const y = x.index(x.detach().gt(5));
-    y.mul(fl.arange(1, 7, { dtype: "float32" })).sum().backward();
+    y.mul(fl.arange(1, 7, { dtype: "float32" }))
+      .sum()
+      .backward();
     assertTensor(x.grad!, [3, 4], [0, 0, 0, 0, 0, 0, 1, 2, 3, 4, 5, 6]);
   });
 
-  it("gradcheck in float64 through slices and tensor indices", () => {
+  it("gradcheck and gradgradcheck in float64 through slices and tensor indices", () => {
     const x = fl.randn([4, 3], { dtype: "float64" }).requiresGrad_();
-    assert.ok(fl.autograd.gradcheck((t: fl.Tensor) => t.index([ints([0, 3, 0]), "1:"]).square(), [x]));
+    assert.ok(
+      fl.autograd.gradgradcheck(
+        (t: fl.Tensor) => t.index([ints([0, 3, 0]), ints([2, 2, 1])]).square(),
+        [x],
+      ),
+    );
+    assert.ok(fl.autograd.gradgradcheck((t: fl.Tensor) => t.index(":, [1, 1]").square(), [x]));
+    assert.ok(
+      fl.autograd.gradcheck((t: fl.Tensor) => t.index([ints([0, 3, 0]), "1:"]).square(), [x]),
+    );
     assert.ok(fl.autograd.gradcheck((t: fl.Tensor) => t.index("::2, None, -1").exp(), [x]));
   });
 
@@ -196,8 +286,14 @@ describe("index: gradients", () => {
 describe("index: errors", () => {
   const x = fl.zeros([2, 3]);
   const cases: [string, RegExp][] = [
-    ["0, 1, 2", /^index: too many indices for tensor of dimension 2 \(got 3 in "0, 1, 2"; shape \[2,3\]\)$/],
-    ["2", /^index: index 2 is out of bounds for dimension 0 with size 2 \(in "2"; shape \[2,3\]\)$/],
+    [
+      "0, 1, 2",
+      /^index: too many indices for tensor of dimension 2 \(got 3 in "0, 1, 2"; shape \[2,3\]\)$/,
+    ],
+    [
+      "2",
+      /^index: index 2 is out of bounds for dimension 0 with size 2 \(in "2"; shape \[2,3\]\)$/,
+    ],
     [":, -4", /index -4 is out of bounds for dimension 1 with size 3/],
     ["::0", /slice step cannot be zero \(in "::0"; shape \[2,3\]\)/],
     ["::-1", /slice step must be greater than zero, got -1/],
@@ -213,13 +309,19 @@ describe("index: errors", () => {
   ];
   for (const [spec, message] of cases) {
     it(`x[${spec}] throws ArgumentError`, () => {
-      assert.throws(() => x.index(spec), (e: unknown) => e instanceof fl.ArgumentError && message.test(e.message));
+      assert.throws(
+        () => x.index(spec),
+        (e: unknown) => e instanceof fl.ArgumentError && message.test(e.message),
+      );
     });
   }
 
   it("rejects float index tensors, bad masks and non-integers", () => {
     assert.throws(() => x.index(fl.tensor([0])), fl.DTypeError);
-    assert.throws(() => x.index(fl.tensor([true, false, true])), /the shape of the mask \[3\] does not match/);
+    assert.throws(
+      () => x.index(fl.tensor([true, false, true])),
+      /the shape of the mask \[3\] does not match/,
+    );
     assert.throws(() => x.index(0.5), fl.ArgumentError);
     assert.throws(() => x.index([ints([0, 1]), ints([0, 1, 2])]), /cannot be broadcast together/);
   });
@@ -240,7 +342,9 @@ describe("indexPut_", () => {
     const a = fl.zeros([3, 4]).indexPut_(ints([0, 0, 2]), 1, { accumulate: true });
     assertTensor(a, [3, 4], [2, 2, 2, 2, 0, 0, 0, 0, 1, 1, 1, 1]);
     // torch: x.index_put_((tensor([0,0,2]), tensor([1,1,3])), tensor([1.,2.,3.]), accumulate=True)
-    const b = fl.zeros([3, 4]).indexPut_([ints([0, 0, 2]), ints([1, 1, 3])], fl.tensor([1, 2, 3]), { accumulate: true });
+    const b = fl
+      .zeros([3, 4])
+      .indexPut_([ints([0, 0, 2]), ints([1, 1, 3])], fl.tensor([1, 2, 3]), { accumulate: true });
     assertTensor(b, [3, 4], [0, 3, 0, 0, 0, 0, 0, 0, 0, 0, 0, 3]);
   });
 

@@ -56,7 +56,10 @@ describe("views never copy", () => {
 
   it("view of a non-contiguous layout throws; reshape copies instead", () => {
     const t = base().transpose(1, 2); // [2, 4, 3]
-    assert.throws(() => t.view([-1]), /view: size \[24\] is not compatible with input of shape \[2,4,3\]/);
+    assert.throws(
+      () => t.view([-1]),
+      /view: size \[24\] is not compatible with input of shape \[2,4,3\]/,
+    );
     const r = t.reshape([-1]);
     assert.notEqual(r.storage, t.storage);
     assertTensor(r.index(":6"), [6], [0, 4, 8, 1, 5, 9]);
@@ -79,7 +82,12 @@ describe("contiguous copies only when needed", () => {
 
   it("copies transposed, stepped and expanded views into row-major order", () => {
     const x = base();
-    for (const v of [x.transpose(0, 2), x.index("::, ::2"), x.index(":, :1").expand([2, 3, 4]), x.permute([1, 2, 0])]) {
+    for (const v of [
+      x.transpose(0, 2),
+      x.index("::, ::2"),
+      x.index(":, :1").expand([2, 3, 4]),
+      x.permute([1, 2, 0]),
+    ]) {
       assert.equal(v.isContiguous(), false);
       const c = v.contiguous();
       assert.equal(c.isContiguous(), true);
@@ -109,7 +117,16 @@ function stridedViews(): [string, fl.Tensor][] {
     ["stepped slice", big.index("::2, 1::2")], // [3, 4], strides [16, 2]
     ["expanded", fl.tensor([[1.5, -2, 0.5, 3]]).expand([3, 4])], // stride 0
     ["offset narrow", big.index("1:4, 3:7")], // offset 11
-    ["permuted 3-d select", fl.arange(48, { dtype: "float32" }).div(5).reshape([4, 2, 3, 2]).permute([2, 0, 3, 1]).select(3, 1).index(":, :, 0")],
+    [
+      "permuted 3-d select",
+      fl
+        .arange(48, { dtype: "float32" })
+        .div(5)
+        .reshape([4, 2, 3, 2])
+        .permute([2, 0, 3, 1])
+        .select(3, 1)
+        .index(":, :, 0"),
+    ],
   ];
 }
 
@@ -122,17 +139,42 @@ const FAMILIES: [string, (x: fl.Tensor) => fl.Tensor][] = [
   ["binary with a scalar", (x) => x.sub(0.25).maximum(0.1)],
   ["comparison", (x) => x.ge(x.mean())],
   ["sum/mean/prod over dims", (x) => fl.stack([x.sum(0), x.mean(0), x.prod(0), x.amax(0)])],
-  ["max/argmax along dims", (x) => fl.stack([x.max(1).values, x.argmax(1).float(), x.min(1).values])],
+  [
+    "max/argmax along dims",
+    (x) => fl.stack([x.max(1).values, x.argmax(1).float(), x.min(1).values]),
+  ],
   ["var/std/logsumexp", (x) => fl.stack([x.var(1), x.std(1, { correction: 0 }), x.logsumexp(1)])],
   ["matmul", (x) => x.matmul(x.t())],
   ["matmul with strided right side", (x) => x.t().matmul(x)],
   ["where", (x) => fl.where(x.gt(0), x, x.mul(-3))],
-  ["gather", (x) => x.gather(1, ints([[3, 0], [1, 1], [2, 3]]))],
-  ["scatter / scatterAdd", (x) => x.scatter(1, ints([[0], [2], [3]]), 7).scatterAdd(0, ints([[2, 2, 0, 1]]), x.index(":1"))],
+  [
+    "gather",
+    (x) =>
+      x.gather(
+        1,
+        ints([
+          [3, 0],
+          [1, 1],
+          [2, 3],
+        ]),
+      ),
+  ],
+  [
+    "scatter / scatterAdd",
+    (x) =>
+      x.scatter(1, ints([[0], [2], [3]]), 7).scatterAdd(0, ints([[2, 2, 0, 1]]), x.index(":1")),
+  ],
   ["indexSelect", (x) => x.indexSelect(1, ints([3, 3, 0]))],
   ["maskedFill / maskedSelect", (x) => x.maskedFill(x.lt(0), -9).maskedSelect(x.gt(-1))],
   ["tril / triu", (x) => x.tril().add(x.triu(1).mul(2))],
-  ["cat / stack", (x) => fl.cat([x, x.index("1:")], 0).sum(0).add(fl.stack([x, x], 1).sum([0, 1]))],
+  [
+    "cat / stack",
+    (x) =>
+      fl
+        .cat([x, x.index("1:")], 0)
+        .sum(0)
+        .add(fl.stack([x, x], 1).sum([0, 1])),
+  ],
   ["index", (x) => x.index([ints([2, 0]), "1:"])],
   ["clamp / sigmoid / tanh", (x) => x.clamp(-1, 2).sigmoid().add(x.tanh())],
   ["reshape (copies)", (x) => x.reshape([2, 6]).sum(1)],
@@ -154,7 +196,10 @@ describe("strided inputs to every op family match contiguous ones", () => {
         const g = Array.from(got.dataSync());
         const w = Array.from(want.dataSync());
         for (let i = 0; i < w.length; i++) {
-          assert.ok(Object.is(g[i], w[i]) || Math.abs(g[i]! - w[i]!) <= 1e-6 * (1 + Math.abs(w[i]!)), `[${i}] ${g[i]} vs ${w[i]}`);
+          assert.ok(
+            Object.is(g[i], w[i]) || Math.abs(g[i]! - w[i]!) <= 1e-6 * (1 + Math.abs(w[i]!)),
+            `[${i}] ${g[i]} vs ${w[i]}`,
+          );
         }
       });
     }
@@ -163,10 +208,20 @@ describe("strided inputs to every op family match contiguous ones", () => {
   it("gradients through strided views match", () => {
     const run = (make: (x: fl.Tensor) => fl.Tensor) => {
       const x = fl.arange(12, { dtype: "float32" }).div(5).reshape([3, 4]).requiresGrad_();
-      make(x).matmul(fl.tensor([1, -1, 2])).square().sum().backward();
+      make(x)
+        .matmul(fl.tensor([1, -1, 2]))
+        .square()
+        .sum()
+        .backward();
       return x.grad!;
     };
-    assertSameTensor(run((x) => x.t()), run((x) => x.t().contiguous()));
-    assertSameTensor(run((x) => x.t().mul(2)), run((x) => x.t().contiguous().mul(2)));
+    assertSameTensor(
+      run((x) => x.t()),
+      run((x) => x.t().contiguous()),
+    );
+    assertSameTensor(
+      run((x) => x.t().mul(2)),
+      run((x) => x.t().contiguous().mul(2)),
+    );
   });
 });

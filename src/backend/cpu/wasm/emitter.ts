@@ -34,7 +34,7 @@ export const I32 = {
   store: 0x36,
 } as const;
 
-export const F32 = { load: 0x2a, store: 0x38, add: 0x92, mul: 0x94 } as const;
+export const F32 = { const0: [0x43, 0, 0, 0, 0], load: 0x2a, store: 0x38, add: 0x92, mul: 0x94 } as const;
 
 /** SIMD opcodes (after the 0xfd prefix). */
 export const V128 = {
@@ -147,8 +147,9 @@ export class Code {
     this.body.push(0x0b);
     return this;
   }
-  if(body: () => void, otherwise?: () => void): this {
-    this.body.push(0x04, 0x40);
+  /** if … else … end; `result` types the value both arms leave (none by default). */
+  if(body: () => void, otherwise?: () => void, result?: ValType): this {
+    this.body.push(0x04, result ? VALTYPE[result] : 0x40);
     body();
     if (otherwise) {
       this.body.push(0x05);

@@ -1,0 +1,175 @@
+import { ArgumentError } from "../../../errors.js";
+import { type Blocking, type GemmJob, JOB_FIELDS, runGemm } from "../wasm/blocked.js";
+import type { GemmExports } from "../wasm/gemm_module.js";
+import type { WorkerInit } from "./gemm_worker.js";
+import { CONTROL_BYTES, CTL, JOB_SLOT, MAX_THREADS } from "./protocol.js";
+
+/**
+ * The GEMM thread pool: n-1 workers (worker_threads in Node, Web Workers in
+ * cross-origin-isolated browsers) plus the calling thread, all running the
+ * same wasm kernels over one shared memory. The calling thread posts one
+ * job per thread, runs its own, and blocks until the others are done, so
+ * the backend stays synchronous. Workers start lazily and asynchronously:
+ * until they are ready, matmuls run on the calling thread alone.
+ */
+interface Handle {
+  terminate(): unknown;
+}
+
+interface Platform {
+  cpuCount(): number;
+  spawn(url: URL, init: WorkerInit): Handle;
+}
+
+const isNode = typeof (globalThis as { process?: { versions?: { node?: string } } }).process?.versions?.node === "string";
+
+let platform: Platform | null = null;
+let requested: number | null = null;
+let defaultCount = Math.max(1, (globalThis as { navigator?: { hardwareConcurrency?: number } }).navigator?.hardwareConcurrency ?? 1);
+
+const platformReady: Promise<Platform | null> = loadPlatform();
+
+async function loadPlatform(): Promise<Platform | null> {
+  try {
+    if (isNode) {
+      platform = await import("./node_adapter.js");
+      defaultCount = platform.cpuCount();
+    } else if ((globalThis as { crossOriginIsolated?: boolean }).crossOriginIsolated && typeof Worker === "function") {
+      platform = {
+        cpuCount: () => defaultCount,
+        spawn: (url, init) => {
+          const w = new Worker(url, { type: "module" });
+          w.postMessage(init);
+          return w;
+        },
+      };
+    }
+  } catch {
+    platform = null;
+  }
+  return platform;
+}
+
+/** What the pool needs to start workers that run the same kernels. */
+export interface PoolKernels {
+  module: WebAssembly.Module;
+  memory: WebAssembly.Memory;
+  kernels: GemmExports;
+  blocking: Blocking;
+}
+
+class Pool {
+  private workers: Handle[] = [];
+  private ctl: Int32Array | null = null;
+  private started: Promise<void> | null = null;
+  private live = 1;
+
+  /** Threads usable right now (1 until the workers are up). */
+  get ready(): number {
+    return this.live;
+  }
+
+  /** Starts n-1 workers over `k`'s module and memory; resolves once all are ready. */
+  start(n: number, k: PoolKernels): Promise<void> {
+    this.stop();
+    const started = (async () => {
+      const p = await platformReady;
+      if (!p || n <= 1 || this.started !== started) return;
+      const control = new SharedArrayBuffer(CONTROL_BYTES);
+      const ctl = new Int32Array(control);
+      const ext = import.meta.url.endsWith(".ts") ? ".ts" : ".js";
+      const url = new URL(`./gemm_worker${ext}`, import.meta.url);
+      for (let i = 1; i < n; i++) {
+        this.workers.push(p.spawn(url, { module: k.module, memory: k.memory, control, blocking: k.blocking, index: i }));
+      }
+      while (Atomics.load(ctl, CTL.ready) < n - 1) {
+        await new Promise((r) => setTimeout(r, 2));
+        if (this.started !== started) return;
+      }
+      this.ctl = ctl;
+      this.live = n;
+    })();
+    this.started = started;
+    return started;
+  }
+
+  stop(): void {
+    for (const w of this.workers) w.terminate();
+    this.workers = [];
+    this.ctl = null;
+    this.live = 1;
+    this.started = null;
+  }
+
+  /** Runs jobs[0] here and jobs[i] on worker i, returning when all are done. */
+  run(kernels: GemmExports, blocking: Blocking, jobs: GemmJob[]): void {
+    const ctl = this.ctl;
+    if (!ctl || jobs.length === 1) {
+      for (const j of jobs) runGemm(kernels, blocking, j);
+      return;
+    }
+    const workers = this.live - 1;
+    for (let w = 1; w <= workers; w++) {
+      const slot = CTL.jobs + w * JOB_SLOT;
+      const job = jobs[w];
+      if (job) JOB_FIELDS.forEach((f, i) => {
+        ctl[slot + i] = job[f];
+      });
+      ctl[slot + JOB_FIELDS.length] = job ? 1 : 0;
+    }
+    Atomics.store(ctl, CTL.pending, workers);
+    Atomics.add(ctl, CTL.generation, 1);
+    Atomics.notify(ctl, CTL.generation);
+    runGemm(kernels, blocking, jobs[0]!);
+    for (let p = Atomics.load(ctl, CTL.pending); p !== 0; p = Atomics.load(ctl, CTL.pending)) {
+      // A browser's main thread may not block: spin there instead.
+      if (canBlock) {
+        if (Atomics.wait(ctl, CTL.pending, p, 60_000) === "timed-out") throw new Error("matmul: a worker thread stopped answering");
+      }
+    }
+  }
+}
+
+const canBlock = isNode || typeof (globalThis as { WorkerGlobalScope?: unknown }).WorkerGlobalScope !== "undefined";
+
+export const pool = new Pool();
+
+/**
+ * Sets the number of threads the CPU backend uses for large matmuls, like
+ * `torch.set_num_threads`; the default is the number of cores. Workers
+ * start in the background; until then work stays on the calling thread.
+ *
+ * @example
+ * fl.setNumThreads(2);
+ * fl.getNumThreads(); // 2
+ */
+export function setNumThreads(n: number): void {
+  if (!Number.isInteger(n) || n < 1 || n > MAX_THREADS) {
+    throw new ArgumentError(`setNumThreads: expected an integer from 1 to ${MAX_THREADS}, got ${n}`);
+  }
+  requested = n;
+  onChange?.(n);
+}
+
+/**
+ * The number of threads the CPU backend uses (as set by setNumThreads, or
+ * the core count). Like `torch.get_num_threads`.
+ *
+ * @example
+ * fl.getNumThreads(); // e.g. 8
+ */
+export function getNumThreads(): number {
+  return Math.min(requested ?? defaultCount, MAX_THREADS);
+}
+
+/** Resolves once the platform (and so the default thread count) is known. */
+export function threadsPlatformReady(): Promise<unknown> {
+  return platformReady;
+}
+
+let onChange: ((n: number) => void) | null = null;
+
+/** The GEMM driver's hook: called when the thread count changes. */
+export function onNumThreadsChange(fn: (n: number) => void): void {
+  onChange = fn;
+}

@@ -1,0 +1,63 @@
+import { ModuleBuilder, V128 } from "./emitter.js";
+
+/**
+ * What the JavaScript runtime's WebAssembly can do, probed once by
+ * validating two tiny modules: SIMD128 (every current browser and Node ≥ 16)
+ * and relaxed SIMD (fused multiply-add; newer runtimes only).
+ */
+export interface WasmFeatures {
+  simd: boolean;
+  relaxedSimd: boolean;
+}
+
+let features: WasmFeatures | null = null;
+
+export function wasmFeatures(): WasmFeatures {
+  if (features) return features;
+  const probe = (write: Parameters<ModuleBuilder["func"]>[3]) => {
+    try {
+      if (typeof WebAssembly !== "object") return false;
+      return WebAssembly.validate(new ModuleBuilder().func("f", [], ["v128"], write).bytes({ pages: 1 }) as BufferSource);
+    } catch {
+      return false;
+    }
+  };
+  const simd = probe((c) => c.f32x4Zero().f32x4Zero().simd(V128.f32x4Add));
+  const relaxedSimd = simd && probe((c) => c.f32x4Zero().f32x4Zero().f32x4Zero().simd(V128.f32x4RelaxedMadd));
+  features = { simd, relaxedSimd };
+  return features;
+}
+
+const PAGE = 65536;
+
+/**
+ * One growable linear memory shared by the wasm kernels, used as scratch:
+ * each kernel call lays its operands out from byte 0, so memory grows to
+ * the largest call seen and is then reused — a training loop stays flat.
+ */
+export class Scratch {
+  readonly memory: WebAssembly.Memory;
+  private f32: Float32Array;
+
+  constructor(pages = 16) {
+    this.memory = new WebAssembly.Memory({ initial: pages });
+    this.f32 = new Float32Array(this.memory.buffer);
+  }
+
+  /** Makes at least `bytes` addressable. */
+  reserve(bytes: number): void {
+    const have = this.memory.buffer.byteLength;
+    if (bytes > have) this.memory.grow(Math.ceil((bytes - have) / PAGE));
+    if (this.f32.buffer !== this.memory.buffer) this.f32 = new Float32Array(this.memory.buffer);
+  }
+
+  /** A float32 view of the memory (renewed after growth). */
+  get floats(): Float32Array {
+    if (this.f32.buffer !== this.memory.buffer) this.f32 = new Float32Array(this.memory.buffer);
+    return this.f32;
+  }
+
+  get bytes(): number {
+    return this.memory.buffer.byteLength;
+  }
+}
