@@ -19,6 +19,7 @@ export * as autograd from "./autograd/index.js";
 export * as linalg from "./linalg.js";
 export * as nn from "./nn/index.js";
 export { registerBackend, getBackend, registeredDevices } from "./backend/backend.js";
+export { setNumThreads, getNumThreads } from "./backend/cpu/threads/pool.js";
 export type { Backend, Storage, View } from "./backend/backend.js";
 export * as webgpu from "./webgpu.js";
 export * as optim from "./optim/index.js";

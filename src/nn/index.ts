@@ -19,7 +19,24 @@ export {
   Softsign,
   Tanh,
 } from "./layers/activation.js";
+export { CBAM, ChannelAttention, SpatialAttention, SqueezeExcitation } from "./layers/attention_2d.js";
+export type {
+  AttentionForwardOptions,
+  MultiheadAttentionForwardOptions,
+  MultiheadAttentionOptions,
+  MultiplicativeAttentionOptions,
+} from "./layers/attention.js";
+export {
+  AdditiveAttention,
+  BahdanauAttention,
+  LuongAttention,
+  MultiheadAttention,
+  MultiplicativeAttention,
+} from "./layers/attention.js";
 export { ModuleDict, ModuleList, Sequential } from "./layers/container.js";
+export type { ConvLayerOptions, ConvTransposeLayerOptions } from "./layers/conv.js";
+export { Conv1d, Conv2d, ConvTranspose2d } from "./layers/conv.js";
+export { Dropout2d } from "./layers/dropout2d.js";
 export { Dropout } from "./layers/dropout.js";
 export type { EmbeddingBagMode, EmbeddingBagOptions, EmbeddingOptions } from "./layers/embedding.js";
 export { Embedding, EmbeddingBag } from "./layers/embedding.js";
@@ -44,7 +61,50 @@ export {
 } from "./layers/loss.js";
 export type { ForwardHook, ForwardPreHook, IncompatibleKeys, RemovableHandle } from "./module.js";
 export { Module } from "./module.js";
+export type { BatchNormLayerOptions, GroupNormLayerOptions, LayerNormLayerOptions } from "./layers/normalization.js";
+export {
+  BatchNorm1d,
+  BatchNorm2d,
+  GroupNorm,
+  InstanceNorm1d,
+  InstanceNorm2d,
+  LayerNorm,
+  LocalResponseNorm,
+} from "./layers/normalization.js";
+export type { AvgPoolLayerOptions, MaxPoolLayerOptions } from "./layers/pooling.js";
+export {
+  AdaptiveAvgPool2d,
+  AdaptiveMaxPool2d,
+  AvgPool1d,
+  AvgPool2d,
+  MaxPool1d,
+  MaxPool2d,
+} from "./layers/pooling.js";
+export { Upsample } from "./layers/upsample.js";
 export { Parameter } from "./parameter.js";
+export type { PositionalEncodingOptions } from "./layers/positional.js";
+export {
+  applyRotaryPosEmb,
+  LearnedPositionalEncoding,
+  PositionalEncoding,
+  RotaryEmbedding,
+  sinusoidalTable,
+} from "./layers/positional.js";
 export type { RNNCellOptions, RNNOptions } from "./layers/rnn.js";
 export { GRU, GRUCell, LSTM, LSTMCell, RNN, RNNBase, RNNCell } from "./layers/rnn.js";
+export type {
+  DecoderLayerForwardOptions,
+  EncoderLayerForwardOptions,
+  TransformerActivation,
+  TransformerForwardOptions,
+  TransformerLayerOptions,
+  TransformerOptions,
+} from "./layers/transformer.js";
+export {
+  Transformer,
+  TransformerDecoder,
+  TransformerDecoderLayer,
+  TransformerEncoder,
+  TransformerEncoderLayer,
+} from "./layers/transformer.js";
 export * as utils from "./utils/index.js";

@@ -573,5 +573,12 @@ function moveTo(x: Tensor, device: string): Tensor {
   }
   const y = Tensor.fromStorage(target.fromArray(x.dataSync(), x.dtype), x.shape, x.dtype);
   const from = x.device;
-  return record("ToCopyBackward0", y, [x], (g) => [g.to(from)]);
+  return record("ToCopyBackward0", y, [x], (g) => {
+    if (g.device !== "cpu") {
+      throw new AutogradError(
+        `backward: the gradient of a cpu tensor that was moved to ${g.device} would need a synchronous read from ${g.device}; make the leaf on ${g.device} instead (x.to("${g.device}").detach().requiresGrad_(), or model.to("${g.device}"))`,
+      );
+    }
+    return [g.to(from)];
+  });
 }

@@ -30,12 +30,12 @@ test("10,000 training steps on the wasm matmul keep memory flat", { skip: !wasmF
     w = fl.noGrad(() => w.sub(w.grad!.mul(0.05))).requiresGrad_();
     return loss;
   };
-  const first = step().itemSync();
+  const first = Number(step().itemSync());
   for (let i = 0; i < 999; i++) step();
   const wasmBytes = defaultGemm()!.scratch.bytes;
   const heap = heapAfterGc();
   let last = 0;
-  for (let i = 0; i < 9000; i++) last = step().itemSync();
+  for (let i = 0; i < 9000; i++) last = Number(step().itemSync());
   assert.ok(last < first, `the loop trains (loss ${first} -> ${last})`);
   assert.equal(defaultGemm()!.scratch.bytes, wasmBytes, "wasm scratch memory grew");
   const growth = heapAfterGc() - heap;

@@ -18,19 +18,6 @@ type ModuleClass = new (...args: unknown[]) => fl.nn.Module;
  */
 const NOT_YET: Record<string, string> = Object.fromEntries(
   [
-    "Conv2d",
-    "Conv1d",
-    "ConvTranspose2d",
-    "MaxPool2d",
-    "AvgPool2d",
-    "AdaptiveAvgPool2d",
-    "BatchNorm2d",
-    "BatchNorm1d",
-    "LayerNorm",
-    "GroupNorm",
-    "InstanceNorm2d",
-    "MultiheadAttention",
-    "TransformerEncoderLayer",
   ].map((name) => [name, "layer not implemented yet (issue 4/5)"]),
 );
 

@@ -67,7 +67,7 @@ export function createWebGpuBackend(ctx: GpuContext): Backend {
   }
 
   /** One elementwise launch: inputs strided, output contiguous (or dst's window when `dst` is given). */
-  function map(op: string, inputs: readonly View[], shape: readonly number[], outDtype: DType, body: (v: string[]) => string, dst?: View): GpuStorage {
+  function map(op: string, inputs: readonly View[], shape: readonly number[], outDtype: DType, body: (types: WgslType[]) => string, dst?: View): GpuStorage {
     const gpu = inputs.map((v) => onGpu(op, v));
     const outT = storageType(op, outDtype);
     const n = numel(shape);

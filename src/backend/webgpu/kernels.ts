@@ -22,23 +22,23 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, 
 export function mapProgram(inputs: readonly WgslType[], out: WgslType, outStrided: boolean, body: string): string {
   const operands = inputs.length + (outStrided ? 1 : 0);
   const decls = inputs.map((t, k) => `@group(0) @binding(${k + 2}) var<storage, read> in${k}: array<${t}>;`).join("\n");
-  const offs = Array.from({ length: operands }, (_, k) => `  var o${k} = meta[2 + rank + ${k} * (rank + 1)];`).join("\n");
-  const steps = Array.from({ length: operands }, (_, k) => `    o${k} = o${k} + c * meta[3 + rank + ${k} * (rank + 1) + d];`).join("\n");
+  const offs = Array.from({ length: operands }, (_, k) => `  var o${k} = mt[2 + rank + ${k} * (rank + 1)];`).join("\n");
+  const steps = Array.from({ length: operands }, (_, k) => `    o${k} = o${k} + c * mt[3 + rank + ${k} * (rank + 1) + d];`).join("\n");
   const loads = inputs.map((_, k) => `  let v${k} = in${k}[o${k}];`).join("\n");
   const target = outStrided ? `o${inputs.length}` : "i";
   return /* wgsl */ `
-@group(0) @binding(0) var<storage, read> meta: array<i32>;
+@group(0) @binding(0) var<storage, read> mt: array<i32>;
 @group(0) @binding(1) var<storage, read_write> out: array<${out}>;
 ${decls}
 ${HELPERS}
 ${entry}
 ${flatIndex}
-  if (i >= meta[0]) { return; }
-  let rank = meta[1];
+  if (i >= mt[0]) { return; }
+  let rank = mt[1];
 ${offs}
   var rem = i;
   for (var d = rank - 1; d >= 0; d--) {
-    let s = meta[2 + d];
+    let s = mt[2 + d];
     let c = rem % s;
     rem = rem / s;
 ${steps}
@@ -75,15 +75,15 @@ fn better(v: ${c}, i: i32, bv: ${c}, bi: i32) -> bool {
   return v == bv && i < bi;
 }`;
   const loadOffsets = /* wgsl */ `
-  let O = meta[0];
-  let R = meta[1];
-  let kr = meta[2];
-  let rr = meta[3];
-  var base = meta[4];
+  let O = mt[0];
+  let R = mt[1];
+  let kr = mt[2];
+  let rr = mt[3];
+  var base = mt[4];
   var rem = o;
   for (var d = kr - 1; d >= 0; d--) {
-    let s = meta[5 + d];
-    base = base + (rem % s) * meta[5 + kr + d];
+    let s = mt[5 + d];
+    base = base + (rem % s) * mt[5 + kr + d];
     rem = rem / s;
   }
   var acc: ${c} = ${init};
@@ -92,15 +92,15 @@ fn better(v: ${c}, i: i32, bv: ${c}, bi: i32) -> bool {
     var off = base;
     var q = r;
     for (var d = rr - 1; d >= 0; d--) {
-      let s = meta[5 + 2 * kr + d];
-      off = off + (q % s) * meta[5 + 2 * kr + rr + d];
+      let s = mt[5 + 2 * kr + d];
+      off = off + (q % s) * mt[5 + 2 * kr + rr + d];
       q = q / s;
     }
     let v = ${c}(x[off]);
     ${isArg ? "if (better(v, r, acc, accI)) { acc = v; accI = r; }" : `acc = ${combine("acc", "v")};`}`;
   const result = isArg ? "max(accI, 0)" : "acc";
   const head = /* wgsl */ `
-@group(0) @binding(0) var<storage, read> meta: array<i32>;
+@group(0) @binding(0) var<storage, read> mt: array<i32>;
 @group(0) @binding(1) var<storage, read_write> out: array<${out}>;
 @group(0) @binding(2) var<storage, read> x: array<${x}>;
 ${HELPERS}
@@ -109,7 +109,7 @@ ${isArg ? better : ""}`;
     return /* wgsl */ `${head}
 ${entry}
   let o = i32((wid.y * nwg.x + wid.x) * ${WG}u + lid);
-  if (o >= meta[0]) { return; }
+  if (o >= mt[0]) { return; }
 ${loadOffsets}
   for (var r = 0; r < R; r++) {${loopBody}
   }
@@ -157,7 +157,7 @@ ${loadOffsets}
  */
 export function matmulProgram(a: WgslType, b: WgslType, c: WgslType, out: WgslType): string {
   return /* wgsl */ `
-@group(0) @binding(0) var<storage, read> meta: array<i32>;
+@group(0) @binding(0) var<storage, read> mt: array<i32>;
 @group(0) @binding(1) var<storage, read_write> out: array<${out}>;
 @group(0) @binding(2) var<storage, read> A: array<${a}>;
 @group(0) @binding(3) var<storage, read> B: array<${b}>;
@@ -165,25 +165,25 @@ var<workgroup> As: array<${c}, 1024>;
 var<workgroup> Bs: array<${c}, 1024>;
 @compute @workgroup_size(16, 16)
 fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) lid3: vec3u, @builtin(local_invocation_index) tid: u32) {
-  let M = meta[0];
-  let N = meta[1];
-  let K = meta[2];
-  let br = meta[3];
-  let batch = meta[10] + i32(wid.z);
-  var aBase = meta[4];
-  var bBase = meta[5];
+  let M = mt[0];
+  let N = mt[1];
+  let K = mt[2];
+  let br = mt[3];
+  let batch = mt[10] + i32(wid.z);
+  var aBase = mt[4];
+  var bBase = mt[5];
   var rem = batch;
   for (var d = br - 1; d >= 0; d--) {
-    let s = meta[11 + d];
+    let s = mt[11 + d];
     let q = rem % s;
     rem = rem / s;
-    aBase = aBase + q * meta[11 + br + d];
-    bBase = bBase + q * meta[11 + 2 * br + d];
+    aBase = aBase + q * mt[11 + br + d];
+    bBase = bBase + q * mt[11 + 2 * br + d];
   }
-  let aRs = meta[6];
-  let aCs = meta[7];
-  let bRs = meta[8];
-  let bCs = meta[9];
+  let aRs = mt[6];
+  let aCs = mt[7];
+  let bRs = mt[8];
+  let bCs = mt[9];
   let row0 = i32(wid.y) * 64;
   let col0 = i32(wid.x) * 64;
   let tx = i32(lid3.x);
@@ -251,26 +251,26 @@ export const FAULT_CODES = ["", "gather", "scatter", "scatterAdd"] as const;
  */
 export function gatherProgram(x: WgslType): string {
   return /* wgsl */ `
-@group(0) @binding(0) var<storage, read> meta: array<i32>;
+@group(0) @binding(0) var<storage, read> mt: array<i32>;
 @group(0) @binding(1) var<storage, read_write> out: array<${x}>;
 @group(0) @binding(2) var<storage, read> x: array<${x}>;
 @group(0) @binding(3) var<storage, read> index: array<i32>;
 ${faultDecl(4)}
 ${entry}
 ${flatIndex}
-  if (i >= meta[0]) { return; }
-  let rank = meta[1];
-  let dim = meta[2];
-  let size = meta[3];
-  var ox = meta[4];
-  var oi = meta[5];
+  if (i >= mt[0]) { return; }
+  let rank = mt[1];
+  let dim = mt[2];
+  let size = mt[3];
+  var ox = mt[4];
+  var oi = mt[5];
   var rem = i;
   for (var d = rank - 1; d >= 0; d--) {
-    let s = meta[6 + d];
+    let s = mt[6 + d];
     let c = rem % s;
     rem = rem / s;
-    oi = oi + c * meta[6 + rank + d];
-    if (d != dim) { ox = ox + c * meta[6 + 2 * rank + d]; }
+    oi = oi + c * mt[6 + rank + d];
+    if (d != dim) { ox = ox + c * mt[6 + 2 * rank + d]; }
   }
   var v = index[oi];
   if (v < 0) { v = v + size; }
@@ -279,7 +279,7 @@ ${flatIndex}
     out[i] = ${x}(0);
     return;
   }
-  out[i] = x[ox + v * meta[6 + 2 * rank + dim]];
+  out[i] = x[ox + v * mt[6 + 2 * rank + dim]];
 }`;
 }
 
@@ -306,28 +306,28 @@ export function scatterProgram(out: WgslType, src: WgslType, accumulate: boolean
     old = res.old_value;
   }`;
   return /* wgsl */ `
-@group(0) @binding(0) var<storage, read> meta: array<i32>;
+@group(0) @binding(0) var<storage, read> mt: array<i32>;
 @group(0) @binding(1) var<storage, read_write> out: ${outDecl};
 @group(0) @binding(2) var<storage, read> index: array<i32>;
 @group(0) @binding(3) var<storage, read> src: array<${src}>;
 ${faultDecl(4)}
 ${entry}
 ${flatIndex}
-  if (i >= meta[0]) { return; }
-  let rank = meta[1];
-  let dim = meta[2];
-  let size = meta[3];
-  var oi = meta[4];
-  var os = meta[5];
+  if (i >= mt[0]) { return; }
+  let rank = mt[1];
+  let dim = mt[2];
+  let size = mt[3];
+  var oi = mt[4];
+  var os = mt[5];
   var t = 0;
   var rem = i;
   for (var d = rank - 1; d >= 0; d--) {
-    let s = meta[6 + d];
+    let s = mt[6 + d];
     let c = rem % s;
     rem = rem / s;
-    oi = oi + c * meta[6 + rank + d];
-    os = os + c * meta[6 + 2 * rank + d];
-    if (d != dim) { t = t + c * meta[6 + 3 * rank + d]; }
+    oi = oi + c * mt[6 + rank + d];
+    os = os + c * mt[6 + 2 * rank + d];
+    if (d != dim) { t = t + c * mt[6 + 3 * rank + d]; }
   }
   var v = index[oi];
   if (v < 0) { v = v + size; }
@@ -335,7 +335,7 @@ ${flatIndex}
     report(${accumulate ? 3 : 2}u, index[oi], size);
     return;
   }
-  t = t + v * meta[6 + 3 * rank + dim];
+  t = t + v * mt[6 + 3 * rank + dim];
   let sv = src[os];
   ${write}
 }`;

@@ -42,8 +42,9 @@ export function store(v: string, from: WgslType | "bool", to: WgslType): string 
 export const HELPERS = /* wgsl */ `
 fn f_isnan(x: f32) -> bool { return (bitcast<u32>(x) & 0x7fffffffu) > 0x7f800000u; }
 fn f_isinf(x: f32) -> bool { return (bitcast<u32>(x) & 0x7fffffffu) == 0x7f800000u; }
-fn f_nan() -> f32 { return bitcast<f32>(0x7fc00000u); }
-fn f_inf() -> f32 { return bitcast<f32>(0x7f800000u); }
+// Through a var: constant expressions may not be NaN or infinite.
+fn f_nan() -> f32 { var u = 0x7fc00000u; return bitcast<f32>(u); }
+fn f_inf() -> f32 { var u = 0x7f800000u; return bitcast<f32>(u); }
 fn f_relu(x: f32) -> f32 { if (f_isnan(x)) { return x; } return select(0.0, x, x > 0.0); }
 fn f_sign(x: f32) -> f32 { if (f_isnan(x)) { return x; } return select(select(0.0, -1.0, x < 0.0), 1.0, x > 0.0); }
 fn f_sigmoid(x: f32) -> f32 {

@@ -18,7 +18,7 @@ interface Handle {
 
 interface Platform {
   cpuCount(): number;
-  spawn(url: URL, init: WorkerInit): Handle;
+  spawn(url: URL, init: WorkerInit, onError: (e: unknown) => void): Handle;
 }
 
 const isNode = typeof (globalThis as { process?: { versions?: { node?: string } } }).process?.versions?.node === "string";
@@ -37,8 +37,9 @@ async function loadPlatform(): Promise<Platform | null> {
     } else if ((globalThis as { crossOriginIsolated?: boolean }).crossOriginIsolated && typeof Worker === "function") {
       platform = {
         cpuCount: () => defaultCount,
-        spawn: (url, init) => {
+        spawn: (url, init, onError) => {
           const w = new Worker(url, { type: "module" });
+          w.onerror = onError;
           w.postMessage(init);
           return w;
         },
@@ -61,7 +62,8 @@ export interface PoolKernels {
 class Pool {
   private workers: Handle[] = [];
   private ctl: Int32Array | null = null;
-  private started: Promise<void> | null = null;
+  /** Identifies the latest start(), so a superseded one stops quietly. */
+  private token: object | null = null;
   private live = 1;
 
   /** Threads usable right now (1 until the workers are up). */
@@ -72,25 +74,36 @@ class Pool {
   /** Starts n-1 workers over `k`'s module and memory; resolves once all are ready. */
   start(n: number, k: PoolKernels): Promise<void> {
     this.stop();
-    const started = (async () => {
+    const token = {};
+    this.token = token;
+    return (async () => {
       const p = await platformReady;
-      if (!p || n <= 1 || this.started !== started) return;
+      if (!p || n <= 1 || this.token !== token) return;
       const control = new SharedArrayBuffer(CONTROL_BYTES);
       const ctl = new Int32Array(control);
-      const ext = import.meta.url.endsWith(".ts") ? ".ts" : ".js";
-      const url = new URL(`./gemm_worker${ext}`, import.meta.url);
+      // From TypeScript sources (tests, tsx) the worker needs a bootstrap that registers tsx.
+      const file = import.meta.url.endsWith(".ts") ? "./gemm_worker_dev.mjs" : "./gemm_worker.js";
+      const url = new URL(file, import.meta.url);
+      let failed: unknown = null;
+      const init = { module: k.module, memory: k.memory, control, blocking: k.blocking };
       for (let i = 1; i < n; i++) {
-        this.workers.push(p.spawn(url, { module: k.module, memory: k.memory, control, blocking: k.blocking, index: i }));
+        this.workers.push(p.spawn(url, { ...init, index: i }, (e) => {
+          failed = e;
+        }));
       }
+      const deadline = Date.now() + 20_000;
       while (Atomics.load(ctl, CTL.ready) < n - 1) {
         await new Promise((r) => setTimeout(r, 2));
-        if (this.started !== started) return;
+        if (this.token !== token) return;
+        if (failed || Date.now() > deadline) {
+          // No threads, then: matmuls stay on the calling thread.
+          this.stop();
+          return;
+        }
       }
       this.ctl = ctl;
       this.live = n;
     })();
-    this.started = started;
-    return started;
   }
 
   stop(): void {
@@ -98,7 +111,7 @@ class Pool {
     this.workers = [];
     this.ctl = null;
     this.live = 1;
-    this.started = null;
+    this.token = null;
   }
 
   /** Runs jobs[0] here and jobs[i] on worker i, returning when all are done. */

@@ -1,23 +1,15 @@
 import type { View } from "../../backend.js";
+import { pool, getNumThreads, onNumThreadsChange } from "../threads/pool.js";
 import { copyKernel } from "../elementwise.js";
 import { elementOffsets } from "../iterate.js";
 import { dataOf } from "../storage.js";
+import { type Blocking, type GemmJob, align, panelBytes } from "./blocked.js";
 import { type GemmConfig, type GemmExports, gemmModule } from "./gemm_module.js";
 import { Scratch, wasmFeatures } from "./runtime.js";
 
-/** Float32 batched matmul on the WebAssembly SIMD GEMM kernels. */
+/** Float32 batched matmul on the WebAssembly SIMD GEMM kernels, split across threads when large. */
 
-/**
- * Blocking (GotoBLAS): C is swept in column blocks of nc, each split into
- * depth blocks of kc (one packed B panel, kc·nc floats, shared by all row
- * blocks) and row blocks of mc (one packed A panel, mc·kc floats, kept hot
- * in L2 while every NR-wide sliver of the B panel passes over it).
- */
-export interface Blocking {
-  mc: number;
-  kc: number;
-  nc: number;
-}
+export type { Blocking };
 
 /**
  * The register tile, 4×8: 8 accumulators + 3 operands. Measured on x64 V8
@@ -27,27 +19,33 @@ export interface Blocking {
 export const DEFAULT_TILE: Omit<GemmConfig, "fma"> = { mr: 4, nv: 2 };
 export const DEFAULT_BLOCKING: Blocking = { mc: 120, kc: 256, nc: 4096 };
 
-/** One compiled set of GEMM kernels over its own scratch memory. */
+/** Below this many multiply-adds per batch, waking workers costs more than it saves. */
+const THREAD_MIN_MACS = 1 << 19;
+
+/** One compiled set of GEMM kernels over its own scratch memory (shared memory when threaded). */
 export class WasmGemm {
-  readonly scratch = new Scratch();
-  private readonly kernels: GemmExports;
+  readonly scratch: Scratch;
+  readonly module: WebAssembly.Module;
+  readonly kernels: GemmExports;
 
   constructor(
     readonly config: GemmConfig,
     readonly blocking: Blocking = DEFAULT_BLOCKING,
+    opts: { shared?: boolean } = {},
   ) {
-    const bytes = gemmModule(config, { pages: 1 });
-    const instance = new WebAssembly.Instance(new WebAssembly.Module(bytes as BufferSource), {
-      env: { memory: this.scratch.memory },
-    });
+    this.scratch = new Scratch(opts.shared ?? false);
+    const limits = opts.shared ? { pages: 1, maxPages: Scratch.MAX_PAGES, shared: true } : { pages: 1 };
+    this.module = new WebAssembly.Module(gemmModule(config, limits) as BufferSource);
+    const instance = new WebAssembly.Instance(this.module, { env: { memory: this.scratch.memory } });
     this.kernels = instance.exports as unknown as GemmExports;
   }
 
   /**
    * a [..., M, K] @ b [..., K, N] (float32, batch dims already broadcast,
-   * any strides) into a new contiguous Float32Array [..., M, N].
+   * any strides) into a new contiguous Float32Array [..., M, N], on up to
+   * `threads` threads of the pool.
    */
-  matmul(a: View, b: View): Float32Array {
+  matmul(a: View, b: View, threads = 1): Float32Array {
     const nd = a.shape.length;
     const M = a.shape[nd - 2]!;
     const K = a.shape[nd - 1]!;
@@ -60,18 +58,20 @@ export class WasmGemm {
     const batches = aBatch.length;
     const out = new Float32Array(batches * M * N);
     if (out.length === 0 || K === 0) return out;
+    const { mr, nv } = this.config;
+    const nr = nv * 4;
+    const T = M * N * K >= THREAD_MIN_MACS ? Math.max(1, Math.min(threads, pool.ready)) : 1;
 
-    // Memory layout, in bytes: tile | A panel | B panel | A | B | C.
-    const { mc: MC, kc: KC, nc: NC } = this.blocking;
-    const nr = this.config.nv * 4;
-    const mr = this.config.mr;
-    const kcMax = Math.min(KC, K);
-    const ncMax = Math.min(NC, Math.ceil(N / nr) * nr);
-    const mcMax = Math.min(MC, Math.ceil(M / mr) * mr);
-    const tile = 0;
-    const aPanel = align(tile + mr * nr * 4);
-    const bPanel = align(aPanel + mcMax * kcMax * 4);
-    const aBase = align(bPanel + kcMax * ncMax * 4);
+    // Split C into T parts along its longer side, in whole register tiles.
+    const alongM = M >= N;
+    const unit = alongM ? mr : nr;
+    const extent = alongM ? M : N;
+    const per = Math.ceil(Math.ceil(extent / unit) / T) * unit;
+    const parts = Math.ceil(extent / per);
+
+    // Memory layout, in bytes: per-thread scratch (tile + panels) | A | B | C.
+    const scratchEach = panelBytes(this.blocking, mr, nr, alongM ? per : M, K, alongM ? N : per);
+    const aBase = scratchEach * parts;
     const bBase = align(aBase + sa.data.length * 4);
     const cBase = align(bBase + sb.data.length * 4);
     const cElems = M * N;
@@ -80,7 +80,6 @@ export class WasmGemm {
     mem.set(sa.data, aBase / 4);
     mem.set(sb.data, bBase / 4);
 
-    const { packA, packB, macro } = this.kernels;
     const sam = sa.strides[nd - 2]!;
     const sak = sa.strides[nd - 1]!;
     const sbk = sb.strides[nd - 2]!;
@@ -89,33 +88,35 @@ export class WasmGemm {
       const aAt = aBase + aBatch[bi]! * 4;
       const bAt = bBase + bBatch[bi]! * 4;
       mem.fill(0, cBase / 4, cBase / 4 + cElems);
-      for (let jc = 0; jc < N; jc += NC) {
-        const nc = Math.min(NC, N - jc);
-        for (let pc = 0; pc < K; pc += KC) {
-          const kc = Math.min(KC, K - pc);
-          packB(bAt + (pc * sbk + jc * sbn) * 4, sbk * 4, sbn * 4, kc, nc, bPanel);
-          for (let ic = 0; ic < M; ic += MC) {
-            const mc = Math.min(MC, M - ic);
-            packA(aAt + (ic * sam + pc * sak) * 4, sam * 4, sak * 4, mc, kc, aPanel);
-            macro(mc, nc, kc, aPanel, bPanel, cBase + (ic * N + jc) * 4, N * 4, tile);
-          }
-        }
+      const jobs: GemmJob[] = [];
+      for (let t = 0; t < parts; t++) {
+        const s = t * per;
+        const len = Math.min(per, extent - s);
+        const tile = t * scratchEach;
+        const aPanel = tile + align(mr * nr * 4);
+        const bPanel = aPanel + align(Math.min(this.blocking.mc, Math.ceil((alongM ? len : M) / mr) * mr) * Math.min(this.blocking.kc, K) * 4);
+        jobs.push({
+          a: alongM ? aAt + s * sam * 4 : aAt,
+          b: alongM ? bAt : bAt + s * sbn * 4,
+          c: cBase + (alongM ? s * N : s) * 4,
+          M: alongM ? len : M,
+          N: alongM ? N : len,
+          K,
+          sam,
+          sak,
+          sbk,
+          sbn,
+          ldc: N,
+          tile,
+          aPanel,
+          bPanel,
+        });
       }
+      pool.run(this.kernels, this.blocking, jobs);
       out.set(mem.subarray(cBase / 4, cBase / 4 + cElems), bi * cElems);
     }
     return out;
   }
-}
-
-let shared: WasmGemm | null | undefined;
-
-/** The default kernels (relaxed-SIMD FMA where validated), or null when the runtime has no WebAssembly SIMD. */
-export function defaultGemm(): WasmGemm | null {
-  if (shared === undefined) {
-    const f = wasmFeatures();
-    shared = f.simd ? new WasmGemm({ ...DEFAULT_TILE, fma: f.relaxedSimd }) : null;
-  }
-  return shared;
 }
 
 /** Smallest and largest storage offset a strided view touches. */
@@ -155,14 +156,53 @@ function stage(v: View): { data: Float32Array; lo: number; offset: number; strid
   return { data: copyKernel(v, "float32") as Float32Array, lo: 0, offset: 0, strides };
 }
 
-/**
- * Float32 matmul on the default wasm kernels, or null when the runtime has
- * no WebAssembly SIMD (the caller then uses the reference kernel).
- */
-export function wasmMatmul(a: View, b: View): Float32Array | null {
-  return defaultGemm()?.matmul(a, b) ?? null;
+let single: WasmGemm | null | undefined;
+let threaded: WasmGemm | null = null;
+
+/** The single-thread kernels (relaxed-SIMD FMA where validated), or null without WebAssembly SIMD. */
+export function defaultGemm(): WasmGemm | null {
+  if (single === undefined) {
+    const f = wasmFeatures();
+    single = f.simd ? new WasmGemm({ ...DEFAULT_TILE, fma: f.relaxedSimd }) : null;
+  }
+  return single;
 }
 
-function align(bytes: number): number {
-  return Math.ceil(bytes / 64) * 64;
+/**
+ * Starts the worker pool for `n` threads over a shared-memory copy of the
+ * kernels; resolves when the workers are ready (at once when n is 1 or the
+ * platform has no threads).
+ */
+export function startThreads(n: number): Promise<void> {
+  const base = defaultGemm();
+  if (!base || n <= 1 || !Scratch.sharedAvailable()) {
+    pool.stop();
+    return Promise.resolve();
+  }
+  threaded ??= new WasmGemm(base.config, base.blocking, { shared: true });
+  return pool.start(n, { module: threaded.module, memory: threaded.scratch.memory, kernels: threaded.kernels, blocking: threaded.blocking });
+}
+
+onNumThreadsChange((n) => void startThreads(n));
+
+let autoStarted = false;
+
+/**
+ * Float32 matmul on the wasm kernels, or null when the runtime has no
+ * WebAssembly SIMD (the caller then uses the reference kernel). The first
+ * large product starts the worker pool in the background.
+ */
+export function wasmMatmul(a: View, b: View): Float32Array | null {
+  const base = defaultGemm();
+  if (!base) return null;
+  const threads = getNumThreads();
+  if (threads > 1 && pool.ready > 1 && threaded) return threaded.matmul(a, b, threads);
+  if (threads > 1 && !autoStarted) {
+    const nd = a.shape.length;
+    if (a.shape[nd - 2]! * a.shape[nd - 1]! * b.shape[nd - 1]! >= THREAD_MIN_MACS) {
+      autoStarted = true;
+      void startThreads(threads);
+    }
+  }
+  return base.matmul(a, b);
 }

@@ -36,12 +36,25 @@ const PAGE = 65536;
  * the largest call seen and is then reused — a training loop stays flat.
  */
 export class Scratch {
+  /** Shared memories must declare a maximum: 2 GiB of address space. */
+  static readonly MAX_PAGES = 32768;
   readonly memory: WebAssembly.Memory;
   private f32: Float32Array;
 
-  constructor(pages = 16) {
-    this.memory = new WebAssembly.Memory({ initial: pages });
+  constructor(shared = false, pages = 16) {
+    this.memory = shared
+      ? new WebAssembly.Memory({ initial: pages, maximum: Scratch.MAX_PAGES, shared: true })
+      : new WebAssembly.Memory({ initial: pages });
     this.f32 = new Float32Array(this.memory.buffer);
+  }
+
+  /** Whether shared wasm memory (and so threads) is available here. */
+  static sharedAvailable(): boolean {
+    try {
+      return typeof SharedArrayBuffer === "function" && new WebAssembly.Memory({ initial: 1, maximum: 1, shared: true }).buffer instanceof SharedArrayBuffer;
+    } catch {
+      return false;
+    }
   }
 
   /** Makes at least `bytes` addressable. */
