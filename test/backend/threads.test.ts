@@ -31,7 +31,10 @@ describe("thread pool", { skip: !usable && "no wasm SIMD or shared memory" }, ()
       const got = a.matmul(b).dataSync() as Float32Array;
       const want = matmulKernel(a, b, "float32");
       for (let i = 0; i < want.length; i++) {
-        assert.ok(Math.abs(got[i]! - want[i]!) <= 2e-6 * (k + 1) + 1e-5 * Math.abs(want[i]!), `[${m},${k},${n}] element ${i}`);
+        assert.ok(
+          Math.abs(got[i]! - want[i]!) <= 2e-6 * (k + 1) + 1e-5 * Math.abs(want[i]!),
+          `[${m},${k},${n}] element ${i}`,
+        );
       }
     }
     // Threaded and single-thread kernels sum in the same order: equal bits.
@@ -46,7 +49,10 @@ test("setNumThreads / getNumThreads", () => {
   assert.ok(before >= 1);
   fl.setNumThreads(1);
   assert.equal(fl.getNumThreads(), 1);
-  assert.throws(() => fl.setNumThreads(0), /setNumThreads: expected an integer from 1 to 64, got 0/);
+  assert.throws(
+    () => fl.setNumThreads(0),
+    /setNumThreads: expected an integer from 1 to 64, got 0/,
+  );
   assert.throws(() => fl.setNumThreads(1.5), fl.ArgumentError);
   pool.stop();
 });

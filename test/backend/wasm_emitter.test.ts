@@ -12,20 +12,45 @@ function instantiate(m: ModuleBuilder): Record<string, (...args: number[]) => nu
 }
 
 test("i32 constants round-trip through signed LEB128", () => {
-  const values = [0, 1, -1, 63, 64, -64, -65, 127, 128, 8191, -8192, 2 ** 20, -(2 ** 20), 2 ** 31 - 1, -(2 ** 31)];
+  const values = [
+    0,
+    1,
+    -1,
+    63,
+    64,
+    -64,
+    -65,
+    127,
+    128,
+    8191,
+    -8192,
+    2 ** 20,
+    -(2 ** 20),
+    2 ** 31 - 1,
+    -(2 ** 31),
+  ];
   const m = new ModuleBuilder();
-  values.forEach((v, i) => m.func(`c${i}`, [], ["i32"], (c) => c.i32Const(v)));
+  for (const [i, v] of values.entries()) m.func(`c${i}`, [], ["i32"], (c) => c.i32Const(v));
   const e = instantiate(m);
-  values.forEach((v, i) => assert.equal(e[`c${i}`]!(), v));
+  for (const [i, v] of values.entries()) assert.equal(e[`c${i}`]!(), v);
 });
 
 test("loops, locals and branches: sum of 0..n-1 by steps", () => {
   const m = new ModuleBuilder().func("sum", ["i32", "i32"], ["i32"], (c) => {
     const i = c.local("i32");
     const s = c.local("i32");
-    c.for(i, () => c.i32Const(0), () => c.localGet(0), 1, () => {
-      c.localGet(i).localGet(1).op(I32.ltS).if(() => c.inc(s, () => c.localGet(i)));
-    });
+    c.for(
+      i,
+      () => c.i32Const(0),
+      () => c.localGet(0),
+      1,
+      () => {
+        c.localGet(i)
+          .localGet(1)
+          .op(I32.ltS)
+          .if(() => c.inc(s, () => c.localGet(i)));
+      },
+    );
     c.localGet(s);
   });
   const { sum } = instantiate(m);
@@ -34,16 +59,25 @@ test("loops, locals and branches: sum of 0..n-1 by steps", () => {
   assert.equal(sum!(0, 5), 0);
 });
 
-test("SIMD: f32x4 splat-multiply-add over memory", { skip: !wasmFeatures().simd && "no SIMD" }, () => {
+test("SIMD: f32x4 splat-multiply-add over memory", {
+  skip: !wasmFeatures().simd && "no SIMD",
+}, () => {
   const memory = new WebAssembly.Memory({ initial: 1 });
   const m = new ModuleBuilder().func("axpy", ["i32", "i32"], [], (c) => {
     // mem[16..] = mem[0..]*splat(mem[p]) + mem[16..], one vector
-    c.i32Const(16).i32Const(0).simdMem(V128.load).localGet(0).simdMem(V128.load32Splat, 0, 2).simd(V128.f32x4Mul);
+    c.i32Const(16)
+      .i32Const(0)
+      .simdMem(V128.load)
+      .localGet(0)
+      .simdMem(V128.load32Splat, 0, 2)
+      .simd(V128.f32x4Mul);
     c.i32Const(16).simdMem(V128.load).simd(V128.f32x4Add).simdMem(V128.store);
     c.localGet(1).localGet(0).mem(F32.load).mem(F32.store);
   });
   const mod = new WebAssembly.Module(m.bytes({ pages: 1 }) as BufferSource);
-  const { axpy } = new WebAssembly.Instance(mod, { env: { memory } }).exports as { axpy: (p: number, q: number) => void };
+  const { axpy } = new WebAssembly.Instance(mod, { env: { memory } }).exports as {
+    axpy: (p: number, q: number) => void;
+  };
   const f = new Float32Array(memory.buffer);
   f.set([1, 2, 3, 4, 10, 20, 30, 40, 3]);
   axpy(32, 64);

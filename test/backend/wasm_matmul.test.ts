@@ -6,7 +6,7 @@ import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import type { View } from "../../src/backend/backend.js";
 import { matmulKernel } from "../../src/backend/cpu/matmul.js";
-import { DEFAULT_TILE, WasmGemm, defaultGemm } from "../../src/backend/cpu/wasm/matmul.js";
+import { DEFAULT_TILE, defaultGemm, WasmGemm } from "../../src/backend/cpu/wasm/matmul.js";
 import { wasmFeatures } from "../../src/backend/cpu/wasm/runtime.js";
 import * as fl from "../../src/index.js";
 
@@ -117,9 +117,12 @@ describe("wasm matmul", { skip: !simd && "no WebAssembly SIMD in this runtime" }
     }
   });
 
-  test("relaxed-SIMD fused multiply-add variant", { skip: !wasmFeatures().relaxedSimd && "no relaxed SIMD" }, () => {
+  test("relaxed-SIMD fused multiply-add variant", {
+    skip: !wasmFeatures().relaxedSimd && "no relaxed SIMD",
+  }, () => {
     const fma = new WasmGemm({ ...DEFAULT_TILE, fma: true }, { mc: 8, kc: 16, nc: 16 });
-    for (const [m, k, n] of SHAPES) check(fma, fl.randn([m, k]), fl.randn([n, k]).transpose(0, 1), `fma [${m},${k},${n}]`);
+    for (const [m, k, n] of SHAPES)
+      check(fma, fl.randn([m, k]), fl.randn([n, k]).transpose(0, 1), `fma [${m},${k},${n}]`);
   });
 
   test("other register tiles", () => {
@@ -129,7 +132,8 @@ describe("wasm matmul", { skip: !simd && "no WebAssembly SIMD in this runtime" }
       [6, 2],
     ] as const) {
       const g = new WasmGemm({ mr, nv, fma: false }, { mc: 12, kc: 16, nc: 24 });
-      for (const [m, k, n] of SHAPES) check(g, fl.randn([m, k]), fl.randn([k, n]), `${mr}x${nv * 4} [${m},${k},${n}]`);
+      for (const [m, k, n] of SHAPES)
+        check(g, fl.randn([m, k]), fl.randn([k, n]), `${mr}x${nv * 4} [${m},${k},${n}]`);
     }
   });
 });
@@ -147,8 +151,18 @@ describe("routing through fl.matmul", () => {
     const g64 = g.double();
     // dA = g bᵀ, dB = Σ_batch aᵀ g, as the reference computes them.
     assertMatches(y.dataSync() as Float32Array, a64.matmul(b64).dataSync(), 45, "forward");
-    assertMatches(a.grad!.dataSync() as Float32Array, g64.matmul(b64.transpose(0, 1)).dataSync(), 29, "dA");
-    assertMatches(b.grad!.dataSync() as Float32Array, a64.transpose(1, 2).matmul(g64).sum(0).dataSync(), 74, "dB");
+    assertMatches(
+      a.grad!.dataSync() as Float32Array,
+      g64.matmul(b64.transpose(0, 1)).dataSync(),
+      29,
+      "dA",
+    );
+    assertMatches(
+      b.grad!.dataSync() as Float32Array,
+      a64.transpose(1, 2).matmul(g64).sum(0).dataSync(),
+      74,
+      "dB",
+    );
   });
 
   test("float64 and int32 products are untouched", () => {

@@ -3,8 +3,8 @@
 // stops growing after the first step, and the JS heap does not creep.
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { runInNewContext } from "node:vm";
 import { setFlagsFromString } from "node:v8";
+import { runInNewContext } from "node:vm";
 import { defaultGemm } from "../../src/backend/cpu/wasm/matmul.js";
 import { wasmFeatures } from "../../src/backend/cpu/wasm/runtime.js";
 import * as fl from "../../src/index.js";
@@ -18,7 +18,9 @@ function heapAfterGc(): number {
   return process.memoryUsage().heapUsed;
 }
 
-test("10,000 training steps on the wasm matmul keep memory flat", { skip: !wasmFeatures().simd && "no WebAssembly SIMD" }, () => {
+test("10,000 training steps on the wasm matmul keep memory flat", {
+  skip: !wasmFeatures().simd && "no WebAssembly SIMD",
+}, () => {
   fl.manualSeed(0);
   const x = fl.randn([8, 24]);
   const target = fl.randn([8, 12]);
@@ -39,10 +41,15 @@ test("10,000 training steps on the wasm matmul keep memory flat", { skip: !wasmF
   assert.ok(last < first, `the loop trains (loss ${first} -> ${last})`);
   assert.equal(defaultGemm()!.scratch.bytes, wasmBytes, "wasm scratch memory grew");
   const growth = heapAfterGc() - heap;
-  assert.ok(growth < 2 * 2 ** 20, `JS heap grew by ${(growth / 2 ** 20).toFixed(2)} MiB over 9,000 steps`);
+  assert.ok(
+    growth < 2 * 2 ** 20,
+    `JS heap grew by ${(growth / 2 ** 20).toFixed(2)} MiB over 9,000 steps`,
+  );
 });
 
-test("scratch memory is reused across shapes: it grows to the largest call only", { skip: !wasmFeatures().simd && "no WebAssembly SIMD" }, () => {
+test("scratch memory is reused across shapes: it grows to the largest call only", {
+  skip: !wasmFeatures().simd && "no WebAssembly SIMD",
+}, () => {
   const big = [fl.randn([200, 150]), fl.randn([150, 100])] as const;
   big[0].matmul(big[1]);
   const bytes = defaultGemm()!.scratch.bytes;

@@ -3,7 +3,7 @@ import { existsSync, rmSync } from "node:fs";
 import { describe, test } from "node:test";
 import * as fl from "../../src/index.js";
 import { crc32, readZip } from "../../src/io/zip.js";
-import { assertTensorEqual, fixture, fixtureJson, type JsonTensor, makeZip } from "./helpers.js";
+import { assertTensorEqual, FIXTURES, fixture, fixtureJson, type JsonTensor, makeZip } from "./helpers.js";
 
 interface MlpFixture {
   state: Record<string, JsonTensor>;
@@ -43,6 +43,19 @@ describe("PyTorch .pt state_dict files", () => {
     const h = x.matmul(sd["0.weight"]!.t()).add(sd["0.bias"]!).relu();
     const y = h.matmul(sd["2.weight"]!.t()).add(sd["2.bias"]!);
     assert.deepEqual(y.shape, want.output.shape);
+    const got = y.dataSync();
+    for (const [i, v] of want.output.data.entries()) {
+      assert.ok(Math.abs(got[i]! - (v as number)) <= 1e-5, `output[${i}]: ${got[i]} vs ${v}`);
+    }
+  });
+
+  test("torch.save(net.state_dict()) loads into the same nn.Sequential and gives torch's outputs", async () => {
+    const net = new fl.nn.Sequential(new fl.nn.Linear(20, 16), new fl.nn.ReLU(), new fl.nn.Linear(16, 10));
+    const loaded = await fl.load(`${FIXTURES}/mlp.pt`);
+    const { missingKeys, unexpectedKeys } = net.loadStateDict(loaded);
+    assert.deepEqual([missingKeys, unexpectedKeys], [[], []]);
+    const want = fixtureJson<MlpFixture>("mlp.json");
+    const y = fl.noGrad(() => net.forward(jsonTensor(want.input)));
     const got = y.dataSync();
     for (const [i, v] of want.output.data.entries()) {
       assert.ok(Math.abs(got[i]! - (v as number)) <= 1e-5, `output[${i}]: ${got[i]} vs ${v}`);

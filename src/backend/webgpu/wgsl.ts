@@ -121,6 +121,9 @@ fn i_pow(a: i32, b: i32) -> i32 {
   }
   return r;
 }
+// Some drivers' asin/acos are coarse (lavapipe: ~4e-4); atan2 is not.
+fn f_asin(x: f32) -> f32 { if (abs(x) > 1.0) { return f_nan(); } return atan2(x, sqrt((1.0 - x) * (1.0 + x))); }
+fn f_acos(x: f32) -> f32 { if (abs(x) > 1.0) { return f_nan(); } return atan2(sqrt((1.0 - x) * (1.0 + x)), x); }
 fn f_max(a: f32, b: f32) -> f32 { if (f_isnan(a) || f_isnan(b)) { return f_nan(); } return max(a, b); }
 fn f_min(a: f32, b: f32) -> f32 { if (f_isnan(a) || f_isnan(b)) { return f_nan(); } return min(a, b); }
 fn f_fmod(a: f32, b: f32) -> f32 { return a - b * trunc(a / b); }
@@ -169,8 +172,8 @@ const F_UNARY: Record<UnaryOp, string> = {
   log1p: "f_log1p(a)",
   expm1: "f_expm1(a)",
   atan: "atan(a)",
-  asin: "asin(a)",
-  acos: "acos(a)",
+  asin: "f_asin(a)",
+  acos: "f_acos(a)",
   sinh: "sinh(a)",
   cosh: "cosh(a)",
   logicalNot: "a == 0.0",

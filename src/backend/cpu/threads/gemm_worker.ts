@@ -2,7 +2,7 @@
 // sleeps on the control word until the main thread posts a job; runs it,
 // counts itself done and sleeps again. Works as a Node worker_threads
 // worker and as a Web Worker (the message arrives the same way).
-import { type Blocking, JOB_FIELDS, type GemmJob, runGemm } from "../wasm/blocked.js";
+import { type Blocking, type GemmJob, JOB_FIELDS, runGemm } from "../wasm/blocked.js";
 import type { GemmExports } from "../wasm/gemm_module.js";
 import { CTL, JOB_SLOT } from "./protocol.js";
 
@@ -40,7 +40,10 @@ function serve(init: WorkerInit): void {
 type Port = { once(event: "message", fn: (m: WorkerInit) => void): void };
 
 // Node: the init message comes on parentPort; browsers: on self.
-const g = globalThis as unknown as { onmessage?: (e: { data: WorkerInit }) => void; process?: { versions?: { node?: string } } };
+const g = globalThis as unknown as {
+  onmessage?: (e: { data: WorkerInit }) => void;
+  process?: { versions?: { node?: string } };
+};
 if (g.process?.versions?.node) {
   const { parentPort } = (await import("node:worker_threads")) as unknown as { parentPort: Port };
   parentPort.once("message", serve);

@@ -8,7 +8,11 @@ export function cpuCount(): number {
 }
 
 /** A worker that does not keep the process alive once the main script ends. */
-export function spawn(url: URL, init: unknown, onError: (e: unknown) => void): { terminate(): unknown } {
+export function spawn(
+  url: URL,
+  init: unknown,
+  onError: (e: unknown) => void,
+): { terminate(): unknown } {
   const w = new Worker(url);
   w.unref();
   w.on("error", onError);

@@ -21,11 +21,17 @@ interface Platform {
   spawn(url: URL, init: WorkerInit, onError: (e: unknown) => void): Handle;
 }
 
-const isNode = typeof (globalThis as { process?: { versions?: { node?: string } } }).process?.versions?.node === "string";
+const isNode =
+  typeof (globalThis as { process?: { versions?: { node?: string } } }).process?.versions?.node ===
+  "string";
 
 let platform: Platform | null = null;
 let requested: number | null = null;
-let defaultCount = Math.max(1, (globalThis as { navigator?: { hardwareConcurrency?: number } }).navigator?.hardwareConcurrency ?? 1);
+let defaultCount = Math.max(
+  1,
+  (globalThis as { navigator?: { hardwareConcurrency?: number } }).navigator?.hardwareConcurrency ??
+    1,
+);
 
 const platformReady: Promise<Platform | null> = loadPlatform();
 
@@ -34,7 +40,10 @@ async function loadPlatform(): Promise<Platform | null> {
     if (isNode) {
       platform = await import("./node_adapter.js");
       defaultCount = platform.cpuCount();
-    } else if ((globalThis as { crossOriginIsolated?: boolean }).crossOriginIsolated && typeof Worker === "function") {
+    } else if (
+      (globalThis as { crossOriginIsolated?: boolean }).crossOriginIsolated &&
+      typeof Worker === "function"
+    ) {
       platform = {
         cpuCount: () => defaultCount,
         spawn: (url, init, onError) => {
@@ -87,9 +96,11 @@ class Pool {
       let failed: unknown = null;
       const init = { module: k.module, memory: k.memory, control, blocking: k.blocking };
       for (let i = 1; i < n; i++) {
-        this.workers.push(p.spawn(url, { ...init, index: i }, (e) => {
-          failed = e;
-        }));
+        this.workers.push(
+          p.spawn(url, { ...init, index: i }, (e) => {
+            failed = e;
+          }),
+        );
       }
       const deadline = Date.now() + 20_000;
       while (Atomics.load(ctl, CTL.ready) < n - 1) {
@@ -125,9 +136,10 @@ class Pool {
     for (let w = 1; w <= workers; w++) {
       const slot = CTL.jobs + w * JOB_SLOT;
       const job = jobs[w];
-      if (job) JOB_FIELDS.forEach((f, i) => {
-        ctl[slot + i] = job[f];
-      });
+      if (job)
+        JOB_FIELDS.forEach((f, i) => {
+          ctl[slot + i] = job[f];
+        });
       ctl[slot + JOB_FIELDS.length] = job ? 1 : 0;
     }
     Atomics.store(ctl, CTL.pending, workers);
@@ -137,13 +149,16 @@ class Pool {
     for (let p = Atomics.load(ctl, CTL.pending); p !== 0; p = Atomics.load(ctl, CTL.pending)) {
       // A browser's main thread may not block: spin there instead.
       if (canBlock) {
-        if (Atomics.wait(ctl, CTL.pending, p, 60_000) === "timed-out") throw new Error("matmul: a worker thread stopped answering");
+        if (Atomics.wait(ctl, CTL.pending, p, 60_000) === "timed-out")
+          throw new Error("matmul: a worker thread stopped answering");
       }
     }
   }
 }
 
-const canBlock = isNode || typeof (globalThis as { WorkerGlobalScope?: unknown }).WorkerGlobalScope !== "undefined";
+const canBlock =
+  isNode ||
+  typeof (globalThis as { WorkerGlobalScope?: unknown }).WorkerGlobalScope !== "undefined";
 
 export const pool = new Pool();
 
@@ -158,7 +173,9 @@ export const pool = new Pool();
  */
 export function setNumThreads(n: number): void {
   if (!Number.isInteger(n) || n < 1 || n > MAX_THREADS) {
-    throw new ArgumentError(`setNumThreads: expected an integer from 1 to ${MAX_THREADS}, got ${n}`);
+    throw new ArgumentError(
+      `setNumThreads: expected an integer from 1 to ${MAX_THREADS}, got ${n}`,
+    );
   }
   requested = n;
   onChange?.(n);

@@ -33,7 +33,22 @@ export interface GemmJob {
 }
 
 /** Field order when a job travels to a worker as 14 int32s. */
-export const JOB_FIELDS = ["a", "b", "c", "M", "N", "K", "sam", "sak", "sbk", "sbn", "ldc", "tile", "aPanel", "bPanel"] as const;
+export const JOB_FIELDS = [
+  "a",
+  "b",
+  "c",
+  "M",
+  "N",
+  "K",
+  "sam",
+  "sak",
+  "sbk",
+  "sbn",
+  "ldc",
+  "tile",
+  "aPanel",
+  "bPanel",
+] as const;
 
 export function runGemm(k: GemmExports, { mc: MC, kc: KC, nc: NC }: Blocking, j: GemmJob): void {
   for (let jc = 0; jc < j.N; jc += NC) {
@@ -51,7 +66,14 @@ export function runGemm(k: GemmExports, { mc: MC, kc: KC, nc: NC }: Blocking, j:
 }
 
 /** Bytes of per-thread scratch (tile + panels) for problems up to M×K×N. */
-export function panelBytes(blk: Blocking, mr: number, nr: number, M: number, K: number, N: number): number {
+export function panelBytes(
+  blk: Blocking,
+  mr: number,
+  nr: number,
+  M: number,
+  K: number,
+  N: number,
+): number {
   const kc = Math.min(blk.kc, K);
   const nc = Math.min(blk.nc, Math.ceil(N / nr) * nr);
   const mc = Math.min(blk.mc, Math.ceil(M / mr) * mr);

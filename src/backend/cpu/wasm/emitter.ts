@@ -34,7 +34,13 @@ export const I32 = {
   store: 0x36,
 } as const;
 
-export const F32 = { const0: [0x43, 0, 0, 0, 0], load: 0x2a, store: 0x38, add: 0x92, mul: 0x94 } as const;
+export const F32 = {
+  const0: [0x43, 0, 0, 0, 0],
+  load: 0x2a,
+  store: 0x38,
+  add: 0x92,
+  mul: 0x94,
+} as const;
 
 /** SIMD opcodes (after the 0xfd prefix). */
 export const V128 = {
@@ -251,7 +257,13 @@ export class ModuleBuilder {
     };
     section(
       1,
-      vec(this.funcs.map((f) => [0x60, ...vec(f.params.map((p) => [VALTYPE[p]])), ...vec(f.results.map((r) => [VALTYPE[r]]))])),
+      vec(
+        this.funcs.map((f) => [
+          0x60,
+          ...vec(f.params.map((p) => [VALTYPE[p]])),
+          ...vec(f.results.map((r) => [VALTYPE[r]])),
+        ]),
+      ),
     );
     const limits: number[] = [];
     if (memory.maxPages !== undefined) {

@@ -1,9 +1,9 @@
 import type { View } from "../../backend.js";
-import { pool, getNumThreads, onNumThreadsChange } from "../threads/pool.js";
 import { copyKernel } from "../elementwise.js";
 import { elementOffsets } from "../iterate.js";
 import { dataOf } from "../storage.js";
-import { type Blocking, type GemmJob, align, panelBytes } from "./blocked.js";
+import { getNumThreads, onNumThreadsChange, pool } from "../threads/pool.js";
+import { align, type Blocking, type GemmJob, panelBytes } from "./blocked.js";
 import { type GemmConfig, type GemmExports, gemmModule } from "./gemm_module.js";
 import { Scratch, wasmFeatures } from "./runtime.js";
 
@@ -34,9 +34,13 @@ export class WasmGemm {
     opts: { shared?: boolean } = {},
   ) {
     this.scratch = new Scratch(opts.shared ?? false);
-    const limits = opts.shared ? { pages: 1, maxPages: Scratch.MAX_PAGES, shared: true } : { pages: 1 };
+    const limits = opts.shared
+      ? { pages: 1, maxPages: Scratch.MAX_PAGES, shared: true }
+      : { pages: 1 };
     this.module = new WebAssembly.Module(gemmModule(config, limits) as BufferSource);
-    const instance = new WebAssembly.Instance(this.module, { env: { memory: this.scratch.memory } });
+    const instance = new WebAssembly.Instance(this.module, {
+      env: { memory: this.scratch.memory },
+    });
     this.kernels = instance.exports as unknown as GemmExports;
   }
 
@@ -94,7 +98,13 @@ export class WasmGemm {
         const len = Math.min(per, extent - s);
         const tile = t * scratchEach;
         const aPanel = tile + align(mr * nr * 4);
-        const bPanel = aPanel + align(Math.min(this.blocking.mc, Math.ceil((alongM ? len : M) / mr) * mr) * Math.min(this.blocking.kc, K) * 4);
+        const bPanel =
+          aPanel +
+          align(
+            Math.min(this.blocking.mc, Math.ceil((alongM ? len : M) / mr) * mr) *
+              Math.min(this.blocking.kc, K) *
+              4,
+          );
         jobs.push({
           a: alongM ? aAt + s * sam * 4 : aAt,
           b: alongM ? bAt : bAt + s * sbn * 4,
@@ -141,11 +151,21 @@ function numel(v: View): number {
  * than the view (a thin slice of a big tensor), in which case the view is
  * first made contiguous.
  */
-function stage(v: View): { data: Float32Array; lo: number; offset: number; strides: readonly number[] } {
+function stage(v: View): {
+  data: Float32Array;
+  lo: number;
+  offset: number;
+  strides: readonly number[];
+} {
   const n = numel(v);
   const [lo, hi] = span(v);
   if (hi - lo + 1 <= 2 * n + 1024) {
-    return { data: (dataOf(v) as Float32Array).subarray(lo, hi + 1), lo, offset: v.offset, strides: v.strides };
+    return {
+      data: (dataOf(v) as Float32Array).subarray(lo, hi + 1),
+      lo,
+      offset: v.offset,
+      strides: v.strides,
+    };
   }
   const strides: number[] = [];
   let s = 1;
@@ -180,7 +200,12 @@ export function startThreads(n: number): Promise<void> {
     return Promise.resolve();
   }
   threaded ??= new WasmGemm(base.config, base.blocking, { shared: true });
-  return pool.start(n, { module: threaded.module, memory: threaded.scratch.memory, kernels: threaded.kernels, blocking: threaded.blocking });
+  return pool.start(n, {
+    module: threaded.module,
+    memory: threaded.scratch.memory,
+    kernels: threaded.kernels,
+    blocking: threaded.blocking,
+  });
 }
 
 onNumThreadsChange((n) => void startThreads(n));

@@ -17,13 +17,16 @@ export function wasmFeatures(): WasmFeatures {
   const probe = (write: Parameters<ModuleBuilder["func"]>[3]) => {
     try {
       if (typeof WebAssembly !== "object") return false;
-      return WebAssembly.validate(new ModuleBuilder().func("f", [], ["v128"], write).bytes({ pages: 1 }) as BufferSource);
+      return WebAssembly.validate(
+        new ModuleBuilder().func("f", [], ["v128"], write).bytes({ pages: 1 }) as BufferSource,
+      );
     } catch {
       return false;
     }
   };
   const simd = probe((c) => c.f32x4Zero().f32x4Zero().simd(V128.f32x4Add));
-  const relaxedSimd = simd && probe((c) => c.f32x4Zero().f32x4Zero().f32x4Zero().simd(V128.f32x4RelaxedMadd));
+  const relaxedSimd =
+    simd && probe((c) => c.f32x4Zero().f32x4Zero().f32x4Zero().simd(V128.f32x4RelaxedMadd));
   features = { simd, relaxedSimd };
   return features;
 }
@@ -51,7 +54,11 @@ export class Scratch {
   /** Whether shared wasm memory (and so threads) is available here. */
   static sharedAvailable(): boolean {
     try {
-      return typeof SharedArrayBuffer === "function" && new WebAssembly.Memory({ initial: 1, maximum: 1, shared: true }).buffer instanceof SharedArrayBuffer;
+      return (
+        typeof SharedArrayBuffer === "function" &&
+        new WebAssembly.Memory({ initial: 1, maximum: 1, shared: true }).buffer instanceof
+          SharedArrayBuffer
+      );
     } catch {
       return false;
     }
