@@ -1,8 +1,13 @@
 import { registerBackend } from "./backend/backend.js";
-import { DeviceError } from "./errors.js";
 import { GpuContext } from "./backend/webgpu/context.js";
-import { type RequestOptions, requestAdapter, requestGpu } from "./backend/webgpu/device.js";
+import {
+  exposeGc,
+  type RequestOptions,
+  requestAdapter,
+  requestGpu,
+} from "./backend/webgpu/device.js";
 import { createWebGpuBackend } from "./backend/webgpu/index.js";
+import { DeviceError } from "./errors.js";
 
 // fl.webgpu: finding a GPU and registering the "webgpu" device. Getting a
 // device is asynchronous in WebGPU, so it happens once, up front:
@@ -53,6 +58,7 @@ export async function init(opts: RequestOptions = {}): Promise<DeviceInfo> {
     pending ??= (async () => {
       const handle = await requestGpu(opts);
       const ctx = new GpuContext(handle.device, handle.adapterName);
+      ctx.pool.collect = await exposeGc();
       registerBackend(createWebGpuBackend(ctx));
       context = ctx;
       sourceOf.set(ctx, handle.source);
@@ -124,4 +130,17 @@ export function isInitialized(): boolean {
  */
 export function destroy(): void {
   context?.destroy();
+}
+
+/**
+ * Sets how many bytes of new live device memory trigger a collection sweep
+ * (default 64 MiB): a full garbage collection, then every buffer whose tensor
+ * is gone goes back to the pool. Lower keeps memory tighter, higher costs
+ * fewer collections. Node only; elsewhere the FinalizationRegistry frees.
+ *
+ * @example
+ * fl.webgpu.setMemoryPressure(16 * 1024 * 1024);
+ */
+export function setMemoryPressure(bytes: number): void {
+  current().pool.pressureBytes = bytes;
 }

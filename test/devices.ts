@@ -19,7 +19,8 @@ export function testDevices(): Promise<string[]> {
     }
     try {
       if (!(await fl.webgpu.isAvailable())) {
-        reason = "no WebGPU adapter (install the `webgpu` package and a Vulkan driver such as Mesa's lavapipe)";
+        reason =
+          "no WebGPU adapter (install the `webgpu` package and a Vulkan driver such as Mesa's lavapipe)";
         return ["cpu"];
       }
       await fl.webgpu.init();

@@ -375,7 +375,8 @@ describe("device mistakes", () => {
     throwsFlint(
       () => fl.ones([2]).to(device),
       fl.DeviceError,
-      `to: device "${device}" is not available (registered: ${fl.registeredDevices().join(", ")})`,
+      `to: device "${device}" is not available (registered: ${fl.registeredDevices().join(", ")})` +
+        (device === "webgpu" ? "; call await fl.webgpu.init() first" : ""),
     );
   });
 });

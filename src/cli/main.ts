@@ -19,7 +19,7 @@ interface Recipe {
   batchSize: number;
   lr: number;
   weightDecay: number;
-  model: "fcnet" | "mlp";
+  model: "fcnet" | "mlp" | "lenet";
 }
 
 // Per data set defaults. Digits: ≥ 97% test accuracy over seeds 0–3 in a
@@ -41,7 +41,7 @@ export function program(): Command {
     .addOption(
       new Option("--dataset <name>", "data set").choices(Object.keys(DEFAULTS)).default("digits"),
     )
-    .addOption(new Option("--model <name>", "fcnet (Linear-ReLU-Linear) or mlp (in-256-128-out)").choices(["fcnet", "mlp"]))
+    .addOption(new Option("--model <name>", "fcnet (Linear-ReLU-Linear), mlp (in-256-128-out) or lenet (LeNet-5, 28×28 images)").choices(["fcnet", "mlp", "lenet"]))
     .option("--epochs <n>", "epochs", positiveInt)
     .option("--batch-size <n>", "batch size", positiveInt)
     .option("--lr <x>", "learning rate", positiveNumber)

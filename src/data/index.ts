@@ -33,3 +33,4 @@ export {
   WeightedRandomSampler,
 } from "./sampler.js";
 export { normalize, StandardScaler } from "./transforms.js";
+export * as transforms from "./vision_transforms.js";

@@ -6,7 +6,14 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import * as fl from "../../src/index.js";
-import { assertClose, type Case, type JsonTensor, loadCases, toArg, toTensor } from "../conformance/helpers.js";
+import {
+  assertClose,
+  type Case,
+  type JsonTensor,
+  loadCases,
+  toArg,
+  toTensor,
+} from "../conformance/helpers.js";
 
 type ModuleClass = new (...args: unknown[]) => fl.nn.Module;
 const registry = fl.nn as unknown as Record<string, unknown>;
@@ -53,10 +60,16 @@ function at(out: unknown, path: (number | string)[]): fl.Tensor {
 
 function runCase(c: Case): void {
   const m = construct(c.target!, c.args ?? [], c.kwargs ?? {});
-  m.loadStateDict(Object.fromEntries(Object.entries(c.state as Record<string, JsonTensor>).map(([k, t]) => [k, toTensor(t)])));
+  m.loadStateDict(
+    Object.fromEntries(
+      Object.entries(c.state as Record<string, JsonTensor>).map(([k, t]) => [k, toTensor(t)]),
+    ),
+  );
   if (c.mode === "eval") m.eval();
   const [inputs, leaves] = inputsOf(c.inputs);
-  const opts = Object.fromEntries(Object.entries(c.forwardKwargs ?? {}).map(([k, v]) => [k, toArg(v)]));
+  const opts = Object.fromEntries(
+    Object.entries(c.forwardKwargs ?? {}).map(([k, v]) => [k, toArg(v)]),
+  );
   const args = [...inputs];
   if (c.pack) {
     args[0] = fl.nn.utils.packPaddedSequence(args[0] as fl.Tensor, c.pack.lengths, {
@@ -75,7 +88,11 @@ function runCase(c: Case): void {
     out = Object.assign([...(out as unknown[])], { padded });
   }
   let loss: fl.Tensor | null = null;
-  for (const o of c.outputs as { path: (number | string)[] | "padded"; out: JsonTensor; gradOut: JsonTensor }[]) {
+  for (const o of c.outputs as {
+    path: (number | string)[] | "padded";
+    out: JsonTensor;
+    gradOut: JsonTensor;
+  }[]) {
     const t = o.path === "padded" ? (out as { padded: fl.Tensor }).padded : at(out, o.path);
     assertClose(t, o.out, c.tol, `${c.name} out ${JSON.stringify(o.path)}`);
     const term = t.mul(toTensor(o.gradOut)).sum();
@@ -84,19 +101,30 @@ function runCase(c: Case): void {
   loss!.backward();
   (c.inputGrads as (JsonTensor | null)[]).forEach((g, i) => {
     const x = leaves[i]!;
-    if (g === null) return assert.ok(x.grad === null || !x.isFloatingPoint(), `${c.name} input ${i}: unexpected gradient`);
+    if (g === null) {
+      assert.ok(
+        x.grad === null || !x.isFloatingPoint(),
+        `${c.name} input ${i}: unexpected gradient`,
+      );
+      return;
+    }
     assert.ok(x.grad, `${c.name} input ${i}: missing gradient`);
     assertClose(x.grad, g, c.tol, `${c.name} input ${i} grad`);
   });
   const params = new Map(m.namedParameters());
-  assert.deepEqual([...params.keys()], Object.keys(c.paramGrads), `${c.name}: namedParameters keys`);
+  assert.deepEqual(
+    [...params.keys()],
+    Object.keys(c.paramGrads),
+    `${c.name}: namedParameters keys`,
+  );
   for (const [k, g] of Object.entries(c.paramGrads as Record<string, JsonTensor>)) {
     assert.ok(params.get(k)!.grad, `${c.name} ${k}: missing gradient`);
     assertClose(params.get(k)!.grad!, g, c.tol, `${c.name} ${k} grad`);
   }
   const sd = m.stateDict();
   assert.deepEqual(Object.keys(sd), Object.keys(c.stateAfter), `${c.name}: stateDict keys`);
-  for (const [k, t] of Object.entries(c.stateAfter as Record<string, JsonTensor>)) assertClose(sd[k]!, t, c.tol, `${c.name} state ${k}`);
+  for (const [k, t] of Object.entries(c.stateAfter as Record<string, JsonTensor>))
+    assertClose(sd[k]!, t, c.tol, `${c.name} state ${k}`);
 }
 
 describe("sequence conformance: torch-sequence.json", () => {

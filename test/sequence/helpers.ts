@@ -16,7 +16,10 @@ export function gradcheckModule(
   const named = m.namedParameters();
   const owners = named.map(([name]) => {
     const i = name.lastIndexOf(".");
-    return [m.getSubmodule(i < 0 ? "" : name.slice(0, i)) as unknown as Record<string, unknown>, name.slice(i + 1)] as const;
+    return [
+      m.getSubmodule(i < 0 ? "" : name.slice(0, i)) as unknown as Record<string, unknown>,
+      name.slice(i + 1),
+    ] as const;
   });
   const fn = (...all: fl.Tensor[]) => {
     const ins = all.slice(0, inputs.length);

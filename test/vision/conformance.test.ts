@@ -71,9 +71,19 @@ function runFn(c: Case): void {
   });
 }
 
+/** Seeded default initialization (and spectralNorm's random u, v) against PyTorch's draws. */
+function runInit(c: Case): void {
+  fl.manualSeed(c.seed);
+  const sd = construct(c).stateDict();
+  assert.deepEqual(Object.keys(sd), Object.keys(c.stateAfter), `${c.name}: stateDict keys`);
+  for (const [k, t] of Object.entries(c.stateAfter as Record<string, JsonTensor>)) assertClose(sd[k]!, t, c.tol, `${c.name} state ${k}`);
+}
+
+const runners: Record<string, (c: Case) => void> = { module: runModule, fn: runFn, init: runInit };
+
 describe("vision conformance: torch-vision.json", () => {
   test("the fixture holds both kinds", () => {
-    assert.deepEqual([...new Set(cases.map((c) => c.kind))].sort(), ["fn", "module"]);
+    assert.deepEqual([...new Set(cases.map((c) => c.kind))].sort(), ["fn", "init", "module"]);
   });
-  for (const c of cases) test(c.name, () => (c.kind === "module" ? runModule(c) : runFn(c)));
+  for (const c of cases) test(c.name, () => runners[c.kind]!(c));
 });

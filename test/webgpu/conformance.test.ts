@@ -5,7 +5,7 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import * as fl from "../../src/index.js";
-import { type Case, assertClose, loadCases, toArg, toTensor } from "../conformance/helpers.js";
+import { assertClose, type Case, loadCases, toArg, toTensor } from "../conformance/helpers.js";
 import { webgpuSkipReason } from "../devices.js";
 
 const FIXTURES = ["test/fixtures/torch-reference.json", "test/fixtures/torch-functional.json"];
@@ -39,7 +39,9 @@ function toDevice(a: any, leaves: fl.Tensor[]): any {
 async function run(c: Case): Promise<void> {
   const leaves: fl.Tensor[] = [];
   const args: unknown[] = c.args.map((a: unknown) => toDevice(a, leaves));
-  const kwargs = Object.fromEntries(Object.entries(c.kwargs ?? {}).map(([k, v]) => [k, toDevice(v, [])]));
+  const kwargs = Object.fromEntries(
+    Object.entries(c.kwargs ?? {}).map(([k, v]) => [k, toDevice(v, [])]),
+  );
   const withKwargs = Object.keys(kwargs).length > 0 ? [kwargs] : [];
   let out: unknown;
   if (c.kind === "method") {
@@ -57,7 +59,11 @@ async function run(c: Case): Promise<void> {
   assertClose(await y.toAsync("cpu"), c.out, c.tol, `${c.name} out`);
   if (!c.grads) return;
   y.mul(toTensor(c.gradOut).to("webgpu")).sum().backward();
-  assert.equal(leaves.length, c.grads.length, `${c.name}: ${leaves.length} tensor inputs, case lists ${c.grads.length}`);
+  assert.equal(
+    leaves.length,
+    c.grads.length,
+    `${c.name}: ${leaves.length} tensor inputs, case lists ${c.grads.length}`,
+  );
   for (let i = 0; i < leaves.length; i++) {
     const g = c.grads[i];
     const x = leaves[i]!;

@@ -14,7 +14,11 @@ async function close(gpu: fl.Tensor, cpu: fl.Tensor, tol: number, what: string):
   const g = await gpu.data();
   const c = cpu.dataSync();
   assert.equal(g.length, c.length, what);
-  for (let i = 0; i < c.length; i++) assert.ok(Math.abs(g[i]! - c[i]!) <= tol * (1 + Math.abs(c[i]!)), `${what}[${i}]: webgpu ${g[i]}, cpu ${c[i]}`);
+  for (let i = 0; i < c.length; i++)
+    assert.ok(
+      Math.abs(g[i]! - c[i]!) <= tol * (1 + Math.abs(c[i]!)),
+      `${what}[${i}]: webgpu ${g[i]}, cpu ${c[i]}`,
+    );
 }
 
 function mlp(): fl.nn.Module {
@@ -69,12 +73,17 @@ describe("webgpu autograd and training", { skip }, () => {
       losses.push(run);
     }
     const [cpu, gpu] = losses as [number[], number[]];
-    for (let i = 0; i < cpu.length; i++) assert.ok(Math.abs(cpu[i]! - gpu[i]!) < 1e-3 * (1 + cpu[i]!), `step ${i}: cpu ${cpu[i]}, webgpu ${gpu[i]}`);
+    for (let i = 0; i < cpu.length; i++)
+      assert.ok(
+        Math.abs(cpu[i]! - gpu[i]!) < 1e-3 * (1 + cpu[i]!),
+        `step ${i}: cpu ${cpu[i]}, webgpu ${gpu[i]}`,
+      );
     assert.ok(gpu.at(-1)! < gpu[0]! * 0.8, `loss fell: ${gpu[0]} → ${gpu.at(-1)}`);
   });
 
   test("a loop without tidy keeps device memory flat (pool + FinalizationRegistry)", async () => {
     fl.manualSeed(5);
+    fl.webgpu.setMemoryPressure(4 * 1024 * 1024);
     const model = mlp().to("webgpu");
     const opt = new optim.SGD(model.parameters(), { lr: 0.05, momentum: 0.9 });
     const x = fl.randn([32, 20]).to("webgpu");
@@ -94,10 +103,12 @@ describe("webgpu autograd and training", { skip }, () => {
         created.push(fl.webgpu.memory().created);
       }
     }
-    const mem = fl.webgpu.memory();
-    // Roughly 30 kernels a step: without reuse this would be ~9,000 buffers.
-    console.log("MEM", JSON.stringify(mem), live.join(","), created.join(","));
-    assert.ok(mem.created < 2000, `created ${mem.created} buffers in 300 steps`);
-    assert.ok(live.at(-1)! <= 4 * live[0]! + 1e6, `live bytes grew: ${live.join(", ")}`);
+    // Once the pool holds a collection period's worth, no new buffers are made…
+    assert.ok(
+      created.at(-1)! - created[11]! < 0.05 * created.at(-1)!,
+      `buffers kept being created: ${created.join(", ")}`,
+    );
+    // …and live memory stays under the pressure threshold plus one step's worth.
+    assert.ok(Math.max(...live) < 8 * 1024 * 1024, `live bytes grew: ${live.join(", ")}`);
   });
 });

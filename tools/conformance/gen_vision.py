@@ -243,6 +243,25 @@ def build(seed, scale):
     C.module("SpectralNorm_ConvTranspose2d", "ConvTranspose2d", [2, 3, 2], {}, [x(1, 2, 3, 3 + s)],
              lambda: sn(nn.ConvTranspose2d(2, 3, 2)), wrap={"fn": "spectralNorm", "kwargs": {}}, buffers=True)
 
+    # --- default initialization, seeded (flint's generator reproduces PyTorch's CPU stream) ---
+    for name, target, args, kwargs, ctor, seed in [
+        ("Conv2dDefaultInit", "Conv2d", [3, 4, 3], {}, lambda: nn.Conv2d(3, 4, 3), 0),
+        ("Conv1dDefaultInitGroups", "Conv1d", [4, 6, 5], {"groups": 2}, lambda: nn.Conv1d(4, 6, 5, groups=2), 1),
+        ("ConvTranspose2dDefaultInit", "ConvTranspose2d", [3, 2, [2, 3]], {}, lambda: nn.ConvTranspose2d(3, 2, (2, 3)), 2),
+        ("BatchNorm2dDefaultInit", "BatchNorm2d", [3], {}, lambda: nn.BatchNorm2d(3), 3),
+    ]:
+        torch.manual_seed(seed)
+        m = ctor()
+        C.cases.append({"name": name, "kind": "init", "module": True, "target": target, "args": args,
+                        "kwargs": kwargs, "seed": seed,
+                        "stateAfter": {k: enc(v) for k, v in m.state_dict().items()}, "tol": 1e-5})
+    # spectral_norm draws u and v from the global generator after the layer's own init.
+    torch.manual_seed(5)
+    m = nn.utils.spectral_norm(nn.Linear(4, 3))
+    C.cases.append({"name": "SpectralNormInit", "kind": "init", "module": True, "target": "Linear", "args": [4, 3],
+                    "kwargs": {}, "seed": 5, "wrap": {"fn": "spectralNorm", "kwargs": {}},
+                    "stateAfter": {k: enc(v) for k, v in m.state_dict().items()}, "tol": 1e-5})
+
     # --- functional: unfold/fold, pad, interpolate, pooling indices ---
     C.fn("unfold", "F.unfold", lambda t: F.unfold(t, (2, 3), dilation=(1, 2), padding=1, stride=(2, 1)),
          [x(2, 3, 5 + s, 6)], {"dilation": [1, 2], "padding": 1, "stride": [2, 1]})

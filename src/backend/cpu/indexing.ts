@@ -85,6 +85,51 @@ function gatherBlocks(x: View, dim: number, index: View, out: TypedArray): boole
   return true;
 }
 
+/**
+ * The adjoint of gatherBlocks' pattern (index varies along dim only, src
+ * contiguous after dim): whole blocks are added or written at once. This is
+ * the backward of indexSelect and of im2col (fold), which would otherwise
+ * cost one closure call per element. Returns false when it does not apply.
+ */
+function scatterBlocks(op: string, out: TypedArray, outStrides: number[], size: number, dim: number, index: View, src: View, accumulate: boolean): boolean {
+  const nd = index.shape.length;
+  let block = 1;
+  for (let d = nd - 1; d > dim; d--) {
+    if (index.shape[d]! > 1 && (index.strides[d] !== 0 || src.strides[d] !== block)) return false;
+    if (index.shape[d] !== outStrides[d - 1]! / outStrides[d]!) return false;
+    block *= index.shape[d]!;
+  }
+  if (block < 8) return false;
+  for (let d = 0; d < dim; d++) if (index.shape[d]! > 1 && index.strides[d] !== 0) return false;
+  const id = dataOf(index);
+  const sd = dataOf(src);
+  const k = index.shape[dim]!;
+  const outer = index.shape.slice(0, dim);
+  const counter = outer.map(() => 0);
+  let outerCount = 1;
+  for (const s of outer) outerCount *= s;
+  for (let o = 0; o < outerCount; o++) {
+    let base = 0;
+    let srcBase = src.offset;
+    for (let d = 0; d < dim; d++) {
+      base += counter[d]! * outStrides[d]!;
+      srcBase += counter[d]! * src.strides[d]!;
+    }
+    for (let j = 0; j < k; j++) {
+      const row = checkIndex(op, id[index.offset + j * index.strides[dim]!]!, size, dim);
+      const at = base + row * outStrides[dim]!;
+      const from = srcBase + j * src.strides[dim]!;
+      if (accumulate) for (let i = 0; i < block; i++) out[at + i] = out[at + i]! + sd[from + i]!;
+      else out.set(sd.subarray(from, from + block), at);
+    }
+    for (let d = dim - 1; d >= 0; d--) {
+      if (++counter[d]! < outer[d]!) break;
+      counter[d] = 0;
+    }
+  }
+  return true;
+}
+
 export function scatterKernel(base: View, dim: number, index: View, src: View, accumulate: boolean, outDtype: DType) {
   const out = copyKernel(base, outDtype);
   // Strides of the contiguous output.
@@ -100,6 +145,7 @@ export function scatterKernel(base: View, dim: number, index: View, src: View, a
   const sd = dataOf(src);
   const size = shape[dim]!;
   const stride = outStrides[dim]!;
+  if (scatterBlocks(accumulate ? "scatterAdd" : "scatter", out, outStrides, size, dim, index, src, accumulate)) return out;
   const srcOffsets: number[] = [];
   forEachRow(index.shape, [src.strides], [src.offset], (off, n, inner) => {
     let p = off[0]!;

@@ -1,5 +1,5 @@
 /// <reference types="@webgpu/types" />
-import { type DType, type TypedArray, allocArray } from "../../dtype.js";
+import { allocArray, type DType, type TypedArray } from "../../dtype.js";
 import { ArgumentError, DeviceError } from "../../errors.js";
 import { FAULT_CODES, WG } from "./kernels.js";
 import { BufferPool, ELEMENT_BYTES, GpuStorage } from "./pool.js";
@@ -30,7 +30,11 @@ export class GpuContext {
     readonly adapterName: string,
   ) {
     this.pool = new BufferPool(device);
-    this.fault = device.createBuffer({ size: 16, usage: STORAGE | COPY_SRC | COPY_DST, label: "flint:fault" });
+    this.fault = device.createBuffer({
+      size: 16,
+      usage: STORAGE | COPY_SRC | COPY_DST,
+      label: "flint:fault",
+    });
     device.lost.then((info) => {
       this.lostReason = info.message || String(info.reason);
     });
@@ -97,7 +101,13 @@ export class GpuContext {
     if (data.length === 0) return s;
     // bool is one byte on the CPU and a u32 on the GPU.
     const words = data instanceof Uint8Array ? Uint32Array.from(data) : data;
-    this.device.queue.writeBuffer(s.buffer, 0, words.buffer, words.byteOffset, data.length * ELEMENT_BYTES);
+    this.device.queue.writeBuffer(
+      s.buffer,
+      0,
+      words.buffer,
+      words.byteOffset,
+      data.length * ELEMENT_BYTES,
+    );
     return s;
   }
 
@@ -105,7 +115,11 @@ export class GpuContext {
     let p = this.pipelines.get(code);
     if (!p) {
       const module = this.device.createShaderModule({ code, label: `flint:${op}` });
-      p = this.device.createComputePipeline({ layout: "auto", compute: { module, entryPoint: "main" }, label: `flint:${op}` });
+      p = this.device.createComputePipeline({
+        layout: "auto",
+        compute: { module, entryPoint: "main" },
+        label: `flint:${op}`,
+      });
       this.pipelines.set(code, p);
     }
     return p;
@@ -116,7 +130,14 @@ export class GpuContext {
    * output first), then the fault buffer when `withFault`. `groups` is the
    * workgroup grid; a number means a flat launch of that many invocations.
    */
-  run(op: string, code: string, meta: readonly number[], buffers: readonly GPUBuffer[], groups: number | [number, number, number], withFault = false): void {
+  run(
+    op: string,
+    code: string,
+    meta: readonly number[],
+    buffers: readonly GPUBuffer[],
+    groups: number | [number, number, number],
+    withFault = false,
+  ): void {
     this.check(op);
     const grid = typeof groups === "number" ? flatGrid(op, groups) : groups;
     if (grid[0] === 0 || grid[1] === 0 || grid[2] === 0) return;
@@ -142,12 +163,26 @@ export class GpuContext {
   }
 
   /** `n` elements of `s` from element `offset`, read back to the CPU. */
-  async read(op: string, s: GpuStorage, offset: number, n: number, dtype: DType): Promise<TypedArray> {
+  async read(
+    op: string,
+    s: GpuStorage,
+    offset: number,
+    n: number,
+    dtype: DType,
+  ): Promise<TypedArray> {
     this.check(op);
     if (n === 0) return allocArray(dtype, 0);
     const bytes = n * ELEMENT_BYTES;
-    const staging = this.device.createBuffer({ size: bytes, usage: MAP_READ | COPY_DST, label: `flint:${op}:readback` });
-    const faultStaging = this.device.createBuffer({ size: 16, usage: MAP_READ | COPY_DST, label: "flint:fault:readback" });
+    const staging = this.device.createBuffer({
+      size: bytes,
+      usage: MAP_READ | COPY_DST,
+      label: `flint:${op}:readback`,
+    });
+    const faultStaging = this.device.createBuffer({
+      size: 16,
+      usage: MAP_READ | COPY_DST,
+      label: "flint:fault:readback",
+    });
     const enc = this.device.createCommandEncoder();
     enc.copyBufferToBuffer(s.buffer, offset * ELEMENT_BYTES, staging, 0, bytes);
     enc.copyBufferToBuffer(this.fault, 0, faultStaging, 0, 16);
@@ -159,7 +194,9 @@ export class GpuContext {
       staging.destroy();
       faultStaging.destroy();
       this.check(op);
-      throw new DeviceError(`${op}: reading ${n} elements back from webgpu failed: ${(e as Error).message}`);
+      throw new DeviceError(
+        `${op}: reading ${n} elements back from webgpu failed: ${(e as Error).message}`,
+      );
     }
     const fault = new Int32Array(faultStaging.getMappedRange().slice(0));
     const raw = staging.getMappedRange();
@@ -195,6 +232,7 @@ function flatGrid(op: string, n: number): [number, number, number] {
   const groups = Math.ceil(n / WG);
   if (groups <= 65535) return [groups, 1, 1];
   const y = Math.ceil(groups / 65535);
-  if (y > 65535) throw new DeviceError(`${op}: ${n} elements is more than one webgpu launch covers`);
+  if (y > 65535)
+    throw new DeviceError(`${op}: ${n} elements is more than one webgpu launch covers`);
   return [65535, y, 1];
 }

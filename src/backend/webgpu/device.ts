@@ -23,7 +23,9 @@ export interface RequestOptions {
 // Dawn's GPU object must stay referenced while its devices are in use.
 let dawnGpu: GPU | null = null;
 
-async function findGpu(opts: RequestOptions): Promise<{ gpu: GPU; source: GpuHandle["source"] } | null> {
+async function findGpu(
+  opts: RequestOptions,
+): Promise<{ gpu: GPU; source: GpuHandle["source"] } | null> {
   const nav = (globalThis as { navigator?: { gpu?: GPU } }).navigator;
   if (nav?.gpu) return { gpu: nav.gpu, source: "navigator.gpu" };
   if (dawnGpu) return { gpu: dawnGpu, source: "webgpu (Dawn)" };
@@ -39,18 +41,24 @@ async function findGpu(opts: RequestOptions): Promise<{ gpu: GPU; source: GpuHan
   for (const [k, v] of Object.entries(mod.globals)) {
     if (!(k in globalThis)) (globalThis as Record<string, unknown>)[k] = v;
   }
-  const flags = opts.dawnFlags ?? (typeof process !== "undefined" && process.platform === "linux" ? ["backend=vulkan"] : []);
+  const flags =
+    opts.dawnFlags ??
+    (typeof process !== "undefined" && process.platform === "linux" ? ["backend=vulkan"] : []);
   dawnGpu = mod.create(flags);
   return { gpu: dawnGpu, source: "webgpu (Dawn)" };
 }
 
 /** An adapter, or null when this process has no WebGPU (no package, no driver). */
-export async function requestAdapter(opts: RequestOptions = {}): Promise<{ adapter: GPUAdapter; source: GpuHandle["source"] } | null> {
+export async function requestAdapter(
+  opts: RequestOptions = {},
+): Promise<{ adapter: GPUAdapter; source: GpuHandle["source"] } | null> {
   const found = await findGpu(opts);
   if (!found) return null;
   let adapter: GPUAdapter | null = null;
   try {
-    adapter = await found.gpu.requestAdapter(opts.powerPreference ? { powerPreference: opts.powerPreference } : undefined);
+    adapter = await found.gpu.requestAdapter(
+      opts.powerPreference ? { powerPreference: opts.powerPreference } : undefined,
+    );
   } catch {
     adapter = null;
   }
@@ -76,6 +84,32 @@ export async function requestGpu(opts: RequestOptions = {}): Promise<GpuHandle> 
     },
   });
   const info = adapter.info;
-  const adapterName = [info.device || info.architecture, info.description].filter((s) => s).join(" ") || info.vendor || "unknown adapter";
+  const adapterName =
+    [info.device || info.architecture, info.description].filter((s) => s).join(" ") ||
+    info.vendor ||
+    "unknown adapter";
   return { device, adapterName, source };
+}
+
+/**
+ * Node's full garbage collection, exposed at run time, for the buffer pool's
+ * pressure valve; null elsewhere (browsers) or when it cannot be had.
+ */
+export async function exposeGc(): Promise<(() => void) | null> {
+  if (typeof process === "undefined" || !process.versions?.node) return null;
+  try {
+    const v8 = "node:v8";
+    const vmName = "node:vm";
+    const { setFlagsFromString } = (await import(/* @vite-ignore */ v8)) as {
+      setFlagsFromString(f: string): void;
+    };
+    const { runInNewContext } = (await import(/* @vite-ignore */ vmName)) as {
+      runInNewContext(code: string): unknown;
+    };
+    setFlagsFromString("--expose-gc");
+    const gc = runInNewContext("gc");
+    return typeof gc === "function" ? (gc as () => void) : null;
+  } catch {
+    return null;
+  }
 }

@@ -1,10 +1,32 @@
-import { type DType, type TypedArray, allocArray } from "../../dtype.js";
+import { allocArray, type DType, type TypedArray } from "../../dtype.js";
 import { DeviceError } from "../../errors.js";
-import { type Backend, type BinaryOp, type ReduceOp, type UnaryOp, type View, getBackend } from "../backend.js";
+import {
+  type Backend,
+  type BinaryOp,
+  getBackend,
+  type ReduceOp,
+  type UnaryOp,
+  type View,
+} from "../backend.js";
 import type { GpuContext } from "./context.js";
-import { WG, gatherProgram, mapProgram, matmulProgram, reduceProgram, scatterProgram } from "./kernels.js";
+import {
+  gatherProgram,
+  mapProgram,
+  matmulProgram,
+  reduceProgram,
+  scatterProgram,
+  WG,
+} from "./kernels.js";
 import { GpuStorage } from "./pool.js";
-import { type WgslType, binaryExpr, convert, isBoolBinary, storageType, store, unaryExpr } from "./wgsl.js";
+import {
+  binaryExpr,
+  convert,
+  isBoolBinary,
+  storageType,
+  store,
+  unaryExpr,
+  type WgslType,
+} from "./wgsl.js";
 
 // The webgpu backend: the primitive kernels of ../backend.ts as WGSL
 // programs over strided views. Layouts are simplified on the CPU first
@@ -28,7 +50,10 @@ function contiguousStrides(shape: readonly number[]): number[] {
 }
 
 /** Drops size-1 dims and merges neighbours that are contiguous in every operand. */
-export function collapse(shape: readonly number[], strides: readonly (readonly number[])[]): { shape: number[]; strides: number[][] } {
+export function collapse(
+  shape: readonly number[],
+  strides: readonly (readonly number[])[],
+): { shape: number[]; strides: number[][] } {
   const outShape: number[] = [];
   const outStrides: number[][] = strides.map(() => []);
   for (let d = 0; d < shape.length; d++) {
@@ -42,7 +67,9 @@ export function collapse(shape: readonly number[], strides: readonly (readonly n
       });
     } else {
       outShape.push(n);
-      strides.forEach((s, k) => outStrides[k]!.push(s[d]!));
+      strides.forEach((s, k) => {
+        outStrides[k]!.push(s[d]!);
+      });
     }
   }
   return { shape: outShape, strides: outStrides };
@@ -52,22 +79,38 @@ export function createWebGpuBackend(ctx: GpuContext): Backend {
   /** The view's storage on this device; a CPU 0-d operand (PyTorch allows them) is uploaded. */
   function onGpu(op: string, v: View): { view: View; storage: GpuStorage } {
     if (v.storage instanceof GpuStorage) {
-      if (v.storage.isReleased) throw new DeviceError(`${op}: a tensor on webgpu was used after its memory was freed`);
+      if (v.storage.isReleased)
+        throw new DeviceError(`${op}: a tensor on webgpu was used after its memory was freed`);
       return { view: v, storage: v.storage };
     }
     if (v.storage.device === "webgpu") {
-      throw new DeviceError(`${op}: this tensor belongs to a webgpu device that has been replaced; move it again from cpu`);
+      throw new DeviceError(
+        `${op}: this tensor belongs to a webgpu device that has been replaced; move it again from cpu`,
+      );
     }
     if (v.storage.device !== "cpu") {
       throw new DeviceError(`${op}: expected a tensor on webgpu, got one on ${v.storage.device}`);
     }
-    const data = getBackend("cpu").readSync({ storage: v.storage, dtype: v.dtype, shape: [v.storage.size], strides: [1], offset: 0 });
+    const data = getBackend("cpu").readSync({
+      storage: v.storage,
+      dtype: v.dtype,
+      shape: [v.storage.size],
+      strides: [1],
+      offset: 0,
+    });
     const storage = ctx.upload(op, data, v.dtype);
     return { view: { ...v, storage }, storage };
   }
 
   /** One elementwise launch: inputs strided, output contiguous (or dst's window when `dst` is given). */
-  function map(op: string, inputs: readonly View[], shape: readonly number[], outDtype: DType, body: (types: WgslType[]) => string, dst?: View): GpuStorage {
+  function map(
+    op: string,
+    inputs: readonly View[],
+    shape: readonly number[],
+    outDtype: DType,
+    body: (types: WgslType[]) => string,
+    dst?: View,
+  ): GpuStorage {
     const gpu = inputs.map((v) => onGpu(op, v));
     const outT = storageType(op, outDtype);
     const n = numel(shape);
@@ -86,7 +129,9 @@ export function createWebGpuBackend(ctx: GpuContext): Backend {
     const offsets = [...gpu.map((g) => g.view.offset), ...(outStrides ? [outOffset] : [])];
     const c = collapse(shape, outStrides ? all : [...all, contiguousStrides(shape)]);
     const meta = [n, c.shape.length, ...c.shape];
-    offsets.forEach((o, k) => meta.push(o, ...c.strides[k]!));
+    offsets.forEach((o, k) => {
+      meta.push(o, ...c.strides[k]!);
+    });
     const types = gpu.map((g) => storageType(op, g.view.dtype));
     const code = mapProgram(types, outT, dst !== undefined, `  let r = ${body(types)};`);
     ctx.run(op, code, meta, [out.buffer, ...gpu.map((g) => g.storage.buffer)], n);
@@ -117,14 +162,18 @@ export function createWebGpuBackend(ctx: GpuContext): Backend {
         : "i32";
     const e = binaryExpr(op, c);
     return map(op, [a, b], a.shape, outDtype, () => {
-      const expr = e.code.replaceAll(/\ba\b/g, `(${convert("v0", aT, c)})`).replaceAll(/\bb\b/g, `(${convert("v1", bT, c)})`);
+      const expr = e.code
+        .replaceAll(/\ba\b/g, `(${convert("v0", aT, c)})`)
+        .replaceAll(/\bb\b/g, `(${convert("v1", bT, c)})`);
       return store(expr, e.bool ? "bool" : c, outT);
     });
   }
 
   function copy(x: View, outDtype: DType): GpuStorage {
     const inT = storageType("copy", x.dtype);
-    return map("copy", [x], x.shape, outDtype, () => convert("v0", inT, storageType("copy", outDtype)));
+    return map("copy", [x], x.shape, outDtype, () =>
+      convert("v0", inT, storageType("copy", outDtype)),
+    );
   }
 
   function reduce(op: ReduceOp, x: View, dims: readonly number[], outDtype: DType): GpuStorage {
@@ -152,7 +201,13 @@ export function createWebGpuBackend(ctx: GpuContext): Backend {
     const out = ctx.alloc(op, outDtype, O);
     if (O === 0) return out;
     const c: WgslType =
-      op === "sum" || op === "prod" ? (outDtype === "float32" ? "f32" : "i32") : x.dtype === "float32" ? "f32" : "i32";
+      op === "sum" || op === "prod"
+        ? outDtype === "float32"
+          ? "f32"
+          : "i32"
+        : x.dtype === "float32"
+          ? "f32"
+          : "i32";
     const perThread = R <= 64;
     const code = reduceProgram(op, inT, c, outT, perThread);
     const meta = [
@@ -190,10 +245,16 @@ export function createWebGpuBackend(ctx: GpuContext): Backend {
     if (K === 0) return ctx.zeros(outDtype, B * M * N);
     const outT = storageType("matmul", outDtype);
     const c: WgslType = outDtype === "float32" ? "f32" : "i32";
-    const code = matmulProgram(storageType("matmul", a.dtype), storageType("matmul", b.dtype), c, outT);
+    const code = matmulProgram(
+      storageType("matmul", a.dtype),
+      storageType("matmul", b.dtype),
+      c,
+      outT,
+    );
     const rows = Math.ceil(M / 64);
     const cols = Math.ceil(N / 64);
-    if (rows > 65535 || cols > 65535) throw new DeviceError(`matmul: [${M},${K}] @ [${K},${N}] is too large for one webgpu launch`);
+    if (rows > 65535 || cols > 65535)
+      throw new DeviceError(`matmul: [${M},${K}] @ [${K},${N}] is too large for one webgpu launch`);
     for (let start = 0; start < B; start += 65535) {
       const meta = [
         M,
@@ -211,15 +272,26 @@ export function createWebGpuBackend(ctx: GpuContext): Backend {
         ...batch.strides[0]!,
         ...batch.strides[1]!,
       ];
-      ctx.run("matmul", code, meta, [out.buffer, ga.storage.buffer, gb.storage.buffer], [cols, rows, Math.min(65535, B - start)]);
+      ctx.run(
+        "matmul",
+        code,
+        meta,
+        [out.buffer, ga.storage.buffer, gb.storage.buffer],
+        [cols, rows, Math.min(65535, B - start)],
+      );
     }
     return out;
   }
 
   function where(cond: View, a: View, b: View, outDtype: DType): GpuStorage {
     const outT = storageType("where", outDtype);
-    return map("where", [cond, a, b], cond.shape, outDtype, (t) =>
-      `select(${convert("v2", t[2]!, outT)}, ${convert("v1", t[1]!, outT)}, ${convert("v0", t[0]!, "u32")} != 0u)`,
+    return map(
+      "where",
+      [cond, a, b],
+      cond.shape,
+      outDtype,
+      (t) =>
+        `select(${convert("v2", t[2]!, outT)}, ${convert("v1", t[1]!, outT)}, ${convert("v0", t[0]!, "u32")} != 0u)`,
     );
   }
 
@@ -230,12 +302,35 @@ export function createWebGpuBackend(ctx: GpuContext): Backend {
     const out = ctx.alloc("gather", x.dtype, n);
     if (n === 0) return out;
     const rank = index.shape.length;
-    const meta = [n, rank, dim, x.shape[dim]!, gx.view.offset, gi.view.offset, ...index.shape, ...gi.view.strides, ...gx.view.strides];
-    ctx.run("gather", gatherProgram(storageType("gather", x.dtype)), meta, [out.buffer, gx.storage.buffer, gi.storage.buffer], n, true);
+    const meta = [
+      n,
+      rank,
+      dim,
+      x.shape[dim]!,
+      gx.view.offset,
+      gi.view.offset,
+      ...index.shape,
+      ...gi.view.strides,
+      ...gx.view.strides,
+    ];
+    ctx.run(
+      "gather",
+      gatherProgram(storageType("gather", x.dtype)),
+      meta,
+      [out.buffer, gx.storage.buffer, gi.storage.buffer],
+      n,
+      true,
+    );
     return out;
   }
 
-  function scatter(base: View, dim: number, index: View, src: View, accumulate: boolean): GpuStorage {
+  function scatter(
+    base: View,
+    dim: number,
+    index: View,
+    src: View,
+    accumulate: boolean,
+  ): GpuStorage {
     const op = accumulate ? "scatterAdd" : "scatter";
     const out = copy(base, base.dtype);
     const gi = onGpu(op, index);
@@ -255,7 +350,11 @@ export function createWebGpuBackend(ctx: GpuContext): Backend {
       ...gs.view.strides,
       ...contiguousStrides(base.shape),
     ];
-    const code = scatterProgram(storageType(op, base.dtype), storageType(op, src.dtype), accumulate);
+    const code = scatterProgram(
+      storageType(op, base.dtype),
+      storageType(op, src.dtype),
+      accumulate,
+    );
     ctx.run(op, code, meta, [out.buffer, gi.storage.buffer, gs.storage.buffer], n, true);
     return out;
   }
@@ -264,7 +363,13 @@ export function createWebGpuBackend(ctx: GpuContext): Backend {
     let s = src;
     // A buffer cannot be read and written by one launch; copy an aliasing source first.
     if (src.storage === dst.storage) {
-      s = { storage: copy(src, src.dtype), dtype: src.dtype, shape: src.shape, strides: contiguousStrides(src.shape), offset: 0 };
+      s = {
+        storage: copy(src, src.dtype),
+        dtype: src.dtype,
+        shape: src.shape,
+        strides: contiguousStrides(src.shape),
+        offset: 0,
+      };
     }
     const sT = storageType("copy_", s.dtype);
     const dT = storageType("copy_", dst.dtype);
@@ -293,7 +398,7 @@ export function createWebGpuBackend(ctx: GpuContext): Backend {
     read,
     readSync: () => {
       throw new DeviceError(
-        "dataSync: a webgpu tensor cannot be read synchronously; use await x.data(), await x.item(), await x.tolist() or await x.toAsync(\"cpu\")",
+        'dataSync: a webgpu tensor cannot be read synchronously; use await x.data(), await x.item(), await x.tolist() or await x.toAsync("cpu")',
       );
     },
     unary,

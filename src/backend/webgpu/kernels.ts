@@ -19,11 +19,24 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, 
  * operand (inputs, then the output when `outStrided`): offset, strides…].
  * `body` reads the loaded inputs `v0, v1, …` and sets `r`, the stored value.
  */
-export function mapProgram(inputs: readonly WgslType[], out: WgslType, outStrided: boolean, body: string): string {
+export function mapProgram(
+  inputs: readonly WgslType[],
+  out: WgslType,
+  outStrided: boolean,
+  body: string,
+): string {
   const operands = inputs.length + (outStrided ? 1 : 0);
-  const decls = inputs.map((t, k) => `@group(0) @binding(${k + 2}) var<storage, read> in${k}: array<${t}>;`).join("\n");
-  const offs = Array.from({ length: operands }, (_, k) => `  var o${k} = mt[2 + rank + ${k} * (rank + 1)];`).join("\n");
-  const steps = Array.from({ length: operands }, (_, k) => `    o${k} = o${k} + c * mt[3 + rank + ${k} * (rank + 1) + d];`).join("\n");
+  const decls = inputs
+    .map((t, k) => `@group(0) @binding(${k + 2}) var<storage, read> in${k}: array<${t}>;`)
+    .join("\n");
+  const offs = Array.from(
+    { length: operands },
+    (_, k) => `  var o${k} = mt[2 + rank + ${k} * (rank + 1)];`,
+  ).join("\n");
+  const steps = Array.from(
+    { length: operands },
+    (_, k) => `    o${k} = o${k} + c * mt[3 + rank + ${k} * (rank + 1) + d];`,
+  ).join("\n");
   const loads = inputs.map((_, k) => `  let v${k} = in${k}[o${k}];`).join("\n");
   const target = outStrided ? `o${inputs.length}` : "i";
   return /* wgsl */ `
@@ -57,13 +70,41 @@ export type ReduceKind = "sum" | "prod" | "max" | "min" | "argmax" | "argmin";
  * invocation reduces one output (short reductions); otherwise a workgroup of
  * 64 shares one output and combines its partial results in a tree.
  */
-export function reduceProgram(kind: ReduceKind, x: WgslType, c: WgslType, out: WgslType, perThread: boolean): string {
+export function reduceProgram(
+  kind: ReduceKind,
+  x: WgslType,
+  c: WgslType,
+  out: WgslType,
+  perThread: boolean,
+): string {
   const isArg = kind === "argmax" || kind === "argmin";
   const isF = c === "f32";
   const init =
-    kind === "sum" ? `${c}(0)` : kind === "prod" ? `${c}(1)` : kind === "max" ? (isF ? "-f_inf()" : "-2147483647 - 1") : kind === "min" ? (isF ? "f_inf()" : "2147483647") : `${c}(0)`;
+    kind === "sum"
+      ? `${c}(0)`
+      : kind === "prod"
+        ? `${c}(1)`
+        : kind === "max"
+          ? isF
+            ? "-f_inf()"
+            : "-2147483647 - 1"
+          : kind === "min"
+            ? isF
+              ? "f_inf()"
+              : "2147483647"
+            : `${c}(0)`;
   const combine = (a: string, b: string) =>
-    kind === "sum" ? `${a} + ${b}` : kind === "prod" ? `${a} * ${b}` : kind === "max" ? (isF ? `f_max(${a}, ${b})` : `max(${a}, ${b})`) : isF ? `f_min(${a}, ${b})` : `min(${a}, ${b})`;
+    kind === "sum"
+      ? `${a} + ${b}`
+      : kind === "prod"
+        ? `${a} * ${b}`
+        : kind === "max"
+          ? isF
+            ? `f_max(${a}, ${b})`
+            : `max(${a}, ${b})`
+          : isF
+            ? `f_min(${a}, ${b})`
+            : `min(${a}, ${b})`;
   const cmp = kind === "argmax" ? ">" : "<";
   // (v, i) beats (bv, bi): NaN wins (the first one), then the better value, then the lower index.
   const better = /* wgsl */ `
@@ -296,7 +337,8 @@ export function scatterProgram(out: WgslType, src: WgslType, accumulate: boolean
   const value = out === src ? "sv" : out === "u32" ? "select(0u, 1u, sv != 0)" : `${out}(sv)`;
   if (!accumulate) write = `out[t] = ${value};`;
   else if (out === "i32") write = `atomicAdd(&out[t], ${value});`;
-  else if (out === "u32") write = `atomicOr(&out[t], ${src === "u32" ? "select(0u, 1u, sv != 0u)" : "select(0u, 1u, sv != 0)"});`;
+  else if (out === "u32")
+    write = `atomicOr(&out[t], ${src === "u32" ? "select(0u, 1u, sv != 0u)" : "select(0u, 1u, sv != 0)"});`;
   else
     write = /* wgsl */ `var old = atomicLoad(&out[t]);
   loop {

@@ -38,13 +38,31 @@ export interface PoolStats {
   created: number;
 }
 
+interface Held {
+  buffer: GPUBuffer;
+  bytes: number;
+  done: boolean;
+  entry: { ref: WeakRef<object>; held: Held } | null;
+}
+
 export class BufferPool {
   private free = new Map<number, GPUBuffer[]>();
-  private stats: PoolStats = { liveBuffers: 0, liveBytes: 0, pooledBuffers: 0, pooledBytes: 0, created: 0 };
-  // Storages collected by the GC give their buffer back here.
-  private registry = new FinalizationRegistry<{ buffer: GPUBuffer; bytes: number }>((held) =>
-    this.release(held.buffer, held.bytes),
-  );
+  private stats: PoolStats = {
+    liveBuffers: 0,
+    liveBytes: 0,
+    pooledBuffers: 0,
+    pooledBytes: 0,
+    created: 0,
+  };
+  // Storages collected by the GC give their buffer back here, once: either
+  // the registry's callback or a sweep after a forced collection gets there first.
+  private registry = new FinalizationRegistry<Held>((held) => this.giveBack(held));
+  private tracked = new Set<{ ref: WeakRef<object>; held: Held }>();
+  private liveAfterSweep = 0;
+  /** A full collection (Node's gc, when it could be exposed), run under memory pressure. */
+  collect: (() => void) | null = null;
+  /** Live bytes allocated since the last sweep that trigger one. */
+  pressureBytes = 64 * 1024 * 1024;
 
   constructor(
     private device: GPUDevice,
@@ -55,6 +73,8 @@ export class BufferPool {
   /** A buffer of at least `bytes`; `fresh` says whether it is known to hold zeros. */
   acquire(bytes: number, label: string): { buffer: GPUBuffer; bytes: number; fresh: boolean } {
     const size = bucketSize(bytes);
+    if (this.collect && this.stats.liveBytes - this.liveAfterSweep > this.pressureBytes)
+      this.sweep();
     const list = this.free.get(size);
     this.stats.liveBuffers++;
     this.stats.liveBytes += size;
@@ -65,7 +85,11 @@ export class BufferPool {
       return { buffer: reused, bytes: size, fresh: false };
     }
     this.stats.created++;
-    const buffer = this.device.createBuffer({ size, usage: USAGE_STORAGE | USAGE_COPY_SRC | USAGE_COPY_DST, label });
+    const buffer = this.device.createBuffer({
+      size,
+      usage: USAGE_STORAGE | USAGE_COPY_SRC | USAGE_COPY_DST,
+      label,
+    });
     return { buffer, bytes: size, fresh: true };
   }
 
@@ -88,13 +112,41 @@ export class BufferPool {
     this.stats.pooledBytes += bytes;
   }
 
-  /** Frees the buffer when `owner` is garbage-collected, unless `unregister(owner)` came first. */
-  track(owner: object, buffer: GPUBuffer, bytes: number): void {
-    this.registry.register(owner, { buffer, bytes }, owner);
+  /** Frees the buffer when `owner` is garbage-collected, unless `untrack` came first. */
+  track(owner: object, buffer: GPUBuffer, bytes: number): Held {
+    const held: Held = { buffer, bytes, done: false, entry: null };
+    this.registry.register(owner, held, held);
+    if (this.collect) {
+      held.entry = { ref: new WeakRef(owner), held };
+      this.tracked.add(held.entry);
+    }
+    return held;
   }
 
-  unregister(owner: object): void {
-    this.registry.unregister(owner);
+  /** Releases a tracked buffer now (explicit free). */
+  untrack(held: Held): void {
+    this.registry.unregister(held);
+    this.giveBack(held);
+  }
+
+  private giveBack(held: Held): void {
+    if (held.done) return;
+    held.done = true;
+    if (held.entry) this.tracked.delete(held.entry);
+    this.release(held.buffer, held.bytes);
+  }
+
+  /**
+   * Finalizers run only when the event loop turns, and tensors that lived
+   * through a training step reach the old generation, which V8 collects
+   * rarely because it cannot see GPU memory. Under pressure, a full
+   * collection followed by a sweep of the weak references frees, right
+   * away, every buffer whose tensor is gone.
+   */
+  sweep(): void {
+    this.collect?.();
+    for (const e of [...this.tracked]) if (e.ref.deref() === undefined) this.giveBack(e.held);
+    this.liveAfterSweep = this.stats.liveBytes;
   }
 
   /** Destroys every idle buffer. */
@@ -123,15 +175,16 @@ export class GpuStorage implements Storage {
     readonly dtype: DType,
     private pool: BufferPool,
   ) {
-    pool.track(this, buffer, bytes);
+    this.held = pool.track(this, buffer, bytes);
   }
+
+  private held: Held;
 
   /** Gives the buffer back to the pool now; the storage must not be used again. */
   release(): void {
     if (this.released) return;
     this.released = true;
-    this.pool.unregister(this);
-    this.pool.release(this.buffer, this.bytes);
+    this.pool.untrack(this.held);
   }
 
   get isReleased(): boolean {

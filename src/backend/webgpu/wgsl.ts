@@ -33,7 +33,8 @@ export function convert(v: string, from: WgslType, to: WgslType): string {
 
 /** A value of compute type `from` (or a WGSL bool) stored as `to`. */
 export function store(v: string, from: WgslType | "bool", to: WgslType): string {
-  if (from === "bool") return to === "u32" ? `select(0u, 1u, ${v})` : `select(${to}(0), ${to}(1), ${v})`;
+  if (from === "bool")
+    return to === "u32" ? `select(0u, 1u, ${v})` : `select(${to}(0), ${to}(1), ${v})`;
   return convert(v, from, to);
 }
 
@@ -202,7 +203,8 @@ const BOOL_UNARY = new Set<UnaryOp>(["logicalNot", "isnan", "isinf"]);
 
 export function unaryExpr(op: UnaryOp, c: WgslType): Expr {
   const code = c === "f32" ? F_UNARY[op] : I_UNARY[op];
-  if (code === undefined) throw new NotImplementedError(`${op}: no webgpu kernel for integer inputs`);
+  if (code === undefined)
+    throw new NotImplementedError(`${op}: no webgpu kernel for integer inputs`);
   return { code, bool: BOOL_UNARY.has(op) };
 }
 
@@ -248,7 +250,17 @@ const I_BINARY: Partial<Record<BinaryOp, string>> = {
   logicalXor: "(a != 0) != (b != 0)",
 };
 
-const BOOL_BINARY = new Set<BinaryOp>(["eq", "ne", "lt", "le", "gt", "ge", "logicalAnd", "logicalOr", "logicalXor"]);
+const BOOL_BINARY = new Set<BinaryOp>([
+  "eq",
+  "ne",
+  "lt",
+  "le",
+  "gt",
+  "ge",
+  "logicalAnd",
+  "logicalOr",
+  "logicalXor",
+]);
 
 export function isBoolBinary(op: BinaryOp): boolean {
   return BOOL_BINARY.has(op);
@@ -256,6 +268,7 @@ export function isBoolBinary(op: BinaryOp): boolean {
 
 export function binaryExpr(op: BinaryOp, c: WgslType): Expr {
   const code = c === "f32" ? F_BINARY[op] : I_BINARY[op];
-  if (code === undefined) throw new NotImplementedError(`${op}: no webgpu kernel for integer inputs`);
+  if (code === undefined)
+    throw new NotImplementedError(`${op}: no webgpu kernel for integer inputs`);
   return { code, bool: BOOL_BINARY.has(op) };
 }

@@ -23,7 +23,8 @@ import { Linear } from "./linear.js";
 
 /** A bool mask (true = blocked) or a float mask (added) as an additive float mask. */
 function additiveMask(op: string, mask: Tensor, dtype: DType): Tensor {
-  if (mask.dtype === "bool") return Tensor.zeros(mask.shape, dtype, mask.device).maskedFill(mask, Number.NEGATIVE_INFINITY);
+  if (mask.dtype === "bool")
+    return Tensor.zeros(mask.shape, dtype, mask.device).maskedFill(mask, Number.NEGATIVE_INFINITY);
   if (mask.isFloatingPoint()) return mask.dtype === dtype ? mask : mask.to(dtype);
   throw new DTypeError(`${op}: masks must be bool or floating point, got ${mask.dtype}`);
 }
@@ -102,11 +103,20 @@ export class MultiheadAttention extends Module {
   ) {
     super();
     const op = "MultiheadAttention";
-    if (!Number.isInteger(embedDim) || embedDim <= 0 || !Number.isInteger(numHeads) || numHeads <= 0) {
-      throw new ArgumentError(`${op}: embedDim and numHeads must be positive integers, got ${embedDim} and ${numHeads}`);
+    if (
+      !Number.isInteger(embedDim) ||
+      embedDim <= 0 ||
+      !Number.isInteger(numHeads) ||
+      numHeads <= 0
+    ) {
+      throw new ArgumentError(
+        `${op}: embedDim and numHeads must be positive integers, got ${embedDim} and ${numHeads}`,
+      );
     }
     if (embedDim % numHeads !== 0) {
-      throw new ArgumentError(`${op}: embed_dim must be divisible by num_heads, got ${embedDim} and ${numHeads}`);
+      throw new ArgumentError(
+        `${op}: embed_dim must be divisible by num_heads, got ${embedDim} and ${numHeads}`,
+      );
     }
     const dtype = opts.dtype ?? "float32";
     const device = opts.device ?? "cpu";
@@ -134,7 +144,9 @@ export class MultiheadAttention extends Module {
   /** PyTorch's _reset_parameters: xavier-uniform projections, zero biases, xavier-normal bias_k/bias_v. */
   resetParameters(): void {
     if (this.in_proj_weight) init.xavierUniform_(this.in_proj_weight);
-    else for (const w of [this.q_proj_weight, this.k_proj_weight, this.v_proj_weight]) init.xavierUniform_(w!);
+    else
+      for (const w of [this.q_proj_weight, this.k_proj_weight, this.v_proj_weight])
+        init.xavierUniform_(w!);
     if (this.in_proj_bias) {
       init.constant_(this.in_proj_bias, 0);
       init.constant_(this.out_proj.bias!, 0);
@@ -155,7 +167,9 @@ export class MultiheadAttention extends Module {
     const d = this.headDim;
     const batched = query.ndim === 3;
     if (query.ndim !== 2 && query.ndim !== 3) {
-      throw new ShapeError(`${op}: query should be 2-d (unbatched) or 3-d, got ${fmtShape(query.shape)}`);
+      throw new ShapeError(
+        `${op}: query should be 2-d (unbatched) or 3-d, got ${fmtShape(query.shape)}`,
+      );
     }
     if (key.ndim !== query.ndim || value.ndim !== query.ndim) {
       throw new ShapeError(
@@ -163,24 +177,39 @@ export class MultiheadAttention extends Module {
       );
     }
     // To (N, L, E) whatever the layout.
-    const toNLE = (t: Tensor) => (!batched ? t.unsqueeze(0) : this.batchFirst ? t : t.transpose(0, 1));
+    const toNLE = (t: Tensor) =>
+      !batched ? t.unsqueeze(0) : this.batchFirst ? t : t.transpose(0, 1);
     const q0 = toNLE(query);
     const k0 = toNLE(key);
     const v0 = toNLE(value);
     const [N, L] = q0.shape as [number, number];
-    if (q0.shape[2] !== E) throw new ShapeError(`${op}: was expecting embedding dimension of ${E}, but got ${q0.shape[2]} (query ${fmtShape(query.shape)})`);
-    if (k0.shape[2] !== this.kdim) throw new ShapeError(`${op}: key must have last dimension ${this.kdim} (kdim), got ${fmtShape(key.shape)}`);
-    if (v0.shape[2] !== this.vdim) throw new ShapeError(`${op}: value must have last dimension ${this.vdim} (vdim), got ${fmtShape(value.shape)}`);
+    if (q0.shape[2] !== E)
+      throw new ShapeError(
+        `${op}: was expecting embedding dimension of ${E}, but got ${q0.shape[2]} (query ${fmtShape(query.shape)})`,
+      );
+    if (k0.shape[2] !== this.kdim)
+      throw new ShapeError(
+        `${op}: key must have last dimension ${this.kdim} (kdim), got ${fmtShape(key.shape)}`,
+      );
+    if (v0.shape[2] !== this.vdim)
+      throw new ShapeError(
+        `${op}: value must have last dimension ${this.vdim} (vdim), got ${fmtShape(value.shape)}`,
+      );
     if (k0.shape[0] !== N || v0.shape[0] !== N || k0.shape[1] !== v0.shape[1]) {
-      throw new ShapeError(`${op}: key ${fmtShape(key.shape)} and value ${fmtShape(value.shape)} must match each other and the batch of query ${fmtShape(query.shape)}`);
+      throw new ShapeError(
+        `${op}: key ${fmtShape(key.shape)} and value ${fmtShape(value.shape)} must match each other and the batch of query ${fmtShape(query.shape)}`,
+      );
     }
 
     // Input projections: (N, L, E), (N, S, E), (N, S, E).
     const [wq, wk, wv] = this.in_proj_weight
       ? (this.in_proj_weight.chunk(3, 0) as [Tensor, Tensor, Tensor])
       : [this.q_proj_weight!, this.k_proj_weight!, this.v_proj_weight!];
-    const [bq, bk, bv] = this.in_proj_bias ? (this.in_proj_bias.chunk(3, 0) as [Tensor, Tensor, Tensor]) : [null, null, null];
-    const proj = (x: Tensor, w: Tensor, b: Tensor | null) => (b ? x.matmul(w.t()).add(b) : x.matmul(w.t()));
+    const [bq, bk, bv] = this.in_proj_bias
+      ? (this.in_proj_bias.chunk(3, 0) as [Tensor, Tensor, Tensor])
+      : [null, null, null];
+    const proj = (x: Tensor, w: Tensor, b: Tensor | null) =>
+      b ? x.matmul(w.t()).add(b) : x.matmul(w.t());
     const q = proj(q0, wq, bq);
     let k = proj(k0, wk, bk);
     let v = proj(v0, wv, bv);
@@ -188,7 +217,8 @@ export class MultiheadAttention extends Module {
     // Masks, as additive float masks (N or 1, 1 or H, L, S).
     let mask = this.attnMaskOf(op, opts, N, L, k.shape[1]!, q.dtype);
     let pad = this.keyPaddingOf(op, opts.keyPaddingMask ?? null, N, k.shape[1]!, q.dtype);
-    const extend = (m: Tensor | null) => (m ? Tensor.cat([m, Tensor.zeros([...m.shape.slice(0, -1), 1], m.dtype, m.device)], -1) : null);
+    const extend = (m: Tensor | null) =>
+      m ? Tensor.cat([m, Tensor.zeros([...m.shape.slice(0, -1), 1], m.dtype, m.device)], -1) : null;
     if (this.bias_k && this.bias_v) {
       k = Tensor.cat([k, this.bias_k.expand([N, 1, E])], 1);
       v = Tensor.cat([v, this.bias_v.expand([N, 1, E])], 1);
@@ -212,7 +242,8 @@ export class MultiheadAttention extends Module {
     let scores = qh.matmul(kh.transpose(-2, -1)).mul(1 / Math.sqrt(d)); // (N, H, L, S)
     if (both) scores = scores.add(both);
     let weights = F.softmax(scores, -1);
-    if (this.dropout > 0 && this.training) weights = F.dropout(weights, { p: this.dropout, training: true });
+    if (this.dropout > 0 && this.training)
+      weights = F.dropout(weights, { p: this.dropout, training: true });
     const ctx = weights.matmul(vh).transpose(1, 2).reshape([N, L, E]); // (N, L, E)
     let out = this.out_proj.forward(ctx);
     out = !batched ? out.squeeze(0) : this.batchFirst ? out : out.transpose(0, 1);
@@ -238,28 +269,39 @@ export class MultiheadAttention extends Module {
     const m = additiveMask(op, opts.attnMask, dtype);
     if (m.ndim === 2) {
       if (m.shape[0] !== L || m.shape[1] !== S) {
-        throw new ShapeError(`${op}: The shape of the 2D attn_mask is ${fmtShape(m.shape)}, but should be ${fmtShape([L, S])}.`);
+        throw new ShapeError(
+          `${op}: The shape of the 2D attn_mask is ${fmtShape(m.shape)}, but should be ${fmtShape([L, S])}.`,
+        );
       }
       return m;
     }
     if (m.ndim === 3) {
       if (m.shape[0] !== N * H || m.shape[1] !== L || m.shape[2] !== S) {
-        throw new ShapeError(`${op}: The shape of the 3D attn_mask is ${fmtShape(m.shape)}, but should be ${fmtShape([N * H, L, S])}.`);
+        throw new ShapeError(
+          `${op}: The shape of the 3D attn_mask is ${fmtShape(m.shape)}, but should be ${fmtShape([N * H, L, S])}.`,
+        );
       }
       return m.reshape([N, H, L, S]);
     }
     throw new ShapeError(`${op}: attn_mask's dimension ${m.ndim} is not supported (2-d or 3-d)`);
   }
 
-  private keyPaddingOf(op: string, mask: Tensor | null, N: number, S: number, dtype: DType): Tensor | null {
+  private keyPaddingOf(
+    op: string,
+    mask: Tensor | null,
+    N: number,
+    S: number,
+    dtype: DType,
+  ): Tensor | null {
     if (!mask) return null;
     const m = additiveMask(op, mask.ndim === 1 ? mask.unsqueeze(0) : mask, dtype);
     if (m.shape[0] !== N || m.shape[1] !== S) {
-      throw new ShapeError(`${op}: expecting key_padding_mask shape of ${fmtShape([N, S])}, but got ${fmtShape(mask.shape)}`);
+      throw new ShapeError(
+        `${op}: expecting key_padding_mask shape of ${fmtShape([N, S])}, but got ${fmtShape(mask.shape)}`,
+      );
     }
     return m.reshape([N, 1, 1, S]);
   }
-
 }
 
 export interface AttentionForwardOptions {
@@ -270,12 +312,20 @@ export interface AttentionForwardOptions {
 /** A query of (N, qd) is one step: (N, 1, qd), squeezed back at the end. */
 function stepQueries(op: string, queries: Tensor, keys: Tensor, values: Tensor): [Tensor, boolean] {
   if (keys.ndim !== 3 || values.ndim !== 3) {
-    throw new ShapeError(`${op}: keys and values must be 3-d (N, S, *), got ${fmtShape(keys.shape)} and ${fmtShape(values.shape)}`);
+    throw new ShapeError(
+      `${op}: keys and values must be 3-d (N, S, *), got ${fmtShape(keys.shape)} and ${fmtShape(values.shape)}`,
+    );
   }
   if (queries.ndim !== 2 && queries.ndim !== 3) {
-    throw new ShapeError(`${op}: queries must be (N, L, *) or (N, *), got ${fmtShape(queries.shape)}`);
+    throw new ShapeError(
+      `${op}: queries must be (N, L, *) or (N, *), got ${fmtShape(queries.shape)}`,
+    );
   }
-  if (queries.shape[0] !== keys.shape[0] || keys.shape[0] !== values.shape[0] || keys.shape[1] !== values.shape[1]) {
+  if (
+    queries.shape[0] !== keys.shape[0] ||
+    keys.shape[0] !== values.shape[0] ||
+    keys.shape[1] !== values.shape[1]
+  ) {
     throw new ShapeError(
       `${op}: queries ${fmtShape(queries.shape)}, keys ${fmtShape(keys.shape)} and values ${fmtShape(values.shape)} must share the batch, and keys and values the length`,
     );
@@ -296,8 +346,14 @@ function attend(
   let s = scores;
   if (keyPaddingMask) {
     const [N, , S] = s.shape as [number, number, number];
-    if (keyPaddingMask.ndim !== 2 || keyPaddingMask.shape[0] !== N || keyPaddingMask.shape[1] !== S) {
-      throw new ShapeError(`${op}: keyPaddingMask must be ${fmtShape([N, S])}, got ${fmtShape(keyPaddingMask.shape)}`);
+    if (
+      keyPaddingMask.ndim !== 2 ||
+      keyPaddingMask.shape[0] !== N ||
+      keyPaddingMask.shape[1] !== S
+    ) {
+      throw new ShapeError(
+        `${op}: keyPaddingMask must be ${fmtShape([N, S])}, got ${fmtShape(keyPaddingMask.shape)}`,
+      );
     }
     s = s.add(additiveMask(op, keyPaddingMask, s.dtype).unsqueeze(1));
   }
@@ -340,11 +396,19 @@ export class AdditiveAttention extends Module {
     this.dropout = opts.dropout ?? 0;
   }
 
-  override forward(queries: Tensor, keys: Tensor, values: Tensor, opts: AttentionForwardOptions = {}): [Tensor, Tensor] {
+  override forward(
+    queries: Tensor,
+    keys: Tensor,
+    values: Tensor,
+    opts: AttentionForwardOptions = {},
+  ): [Tensor, Tensor] {
     const op = "AdditiveAttention";
     const [q, step] = stepQueries(op, queries, keys, values);
     // (N, L, 1, h) + (N, 1, S, h) -> (N, L, S, h)
-    const features = this.W_q.forward(q).unsqueeze(2).add(this.W_k.forward(keys).unsqueeze(1)).tanh();
+    const features = this.W_q.forward(q)
+      .unsqueeze(2)
+      .add(this.W_k.forward(keys).unsqueeze(1))
+      .tanh();
     const scores = this.w_v.forward(features).squeeze(-1); // (N, L, S)
     return attend(op, scores, values, opts.keyPaddingMask, this.dropout, this.training, step);
   }
@@ -387,22 +451,36 @@ export class MultiplicativeAttention extends Module {
     super();
     this.score = opts.score ?? "general";
     if (this.score !== "dot" && this.score !== "general") {
-      throw new ArgumentError(`MultiplicativeAttention: score must be "dot" or "general", got ${JSON.stringify(this.score)}`);
+      throw new ArgumentError(
+        `MultiplicativeAttention: score must be "dot" or "general", got ${JSON.stringify(this.score)}`,
+      );
     }
     if (this.score === "dot" && querySize !== keySize) {
-      throw new ArgumentError(`MultiplicativeAttention: "dot" scores need querySize == keySize, got ${querySize} and ${keySize}; use "general"`);
+      throw new ArgumentError(
+        `MultiplicativeAttention: "dot" scores need querySize == keySize, got ${querySize} and ${keySize}; use "general"`,
+      );
     }
-    this.W_a = this.score === "general" ? new Linear(keySize, querySize, { bias: false, dtype: opts.dtype, device: opts.device }) : null;
+    this.W_a =
+      this.score === "general"
+        ? new Linear(keySize, querySize, { bias: false, dtype: opts.dtype, device: opts.device })
+        : null;
     this.scale = opts.scale ?? false;
     this.dropout = opts.dropout ?? 0;
   }
 
-  override forward(queries: Tensor, keys: Tensor, values: Tensor, opts: AttentionForwardOptions = {}): [Tensor, Tensor] {
+  override forward(
+    queries: Tensor,
+    keys: Tensor,
+    values: Tensor,
+    opts: AttentionForwardOptions = {},
+  ): [Tensor, Tensor] {
     const op = "MultiplicativeAttention";
     const [q, step] = stepQueries(op, queries, keys, values);
     const k = this.W_a ? this.W_a.forward(keys) : keys; // (N, S, qd)
     if (k.shape[2] !== q.shape[2]) {
-      throw new ShapeError(`${op}: queries ${fmtShape(queries.shape)} and keys ${fmtShape(keys.shape)} do not match the sizes ${this.querySize} and ${this.keySize}`);
+      throw new ShapeError(
+        `${op}: queries ${fmtShape(queries.shape)} and keys ${fmtShape(keys.shape)} do not match the sizes ${this.querySize} and ${this.keySize}`,
+      );
     }
     let scores = q.matmul(k.transpose(1, 2)); // (N, L, S)
     if (this.scale) scores = scores.mul(1 / Math.sqrt(this.querySize));

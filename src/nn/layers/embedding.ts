@@ -42,10 +42,16 @@ function checkIndices(op: string, input: Tensor, num: number): void {
   }
 }
 
-function normalizePaddingIdx(op: string, paddingIdx: number | null | undefined, num: number): number | null {
+function normalizePaddingIdx(
+  op: string,
+  paddingIdx: number | null | undefined,
+  num: number,
+): number | null {
   if (paddingIdx === null || paddingIdx === undefined) return null;
   if (!Number.isInteger(paddingIdx) || paddingIdx >= num || paddingIdx < -num) {
-    throw new ArgumentError(`${op}: paddingIdx must be within num_embeddings (${num}), got ${paddingIdx}`);
+    throw new ArgumentError(
+      `${op}: paddingIdx must be within num_embeddings (${num}), got ${paddingIdx}`,
+    );
   }
   return paddingIdx < 0 ? paddingIdx + num : paddingIdx;
 }
@@ -66,7 +72,9 @@ export function embedding(
 ): Tensor {
   const op = "embedding";
   if (weight.ndim !== 2) {
-    throw new ShapeError(`${op}: weight must be 2-d (num_embeddings, embedding_dim), got ${fmtShape(weight.shape)}`);
+    throw new ShapeError(
+      `${op}: weight must be 2-d (num_embeddings, embedding_dim), got ${fmtShape(weight.shape)}`,
+    );
   }
   const [num, dim] = weight.shape as [number, number];
   checkIndices(op, input, num);
@@ -90,8 +98,14 @@ export function embedding(
 function embeddingRenorm_(weight: Tensor, input: Tensor, maxNorm: number, normType: number): void {
   noGrad(() => {
     const num = weight.shape[0]!;
-    const used = Tensor.zeros([num], "int32", weight.device).scatter(0, input.reshape([-1]), 1).gt(0);
-    const norms = weight.abs().pow(normType).sum(1).pow(1 / normType); // (num,)
+    const used = Tensor.zeros([num], "int32", weight.device)
+      .scatter(0, input.reshape([-1]), 1)
+      .gt(0);
+    const norms = weight
+      .abs()
+      .pow(normType)
+      .sum(1)
+      .pow(1 / normType); // (num,)
     // PyTorch's factor: maxNorm / (norm + 1e-7), only where the norm is too big.
     const scale = norms.add(1e-7).reciprocal().mul(maxNorm);
     const factor = scale.where(used.logicalAnd(norms.gt(maxNorm)), 1);
@@ -102,7 +116,11 @@ function embeddingRenorm_(weight: Tensor, input: Tensor, maxNorm: number, normTy
 /** Multiplies each row's incoming gradient by 1 / (its count in input), leaving values alone. */
 function scaleByFrequency(w: Tensor, input: Tensor, num: number): Tensor {
   const flat = input.reshape([-1]);
-  const counts = Tensor.zeros([num], w.dtype, w.device).scatterAdd(0, flat, Tensor.ones(flat.shape, w.dtype, w.device));
+  const counts = Tensor.zeros([num], w.dtype, w.device).scatterAdd(
+    0,
+    flat,
+    Tensor.ones(flat.shape, w.dtype, w.device),
+  );
   const inv = counts.clamp(1).reciprocal().unsqueeze(1); // (num, 1)
   // w·inv + (w - w·inv).detach() == w, with gradient scaled by inv.
   const scaled = w.mul(inv);
@@ -138,14 +156,20 @@ export class Embedding extends Module {
     this.scaleGradByFreq = opts.scaleGradByFreq ?? false;
     this.sparse = opts.sparse ?? false;
     if (opts.weight) {
-      if (opts.weight.ndim !== 2 || opts.weight.shape[0] !== numEmbeddings || opts.weight.shape[1] !== embeddingDim) {
+      if (
+        opts.weight.ndim !== 2 ||
+        opts.weight.shape[0] !== numEmbeddings ||
+        opts.weight.shape[1] !== embeddingDim
+      ) {
         throw new ShapeError(
           `Embedding: weight must have shape [${numEmbeddings}, ${embeddingDim}], got ${fmtShape(opts.weight.shape)}`,
         );
       }
       this.weight = new Parameter(opts.weight);
     } else {
-      this.weight = new Parameter(Tensor.zeros([numEmbeddings, embeddingDim], opts.dtype ?? "float32", opts.device ?? "cpu"));
+      this.weight = new Parameter(
+        Tensor.zeros([numEmbeddings, embeddingDim], opts.dtype ?? "float32", opts.device ?? "cpu"),
+      );
       this.resetParameters();
     }
   }
@@ -163,7 +187,9 @@ export class Embedding extends Module {
     opts: Omit<EmbeddingOptions, "weight" | "dtype" | "device"> & { freeze?: boolean } = {},
   ): Embedding {
     if (embeddings.ndim !== 2) {
-      throw new ShapeError(`Embedding.fromPretrained: embeddings must be 2-d, got ${fmtShape(embeddings.shape)}`);
+      throw new ShapeError(
+        `Embedding.fromPretrained: embeddings must be 2-d, got ${fmtShape(embeddings.shape)}`,
+      );
     }
     const [rows, cols] = embeddings.shape as [number, number];
     const emb = new Embedding(rows, cols, { ...opts, weight: embeddings.detach() });
@@ -239,14 +265,17 @@ export class EmbeddingBag extends Module {
     super();
     this.mode = opts.mode ?? "mean";
     if (!["sum", "mean", "max"].includes(this.mode)) {
-      throw new ArgumentError(`EmbeddingBag: mode must be "sum", "mean" or "max", got ${JSON.stringify(this.mode)}`);
+      throw new ArgumentError(
+        `EmbeddingBag: mode must be "sum", "mean" or "max", got ${JSON.stringify(this.mode)}`,
+      );
     }
     this.paddingIdx = normalizePaddingIdx("EmbeddingBag", opts.paddingIdx, numEmbeddings);
     this.maxNorm = opts.maxNorm ?? null;
     this.normType = opts.normType ?? 2;
     this.includeLastOffset = opts.includeLastOffset ?? false;
     this.weight = new Parameter(
-      opts.weight ?? Tensor.zeros([numEmbeddings, embeddingDim], opts.dtype ?? "float32", opts.device ?? "cpu"),
+      opts.weight ??
+        Tensor.zeros([numEmbeddings, embeddingDim], opts.dtype ?? "float32", opts.device ?? "cpu"),
     );
     if (!opts.weight) {
       init.normal_(this.weight);
@@ -260,7 +289,9 @@ export class EmbeddingBag extends Module {
     opts: Omit<EmbeddingBagOptions, "weight" | "dtype" | "device"> & { freeze?: boolean } = {},
   ): EmbeddingBag {
     if (embeddings.ndim !== 2) {
-      throw new ShapeError(`EmbeddingBag.fromPretrained: embeddings must be 2-d, got ${fmtShape(embeddings.shape)}`);
+      throw new ShapeError(
+        `EmbeddingBag.fromPretrained: embeddings must be 2-d, got ${fmtShape(embeddings.shape)}`,
+      );
     }
     const [rows, cols] = embeddings.shape as [number, number];
     const bag = new EmbeddingBag(rows, cols, { ...opts, weight: embeddings.detach() });
@@ -277,7 +308,9 @@ export class EmbeddingBag extends Module {
     const present = this.paddingIdx === null ? null : flat.ne(this.paddingIdx); // (n,)
     if (opts.perSampleWeights) {
       if (this.mode !== "sum") {
-        throw new ArgumentError(`${op}: perSampleWeights is only supported for mode "sum", got "${this.mode}"`);
+        throw new ArgumentError(
+          `${op}: perSampleWeights is only supported for mode "sum", got "${this.mode}"`,
+        );
       }
       const psw = opts.perSampleWeights.reshape([-1]);
       if (psw.shape[0] !== flat.shape[0]) {
@@ -311,19 +344,26 @@ export class EmbeddingBag extends Module {
   /** The flat indices and where each bag starts. */
   private bags(op: string, input: Tensor, offsets: Tensor | null): [Tensor, number[]] {
     if (input.ndim === 2) {
-      if (offsets) throw new ArgumentError(`${op}: offsets must be null when input is 2-d, got ${fmtShape(offsets.shape)}`);
+      if (offsets)
+        throw new ArgumentError(
+          `${op}: offsets must be null when input is 2-d, got ${fmtShape(offsets.shape)}`,
+        );
       const [b, len] = input.shape as [number, number];
       return [input.reshape([-1]), Array.from({ length: b }, (_, i) => i * len)];
     }
-    if (input.ndim !== 1) throw new ShapeError(`${op}: input must be 1-d or 2-d, got ${fmtShape(input.shape)}`);
+    if (input.ndim !== 1)
+      throw new ShapeError(`${op}: input must be 1-d or 2-d, got ${fmtShape(input.shape)}`);
     if (!offsets) throw new ArgumentError(`${op}: offsets are required when input is 1-d`);
-    if (offsets.ndim !== 1) throw new ShapeError(`${op}: offsets must be 1-d, got ${fmtShape(offsets.shape)}`);
+    if (offsets.ndim !== 1)
+      throw new ShapeError(`${op}: offsets must be 1-d, got ${fmtShape(offsets.shape)}`);
     let starts = Array.from(offsets.dataSync(), Number);
     if (this.includeLastOffset) starts = starts.slice(0, -1);
     const n = input.shape[0]!;
     starts.forEach((s, i) => {
       if (s < 0 || s > n || (i > 0 && s < starts[i - 1]!)) {
-        throw new ArgumentError(`${op}: offsets must be non-decreasing and within [0, ${n}], got ${JSON.stringify(starts)}`);
+        throw new ArgumentError(
+          `${op}: offsets must be non-decreasing and within [0, ${n}], got ${JSON.stringify(starts)}`,
+        );
       }
     });
     return [input, starts];
@@ -337,9 +377,14 @@ export class EmbeddingBag extends Module {
       const idx: number[] = [];
       for (let i = s; i < end; i++) if (!keep || keep[i]) idx.push(i);
       if (idx.length === 0) return Tensor.zeros([dim], rows.dtype, rows.device);
-      return rows.indexSelect(0, Tensor.fromArray(Int32Array.from(idx), [idx.length], rows.device)).amax(0);
+      return rows
+        .indexSelect(0, Tensor.fromArray(Int32Array.from(idx), [idx.length], rows.device))
+        .amax(0);
     });
-    return Tensor.cat(outs.map((o) => o.unsqueeze(0)), 0);
+    return Tensor.cat(
+      outs.map((o) => o.unsqueeze(0)),
+      0,
+    );
   }
 
   override extraRepr(): string {

@@ -16,7 +16,11 @@ import { Dropout } from "./dropout.js";
  * @example
  * sinusoidalTable(50, 16).shape; // [50, 16]
  */
-export function sinusoidalTable(maxLen: number, dModel: number, opts: { dtype?: DType; device?: string } = {}): Tensor {
+export function sinusoidalTable(
+  maxLen: number,
+  dModel: number,
+  opts: { dtype?: DType; device?: string } = {},
+): Tensor {
   const data = new Float64Array(maxLen * dModel);
   for (let pos = 0; pos < maxLen; pos++) {
     for (let i = 0; i < dModel; i += 2) {
@@ -29,14 +33,28 @@ export function sinusoidalTable(maxLen: number, dModel: number, opts: { dtype?: 
 }
 
 /** The (L, E) slice of a table for input laid out (L, N, E), (N, L, E) or (L, E), as a broadcastable tensor. */
-function alongSequence(op: string, table: Tensor, x: Tensor, batchFirst: boolean, offset: number): Tensor {
-  if (x.ndim !== 2 && x.ndim !== 3) throw new ShapeError(`${op}: expected (L, N, E), (N, L, E) or (L, E) input, got ${fmtShape(x.shape)}`);
+function alongSequence(
+  op: string,
+  table: Tensor,
+  x: Tensor,
+  batchFirst: boolean,
+  offset: number,
+): Tensor {
+  if (x.ndim !== 2 && x.ndim !== 3)
+    throw new ShapeError(
+      `${op}: expected (L, N, E), (N, L, E) or (L, E) input, got ${fmtShape(x.shape)}`,
+    );
   const seqDim = x.ndim === 2 ? 0 : batchFirst ? 1 : 0;
   const L = x.shape[seqDim]!;
   const E = x.shape[x.ndim - 1]!;
-  if (E !== table.shape[1]) throw new ShapeError(`${op}: input ${fmtShape(x.shape)} must end with dModel ${table.shape[1]}`);
+  if (E !== table.shape[1])
+    throw new ShapeError(
+      `${op}: input ${fmtShape(x.shape)} must end with dModel ${table.shape[1]}`,
+    );
   if (offset + L > table.shape[0]!) {
-    throw new ArgumentError(`${op}: positions ${offset}..${offset + L - 1} exceed maxLen ${table.shape[0]}`);
+    throw new ArgumentError(
+      `${op}: positions ${offset}..${offset + L - 1} exceed maxLen ${table.shape[0]}`,
+    );
   }
   const pe = table.narrow(0, offset, L); // (L, E)
   return x.ndim === 3 && !batchFirst ? pe.unsqueeze(1) : pe; // (L, 1, E) or (L, E)
@@ -103,14 +121,22 @@ export class LearnedPositionalEncoding extends Module {
     opts: Omit<PositionalEncodingOptions, "maxLen"> = {},
   ) {
     super();
-    this.weight = new Parameter(Tensor.zeros([maxLen, dModel], opts.dtype ?? "float32", opts.device ?? "cpu"));
+    this.weight = new Parameter(
+      Tensor.zeros([maxLen, dModel], opts.dtype ?? "float32", opts.device ?? "cpu"),
+    );
     init.normal_(this.weight, 0, 0.02);
     this.dropout = new Dropout(opts.dropout ?? 0);
     this.batchFirst = opts.batchFirst ?? false;
   }
 
   override forward(x: Tensor, opts: { offset?: number } = {}): Tensor {
-    const pe = alongSequence("LearnedPositionalEncoding", this.weight, x, this.batchFirst, opts.offset ?? 0);
+    const pe = alongSequence(
+      "LearnedPositionalEncoding",
+      this.weight,
+      x,
+      this.batchFirst,
+      opts.offset ?? 0,
+    );
     return this.dropout.forward(x.add(pe));
   }
 }
@@ -154,7 +180,9 @@ export class RotaryEmbedding extends Module {
 
   override forward(x: Tensor, opts: { offset?: number } = {}): Tensor {
     if (x.ndim < 2 || x.shape[x.ndim - 1] !== this.dim) {
-      throw new ShapeError(`RotaryEmbedding: expected input (…, L, ${this.dim}), got ${fmtShape(x.shape)}`);
+      throw new ShapeError(
+        `RotaryEmbedding: expected input (…, L, ${this.dim}), got ${fmtShape(x.shape)}`,
+      );
     }
     const [cos, sin] = this.cosSin(x.shape[x.ndim - 2]!, opts.offset ?? 0, x.dtype);
     return applyRotaryPosEmb(x, cos, sin);

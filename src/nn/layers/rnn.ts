@@ -113,17 +113,20 @@ export abstract class RNNBase extends Module {
       ["hiddenSize", hiddenSize],
       ["numLayers", this.numLayers],
     ] as const) {
-      if (!Number.isInteger(v) || v <= 0) throw new ArgumentError(`${op}: ${name} must be a positive integer, got ${v}`);
+      if (!Number.isInteger(v) || v <= 0)
+        throw new ArgumentError(`${op}: ${name} must be a positive integer, got ${v}`);
     }
     if (!(this.dropout >= 0 && this.dropout <= 1)) {
-      throw new ArgumentError(`${op}: dropout should be a number in range [0, 1], got ${this.dropout}`);
+      throw new ArgumentError(
+        `${op}: dropout should be a number in range [0, 1], got ${this.dropout}`,
+      );
     }
-    if (this.projSize < 0 || this.projSize >= hiddenSize || (this.projSize > 0 && mode !== "LSTM")) {
-      if (this.projSize !== 0) {
-        throw new ArgumentError(
-          `${op}: projSize must be 0 or a positive integer below hiddenSize (${hiddenSize}), and LSTM only; got ${this.projSize}`,
-        );
-      }
+    const badProj =
+      !Number.isInteger(this.projSize) || this.projSize < 0 || this.projSize >= hiddenSize;
+    if (this.projSize !== 0 && (badProj || mode !== "LSTM")) {
+      throw new ArgumentError(
+        `${op}: projSize must be 0 or a positive integer below hiddenSize (${hiddenSize}), and LSTM only; got ${this.projSize}`,
+      );
     }
     const dtype = opts.dtype ?? "float32";
     const device = opts.device ?? "cpu";
@@ -141,7 +144,8 @@ export abstract class RNNBase extends Module {
           this.registerParameter(`bias_ih${sfx}`, param([gates]));
           this.registerParameter(`bias_hh${sfx}`, param([gates]));
         }
-        if (this.projSize > 0) this.registerParameter(`weight_hr${sfx}`, param([this.projSize, hiddenSize]));
+        if (this.projSize > 0)
+          this.registerParameter(`weight_hr${sfx}`, param([this.projSize, hiddenSize]));
       }
     }
     this.resetParameters();
@@ -195,11 +199,16 @@ export abstract class RNNBase extends Module {
     if (packed) {
       x = packed.data;
       sizes = packed.sizes();
-      if (x.ndim !== 2) throw new ShapeError(`${op}: packed data must be 2-d (rows, input_size), got ${fmtShape(x.shape)}`);
+      if (x.ndim !== 2)
+        throw new ShapeError(
+          `${op}: packed data must be 2-d (rows, input_size), got ${fmtShape(x.shape)}`,
+        );
     } else {
       x = input as Tensor;
       if (x.ndim !== 2 && x.ndim !== 3) {
-        throw new ShapeError(`${op}: expected input to be 2-d (unbatched) or 3-d, got ${fmtShape(x.shape)}`);
+        throw new ShapeError(
+          `${op}: expected input to be 2-d (unbatched) or 3-d, got ${fmtShape(x.shape)}`,
+        );
       }
       batched = x.ndim === 3;
       if (!batched) x = x.unsqueeze(1);
@@ -217,11 +226,15 @@ export abstract class RNNBase extends Module {
       if (!given) return Tensor.zeros(want, x.dtype, x.device);
       let s = batched ? given : given.ndim === 2 ? given.unsqueeze(1) : given;
       if (!batched && given.ndim !== 2) {
-        throw new ShapeError(`${op}: for unbatched 2-d input, ${name} should also be 2-d but got ${given.ndim}-d tensor`);
+        throw new ShapeError(
+          `${op}: for unbatched 2-d input, ${name} should also be 2-d but got ${given.ndim}-d tensor`,
+        );
       }
       if (packed?.sortedIndices) s = s.indexSelect(1, packed.sortedIndices);
       if (s.shape.join() !== want.join()) {
-        throw new ShapeError(`${op}: expected hidden size ${fmtShape(want)} for ${name}, got ${fmtShape(s.shape)}`);
+        throw new ShapeError(
+          `${op}: expected hidden size ${fmtShape(want)} for ${name}, got ${fmtShape(s.shape)}`,
+        );
       }
       return s;
     };
@@ -236,7 +249,14 @@ export abstract class RNNBase extends Module {
       for (let dir = 0; dir < dirs; dir++) {
         const k = layer * dirs + dir;
         const start: State = { h: hx.select(0, k), c: cx ? cx.select(0, k) : null };
-        const [out, last] = this.runDirection(layerIn, sizes, packed !== null, start, suffix(layer, dir), dir === 1);
+        const [out, last] = this.runDirection(
+          layerIn,
+          sizes,
+          packed !== null,
+          start,
+          suffix(layer, dir),
+          dir === 1,
+        );
         outs.push(out);
         hN.push(last.h);
         if (last.c) cN.push(last.c);
@@ -246,13 +266,31 @@ export abstract class RNNBase extends Module {
         layerIn = F.dropout(layerIn, { p: this.dropout, training: true });
       }
     }
-    let h = Tensor.cat(hN.map((t) => t.unsqueeze(0)), 0); // (layers·dirs, N, H)
-    let c = cx ? Tensor.cat(cN.map((t) => t.unsqueeze(0)), 0) : null;
+    let h = Tensor.cat(
+      hN.map((t) => t.unsqueeze(0)),
+      0,
+    ); // (layers·dirs, N, H)
+    let c = cx
+      ? Tensor.cat(
+          cN.map((t) => t.unsqueeze(0)),
+          0,
+        )
+      : null;
     if (packed?.unsortedIndices) {
       h = h.indexSelect(1, packed.unsortedIndices);
       if (c) c = c.indexSelect(1, packed.unsortedIndices);
     }
-    if (packed) return [new PackedSequence(layerIn, packed.batchSizes, packed.sortedIndices, packed.unsortedIndices), h, c];
+    if (packed)
+      return [
+        new PackedSequence(
+          layerIn,
+          packed.batchSizes,
+          packed.sortedIndices,
+          packed.unsortedIndices,
+        ),
+        h,
+        c,
+      ];
     let output = layerIn; // (L, N, dirs·H)
     if (!batched) {
       output = output.squeeze(1);
@@ -284,8 +322,12 @@ export abstract class RNNBase extends Module {
     const gi = linear(x, wIh, bIh); // (L, N, G·H) or (rows, G·H)
     const T = sizes.length;
     const N = sizes[0] ?? 0;
-    const offsets: number[] = [];
-    sizes.reduce((acc, bs) => (offsets.push(acc), acc + bs), 0);
+    const offsets: number[] = []; // where step t starts in the packed rows
+    let acc = 0;
+    for (const bs of sizes) {
+      offsets.push(acc);
+      acc += bs;
+    }
     let { h, c } = start; // (N, H)
     const outs = new Array<Tensor>(T);
     for (let s = 0; s < T; s++) {
@@ -310,7 +352,12 @@ export abstract class RNNBase extends Module {
       h = bs < N ? Tensor.cat([hNew, h.narrow(0, bs, N - bs)], 0) : hNew;
       if (cNew) c = bs < N ? Tensor.cat([cNew, c!.narrow(0, bs, N - bs)], 0) : cNew;
     }
-    const out = packed ? Tensor.cat(outs, 0) : Tensor.cat(outs.map((o) => o.unsqueeze(0)), 0);
+    const out = packed
+      ? Tensor.cat(outs, 0)
+      : Tensor.cat(
+          outs.map((o) => o.unsqueeze(0)),
+          0,
+        );
     return [out, { h, c }];
   }
 
@@ -352,7 +399,10 @@ export class RNN extends RNNBase {
 
   override forward(input: Tensor, hx?: Tensor | null): [Tensor, Tensor];
   override forward(input: PackedSequence, hx?: Tensor | null): [PackedSequence, Tensor];
-  override forward(input: Tensor | PackedSequence, hx: Tensor | null = null): [Tensor | PackedSequence, Tensor] {
+  override forward(
+    input: Tensor | PackedSequence,
+    hx: Tensor | null = null,
+  ): [Tensor | PackedSequence, Tensor] {
     const [out, h] = this.run(input, hx, null);
     return [out, h];
   }
@@ -373,7 +423,10 @@ export class LSTM extends RNNBase {
   }
 
   override forward(input: Tensor, hx?: [Tensor, Tensor] | null): [Tensor, [Tensor, Tensor]];
-  override forward(input: PackedSequence, hx?: [Tensor, Tensor] | null): [PackedSequence, [Tensor, Tensor]];
+  override forward(
+    input: PackedSequence,
+    hx?: [Tensor, Tensor] | null,
+  ): [PackedSequence, [Tensor, Tensor]];
   override forward(
     input: Tensor | PackedSequence,
     hx: [Tensor, Tensor] | null = null,
@@ -402,7 +455,10 @@ export class GRU extends RNNBase {
 
   override forward(input: Tensor, hx?: Tensor | null): [Tensor, Tensor];
   override forward(input: PackedSequence, hx?: Tensor | null): [PackedSequence, Tensor];
-  override forward(input: Tensor | PackedSequence, hx: Tensor | null = null): [Tensor | PackedSequence, Tensor] {
+  override forward(
+    input: Tensor | PackedSequence,
+    hx: Tensor | null = null,
+  ): [Tensor | PackedSequence, Tensor] {
     const [out, h] = this.run(input, hx, null);
     return [out, h];
   }
@@ -452,10 +508,14 @@ abstract class RNNCellBase extends Module {
   protected prepare(input: Tensor): [Tensor, boolean] {
     const op = this.getName();
     if (input.ndim !== 1 && input.ndim !== 2) {
-      throw new ShapeError(`${op}: Expected input to be 1-d or 2-d but received ${input.ndim}-d tensor ${fmtShape(input.shape)}`);
+      throw new ShapeError(
+        `${op}: Expected input to be 1-d or 2-d but received ${input.ndim}-d tensor ${fmtShape(input.shape)}`,
+      );
     }
     if (input.shape[input.ndim - 1] !== this.inputSize) {
-      throw new ShapeError(`${op}: input has inconsistent input_size: got ${input.shape[input.ndim - 1]} expected ${this.inputSize}`);
+      throw new ShapeError(
+        `${op}: input has inconsistent input_size: got ${input.shape[input.ndim - 1]} expected ${this.inputSize}`,
+      );
     }
     return input.ndim === 1 ? [input.unsqueeze(0), false] : [input, true];
   }
@@ -466,7 +526,9 @@ abstract class RNNCellBase extends Module {
     if (!hx) return Tensor.zeros([N, this.hiddenSize], x.dtype, x.device);
     const h = batched ? hx : hx.unsqueeze(0);
     if (h.ndim !== 2 || h.shape[0] !== N || h.shape[1] !== this.hiddenSize) {
-      throw new ShapeError(`${this.getName()}: ${name} must be ${fmtShape([N, this.hiddenSize])}, got ${fmtShape(hx.shape)}`);
+      throw new ShapeError(
+        `${this.getName()}: ${name} must be ${fmtShape([N, this.hiddenSize])}, got ${fmtShape(hx.shape)}`,
+      );
     }
     return h;
   }
@@ -497,7 +559,9 @@ export class RNNCell extends RNNCellBase {
     super(inputSize, hiddenSize, 1, opts);
     this.nonlinearity = opts.nonlinearity ?? "tanh";
     if (this.nonlinearity !== "tanh" && this.nonlinearity !== "relu") {
-      throw new ArgumentError(`RNNCell: unknown nonlinearity '${this.nonlinearity}'; select from 'tanh' or 'relu'`);
+      throw new ArgumentError(
+        `RNNCell: unknown nonlinearity '${this.nonlinearity}'; select from 'tanh' or 'relu'`,
+      );
     }
   }
 
@@ -510,7 +574,10 @@ export class RNNCell extends RNNCellBase {
   }
 
   override extraRepr(): string {
-    return super.extraRepr() + (this.nonlinearity !== "tanh" ? `, nonlinearity='${this.nonlinearity}'` : "");
+    return (
+      super.extraRepr() +
+      (this.nonlinearity !== "tanh" ? `, nonlinearity='${this.nonlinearity}'` : "")
+    );
   }
 }
 

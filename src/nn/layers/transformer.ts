@@ -9,10 +9,11 @@
 // input (normFirst, pre-norm, which trains more stably when deep). A
 // decoder layer adds cross-attention over the encoder's output (memory)
 // between the two.
-import { defaultGenerator } from "../../random.js";
-import { ArgumentError, fmtShape, ShapeError } from "../../errors.js";
-import { Tensor } from "../../tensor/tensor.js";
+
 import type { DType } from "../../dtype.js";
+import { ArgumentError, fmtShape, ShapeError } from "../../errors.js";
+import { defaultGenerator } from "../../random.js";
+import { Tensor } from "../../tensor/tensor.js";
 import * as F from "../functional/index.js";
 import * as init from "../init.js";
 import { Module } from "../module.js";
@@ -94,7 +95,11 @@ export class TransformerEncoderLayer extends Module {
     const p = opts.dropout ?? 0.1;
     const ff = opts.dimFeedforward ?? 2048;
     const lin = { bias: opts.bias ?? true, dtype: opts.dtype, device: opts.device };
-    this.self_attn = new MultiheadAttention(dModel, nhead, { dropout: p, batchFirst: opts.batchFirst, ...lin });
+    this.self_attn = new MultiheadAttention(dModel, nhead, {
+      dropout: p,
+      batchFirst: opts.batchFirst,
+      ...lin,
+    });
     this.linear1 = new Linear(dModel, ff, lin);
     this.dropout = new Dropout(p);
     this.linear2 = new Linear(ff, dModel, lin);
@@ -107,10 +112,15 @@ export class TransformerEncoderLayer extends Module {
   }
 
   override forward(src: Tensor, opts: EncoderLayerForwardOptions = {}): Tensor {
-    const mask = opts.srcMask ?? (opts.isCausal ? causalMask(src, this.self_attn.batchFirst) : null);
+    const mask =
+      opts.srcMask ?? (opts.isCausal ? causalMask(src, this.self_attn.batchFirst) : null);
     const sa = (x: Tensor) =>
       this.dropout1.forward(
-        this.self_attn.forward(x, x, x, { attnMask: mask, keyPaddingMask: opts.srcKeyPaddingMask, needWeights: false })[0],
+        this.self_attn.forward(x, x, x, {
+          attnMask: mask,
+          keyPaddingMask: opts.srcKeyPaddingMask,
+          needWeights: false,
+        })[0],
       );
     let x = src;
     if (this.normFirst) {
@@ -124,7 +134,9 @@ export class TransformerEncoderLayer extends Module {
   }
 
   private ff(x: Tensor): Tensor {
-    return this.dropout2.forward(this.linear2.forward(this.dropout.forward(this.act(this.linear1.forward(x)))));
+    return this.dropout2.forward(
+      this.linear2.forward(this.dropout.forward(this.act(this.linear1.forward(x)))),
+    );
   }
 }
 
@@ -178,8 +190,16 @@ export class TransformerDecoderLayer extends Module {
     const p = opts.dropout ?? 0.1;
     const ff = opts.dimFeedforward ?? 2048;
     const lin = { bias: opts.bias ?? true, dtype: opts.dtype, device: opts.device };
-    this.self_attn = new MultiheadAttention(dModel, nhead, { dropout: p, batchFirst: opts.batchFirst, ...lin });
-    this.multihead_attn = new MultiheadAttention(dModel, nhead, { dropout: p, batchFirst: opts.batchFirst, ...lin });
+    this.self_attn = new MultiheadAttention(dModel, nhead, {
+      dropout: p,
+      batchFirst: opts.batchFirst,
+      ...lin,
+    });
+    this.multihead_attn = new MultiheadAttention(dModel, nhead, {
+      dropout: p,
+      batchFirst: opts.batchFirst,
+      ...lin,
+    });
     this.linear1 = new Linear(dModel, ff, lin);
     this.dropout = new Dropout(p);
     this.linear2 = new Linear(ff, dModel, lin);
@@ -195,10 +215,15 @@ export class TransformerDecoderLayer extends Module {
   }
 
   override forward(tgt: Tensor, memory: Tensor, opts: DecoderLayerForwardOptions = {}): Tensor {
-    const tgtMask = opts.tgtMask ?? (opts.tgtIsCausal ? causalMask(tgt, this.self_attn.batchFirst) : null);
+    const tgtMask =
+      opts.tgtMask ?? (opts.tgtIsCausal ? causalMask(tgt, this.self_attn.batchFirst) : null);
     const sa = (x: Tensor) =>
       this.dropout1.forward(
-        this.self_attn.forward(x, x, x, { attnMask: tgtMask, keyPaddingMask: opts.tgtKeyPaddingMask, needWeights: false })[0],
+        this.self_attn.forward(x, x, x, {
+          attnMask: tgtMask,
+          keyPaddingMask: opts.tgtKeyPaddingMask,
+          needWeights: false,
+        })[0],
       );
     const mha = (x: Tensor) =>
       this.dropout2.forward(
@@ -209,7 +234,9 @@ export class TransformerDecoderLayer extends Module {
         })[0],
       );
     const ff = (x: Tensor) =>
-      this.dropout3.forward(this.linear2.forward(this.dropout.forward(this.act(this.linear1.forward(x)))));
+      this.dropout3.forward(
+        this.linear2.forward(this.dropout.forward(this.act(this.linear1.forward(x)))),
+      );
     let x = tgt;
     if (this.normFirst) {
       x = x.add(sa(this.norm1.forward(x)));
@@ -236,16 +263,22 @@ function causalMask(x: Tensor, batchFirst: boolean): Tensor {
  * original's state. The random generator is put back afterwards, so
  * building a stack draws as many numbers as building one layer.
  */
-function clones<L extends TransformerEncoderLayer | TransformerDecoderLayer>(layer: L, n: number): ModuleList {
+function clones<L extends TransformerEncoderLayer | TransformerDecoderLayer>(
+  layer: L,
+  n: number,
+): ModuleList {
   const copies: Module[] = [];
   for (let i = 0; i < n; i++) {
     const saved = defaultGenerator.getState();
     const Cls = layer.constructor as new (d: number, h: number, o: TransformerLayerOptions) => L;
     const copy = new Cls(layer.dModel, layer.nhead, layer.options);
     defaultGenerator.setState(saved);
-    const state = Object.fromEntries(Object.entries(layer.stateDict()).map(([k, v]) => [k, v.clone()]));
+    const state = Object.fromEntries(
+      Object.entries(layer.stateDict()).map(([k, v]) => [k, v.clone()]),
+    );
     copy.loadStateDict(state);
-    for (const [k, p] of layer.namedParameters()) if (!p.requiresGrad) copy.getParameter(k).requiresGrad_(false);
+    for (const [k, p] of layer.namedParameters())
+      if (!p.requiresGrad) copy.getParameter(k).requiresGrad_(false);
     copy.train(layer.training);
     copies.push(copy);
   }
@@ -279,10 +312,17 @@ export class TransformerEncoder extends Module {
     this.norm = opts.norm ?? null;
   }
 
-  override forward(src: Tensor, opts: { mask?: Tensor | null; srcKeyPaddingMask?: Tensor | null; isCausal?: boolean } = {}): Tensor {
+  override forward(
+    src: Tensor,
+    opts: { mask?: Tensor | null; srcKeyPaddingMask?: Tensor | null; isCausal?: boolean } = {},
+  ): Tensor {
     let x = src;
     for (const layer of this.layers.children() as TransformerEncoderLayer[]) {
-      x = layer.forward(x, { srcMask: opts.mask, srcKeyPaddingMask: opts.srcKeyPaddingMask, isCausal: opts.isCausal });
+      x = layer.forward(x, {
+        srcMask: opts.mask,
+        srcKeyPaddingMask: opts.srcKeyPaddingMask,
+        isCausal: opts.isCausal,
+      });
     }
     return this.norm ? (this.norm.forward(x) as Tensor) : x;
   }
@@ -317,7 +357,8 @@ export class TransformerDecoder extends Module {
 
   override forward(tgt: Tensor, memory: Tensor, opts: DecoderLayerForwardOptions = {}): Tensor {
     let x = tgt;
-    for (const layer of this.layers.children() as TransformerDecoderLayer[]) x = layer.forward(x, memory, opts);
+    for (const layer of this.layers.children() as TransformerDecoderLayer[])
+      x = layer.forward(x, memory, opts);
     return this.norm ? (this.norm.forward(x) as Tensor) : x;
   }
 }
@@ -366,28 +407,41 @@ export class Transformer extends Module {
     const eps = opts.layerNormEps ?? 1e-5;
     this.encoder =
       opts.customEncoder ??
-      new TransformerEncoder(new TransformerEncoderLayer(this.dModel, this.nhead, opts), opts.numEncoderLayers ?? 6, {
-        norm: new LayerNorm(this.dModel, { eps, ...lin }),
-      });
+      new TransformerEncoder(
+        new TransformerEncoderLayer(this.dModel, this.nhead, opts),
+        opts.numEncoderLayers ?? 6,
+        {
+          norm: new LayerNorm(this.dModel, { eps, ...lin }),
+        },
+      );
     this.decoder =
       opts.customDecoder ??
-      new TransformerDecoder(new TransformerDecoderLayer(this.dModel, this.nhead, opts), opts.numDecoderLayers ?? 6, {
-        norm: new LayerNorm(this.dModel, { eps, ...lin }),
-      });
+      new TransformerDecoder(
+        new TransformerDecoderLayer(this.dModel, this.nhead, opts),
+        opts.numDecoderLayers ?? 6,
+        {
+          norm: new LayerNorm(this.dModel, { eps, ...lin }),
+        },
+      );
     for (const p of this.parameters()) if (p.ndim > 1) init.xavierUniform_(p);
   }
 
   override forward(src: Tensor, tgt: Tensor, opts: TransformerForwardOptions = {}): Tensor {
     const bd = this.batchFirst ? 0 : 1;
     if (src.ndim === 3 && tgt.ndim === 3 && src.shape[bd] !== tgt.shape[bd]) {
-      throw new ShapeError(`Transformer: the batch number of src and tgt must be equal, got ${fmtShape(src.shape)} and ${fmtShape(tgt.shape)}`);
+      throw new ShapeError(
+        `Transformer: the batch number of src and tgt must be equal, got ${fmtShape(src.shape)} and ${fmtShape(tgt.shape)}`,
+      );
     }
     if (src.shape[src.ndim - 1] !== this.dModel || tgt.shape[tgt.ndim - 1] !== this.dModel) {
       throw new ShapeError(
         `Transformer: the feature number of src and tgt must be equal to d_model (${this.dModel}), got ${fmtShape(src.shape)} and ${fmtShape(tgt.shape)}`,
       );
     }
-    const memory = this.encoder.forward(src, { mask: opts.srcMask, srcKeyPaddingMask: opts.srcKeyPaddingMask }) as Tensor;
+    const memory = this.encoder.forward(src, {
+      mask: opts.srcMask,
+      srcKeyPaddingMask: opts.srcKeyPaddingMask,
+    }) as Tensor;
     return this.decoder.forward(tgt, memory, {
       tgtMask: opts.tgtMask,
       memoryMask: opts.memoryMask,
@@ -403,8 +457,14 @@ export class Transformer extends Module {
    * @example
    * nn.Transformer.generateSquareSubsequentMask(3).tolistSync(); // [[0, -inf, -inf], [0, 0, -inf], [0, 0, 0]]
    */
-  static generateSquareSubsequentMask(sz: number, opts: { dtype?: DType; device?: string } = {}): Tensor {
+  static generateSquareSubsequentMask(
+    sz: number,
+    opts: { dtype?: DType; device?: string } = {},
+  ): Tensor {
     const blocked = Tensor.ones([sz, sz], "bool", opts.device ?? "cpu").triu(1);
-    return Tensor.zeros([sz, sz], opts.dtype ?? "float32", opts.device ?? "cpu").maskedFill(blocked, Number.NEGATIVE_INFINITY);
+    return Tensor.zeros([sz, sz], opts.dtype ?? "float32", opts.device ?? "cpu").maskedFill(
+      blocked,
+      Number.NEGATIVE_INFINITY,
+    );
   }
 }

@@ -41,7 +41,9 @@ function lengthsOf(op: string, lengths: Tensor | readonly number[]): number[] {
   const out = lengths instanceof Tensor ? Array.from(lengths.dataSync(), Number) : [...lengths];
   for (const l of out) {
     if (!Number.isInteger(l) || l <= 0) {
-      throw new ArgumentError(`${op}: every length must be a positive integer, got ${JSON.stringify(out)}`);
+      throw new ArgumentError(
+        `${op}: every length must be a positive integer, got ${JSON.stringify(out)}`,
+      );
     }
   }
   return out;
@@ -85,15 +87,22 @@ export function packPaddedSequence(
   const op = "packPaddedSequence";
   const batchFirst = opts.batchFirst ?? false;
   const enforceSorted = opts.enforceSorted ?? true;
-  if (input.ndim < 2) throw new ShapeError(`${op}: input must be at least 2-d (T, B, *), got ${fmtShape(input.shape)}`);
+  if (input.ndim < 2)
+    throw new ShapeError(
+      `${op}: input must be at least 2-d (T, B, *), got ${fmtShape(input.shape)}`,
+    );
   let lens = lengthsOf(op, lengths);
   const batchDim = batchFirst ? 0 : 1;
   const [B, T] = [input.shape[batchDim]!, input.shape[1 - batchDim]!];
   if (lens.length !== B) {
-    throw new ShapeError(`${op}: expected ${B} lengths (the batch size of input ${fmtShape(input.shape)}), got ${lens.length}`);
+    throw new ShapeError(
+      `${op}: expected ${B} lengths (the batch size of input ${fmtShape(input.shape)}), got ${lens.length}`,
+    );
   }
   if (Math.max(...lens) > T) {
-    throw new ArgumentError(`${op}: a length ${Math.max(...lens)} exceeds the sequence length ${T} of input ${fmtShape(input.shape)}`);
+    throw new ArgumentError(
+      `${op}: a length ${Math.max(...lens)} exceeds the sequence length ${T} of input ${fmtShape(input.shape)}`,
+    );
   }
   let sorted: Tensor | null = null;
   let unsorted: Tensor | null = null;
@@ -138,7 +147,10 @@ export interface PadPackedOptions {
  * @example
  * const [padded, lengths] = nn.utils.padPackedSequence(packed, { batchFirst: true });
  */
-export function padPackedSequence(sequence: PackedSequence, opts: PadPackedOptions = {}): [Tensor, Tensor] {
+export function padPackedSequence(
+  sequence: PackedSequence,
+  opts: PadPackedOptions = {},
+): [Tensor, Tensor] {
   const op = "padPackedSequence";
   const sizes = sequence.sizes();
   const T = sizes.length;
@@ -223,9 +235,14 @@ export function padSequence(sequences: readonly Tensor[], opts: PadSequenceOptio
  * @example
  * nn.utils.packSequence([fl.ones([2]), fl.ones([3])], { enforceSorted: false }).data.shape; // [5]
  */
-export function packSequence(sequences: readonly Tensor[], opts: { enforceSorted?: boolean } = {}): PackedSequence {
+export function packSequence(
+  sequences: readonly Tensor[],
+  opts: { enforceSorted?: boolean } = {},
+): PackedSequence {
   const lengths = sequences.map((s) => s.shape[0]!);
-  return packPaddedSequence(padSequence(sequences), lengths, { enforceSorted: opts.enforceSorted ?? true });
+  return packPaddedSequence(padSequence(sequences), lengths, {
+    enforceSorted: opts.enforceSorted ?? true,
+  });
 }
 
 /**
