@@ -16,7 +16,10 @@ function now(): number {
   return performance.now() / 1000;
 }
 
-export function measure(fn: () => unknown, budget: number): { median: number; min: number; max: number } {
+export function measure(
+  fn: () => unknown,
+  budget: number,
+): { median: number; min: number; max: number } {
   fn();
   const start = now();
   fn();
@@ -30,10 +33,18 @@ export function measure(fn: () => unknown, budget: number): { median: number; mi
     times.push((now() - t0) / inner);
   }
   times.sort((a, b) => a - b);
-  return { median: times[Math.floor(times.length / 2)]!, min: times[0]!, max: times[times.length - 1]! };
+  return {
+    median: times[Math.floor(times.length / 2)]!,
+    min: times[0]!,
+    max: times[times.length - 1]!,
+  };
 }
 
-function record(task: string, size: number, m: { median: number; min: number; max: number }): Measurement {
+function record(
+  task: string,
+  size: number,
+  m: { median: number; min: number; max: number },
+): Measurement {
   return { system: "flint", task, size, threads: 1, ...m };
 }
 
@@ -45,13 +56,25 @@ export function flintTasks(tasks: string[], sizes: number[], budget: number): Me
   if (tasks.includes("add16")) {
     const a = fl.randn([16]);
     const b = fl.randn([16]);
-    out.push(record("add16", 16, measure(() => a.add(b), budget)));
+    out.push(
+      record(
+        "add16",
+        16,
+        measure(() => a.add(b), budget),
+      ),
+    );
   }
   if (tasks.includes("sgemm")) {
     for (const n of sizes) {
       const a = fl.randn([n, n]);
       const b = fl.randn([n, n]);
-      out.push(record("sgemm", n, measure(() => a.mm(b), budget)));
+      out.push(
+        record(
+          "sgemm",
+          n,
+          measure(() => a.mm(b), budget),
+        ),
+      );
     }
   }
   if (tasks.includes("mlp")) out.push(record("mlp", 128, measure(mlpStep(), budget * 2)));
@@ -92,7 +115,9 @@ function fashionEpoch(): { median: number; min: number; max: number } | null {
     images = d.images.flatten(1);
     labels = d.labels;
   } catch {
-    console.log("bench: Fashion-MNIST not installed (apt-get install dataset-fashion-mnist); skipping the epoch task");
+    console.log(
+      "bench: Fashion-MNIST not installed (apt-get install dataset-fashion-mnist); skipping the epoch task",
+    );
     return null;
   }
   const model = new fl.nn.Sequential(
@@ -103,7 +128,10 @@ function fashionEpoch(): { median: number; min: number; max: number } | null {
     new fl.nn.Linear(128, 10),
   );
   const opt = new fl.optim.Adam(model.parameters(), { lr: 1e-3 });
-  const loader = new fl.data.DataLoader(new fl.data.TensorDataset(images, labels), { batchSize: 128, shuffle: true });
+  const loader = new fl.data.DataLoader(new fl.data.TensorDataset(images, labels), {
+    batchSize: 128,
+    shuffle: true,
+  });
   const t0 = performance.now();
   for (const [x, y] of loader) {
     opt.zeroGrad();

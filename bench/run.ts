@@ -76,7 +76,15 @@ function runTorch(args: Args, threads: number): Measurement[] {
     .filter((l) => l.startsWith("{"))
     .map((l) => {
       const o = JSON.parse(l);
-      return { system: "torch", task: o.task, size: o.size, threads: o.threads, median: o.median, min: o.min, max: o.max };
+      return {
+        system: "torch",
+        task: o.task,
+        size: o.size,
+        threads: o.threads,
+        median: o.median,
+        min: o.min,
+        max: o.max,
+      };
     });
 }
 
@@ -103,17 +111,35 @@ function main(): void {
   if (haveTorch) {
     for (const t of args.threads) results.push(...runTorch(args, t));
   } else {
-    console.log("PyTorch not found (apt-get install python3-torch): printing flint's figures only.");
+    console.log(
+      "PyTorch not found (apt-get install python3-torch): printing flint's figures only.",
+    );
   }
-  const rows: string[][] = [["task", "size", "flint", ...args.threads.map((t) => `torch t=${t}`), "flint / torch t=1 (time ratio)"]];
+  const rows: string[][] = [
+    [
+      "task",
+      "size",
+      "flint",
+      ...args.threads.map((t) => `torch t=${t}`),
+      "flint / torch t=1 (time ratio)",
+    ],
+  ];
   const flint = results.filter((r) => r.system === "flint");
   for (const f of flint) {
     const torch = args.threads.map((t) =>
-      results.find((r) => r.system === "torch" && r.task === f.task && r.size === f.size && r.threads === t),
+      results.find(
+        (r) => r.system === "torch" && r.task === f.task && r.size === f.size && r.threads === t,
+      ),
     );
     const t1 = torch[0];
     const ratio = t1 ? `${(f.median / t1.median).toFixed(2)}x` : "-";
-    rows.push([f.task, String(f.size), figure(f), ...torch.map((t) => (t ? figure(t) : "-")), ratio]);
+    rows.push([
+      f.task,
+      String(f.size),
+      figure(f),
+      ...torch.map((t) => (t ? figure(t) : "-")),
+      ratio,
+    ]);
   }
   const widths = rows[0]!.map((_, c) => Math.max(...rows.map((r) => r[c]!.length)));
   const line = (r: string[]) => `| ${r.map((v, c) => v.padEnd(widths[c]!)).join(" | ")} |`;
@@ -122,7 +148,10 @@ function main(): void {
   for (const r of rows.slice(1)) console.log(line(r));
   console.log("time ratio < 1 means flint is faster; > 1 means PyTorch is faster.");
   if (args.json) {
-    writeFileSync(args.json, JSON.stringify({ date: new Date().toISOString(), node: process.version, results }, null, 2));
+    writeFileSync(
+      args.json,
+      JSON.stringify({ date: new Date().toISOString(), node: process.version, results }, null, 2),
+    );
     console.log(`wrote ${args.json}`);
   }
 }

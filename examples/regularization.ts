@@ -29,7 +29,9 @@ export interface Options {
 }
 
 function accuracy(model: fl.nn.Module, x: fl.Tensor, y: fl.Tensor): number {
-  return fl.noGrad(() => (model.forward(x) as fl.Tensor).argmax(1).eq(y).float().mean().itemSync() as number);
+  return fl.noGrad(
+    () => (model.forward(x) as fl.Tensor).argmax(1).eq(y).float().mean().itemSync() as number,
+  );
 }
 
 /** Trains one model; `l1` adds λ·Σ|w| to the loss, `weightDecay` is L2, `patience` enables early stopping. */
@@ -42,7 +44,9 @@ function run(
   const model = new nn.Sequential(new nn.Linear(64, 256), new nn.ReLU(), new nn.Linear(256, 10));
   // Adam's weightDecay adds λ·w to the gradient: the L2 penalty λ/2·‖w‖².
   const opt = new optim.Adam(model.parameters(), { lr: 1e-2, weightDecay: opts.weightDecay ?? 0 });
-  const stopper = opts.patience ? new fl.EarlyStopping({ patience: opts.patience, mode: "min" }) : null;
+  const stopper = opts.patience
+    ? new fl.EarlyStopping({ patience: opts.patience, mode: "min" })
+    : null;
   const weights = model.parameters().filter((p) => p.ndim === 2);
   let bestEpoch = opts.epochs;
   for (let epoch = 1; epoch <= opts.epochs; epoch++) {
@@ -57,7 +61,9 @@ function run(
     opt.step();
     if (stopper) {
       model.eval();
-      const valLoss = fl.noGrad(() => F.crossEntropy(model.forward(data.xVal) as fl.Tensor, data.yVal).itemSync() as number);
+      const valLoss = fl.noGrad(
+        () => F.crossEntropy(model.forward(data.xVal) as fl.Tensor, data.yVal).itemSync() as number,
+      );
       if (stopper.step(valLoss, model)) {
         stopper.restoreBest(model);
         bestEpoch = stopper.bestEpoch + 1;

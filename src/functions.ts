@@ -5,10 +5,11 @@ import * as ew from "./ops/elementwise.js";
 import type { Dim, MaxResult, ReduceOptions, VarOptions } from "./ops/reduce.js";
 import { Tensor, type TensorLike } from "./tensor/tensor.js";
 
+export { clamp, where } from "./ops/elementwise.js";
 export { cat, chunk, split, stack, unbind } from "./ops/join.js";
-export { where, clamp } from "./ops/elementwise.js";
 
-const t = (x: TensorLike): Tensor => (x instanceof Tensor ? x : Tensor.scalar(x, typeof x === "boolean" ? "bool" : "float32"));
+const t = (x: TensorLike): Tensor =>
+  x instanceof Tensor ? x : Tensor.scalar(x, typeof x === "boolean" ? "bool" : "float32");
 
 export const neg = (x: Tensor) => x.neg();
 export const abs = (x: Tensor) => x.abs();
@@ -44,8 +45,10 @@ export const isinf = (x: Tensor) => x.isinf();
 export const isfinite = (x: Tensor) => x.isfinite();
 export const logicalNot = (x: Tensor) => x.logicalNot();
 
-export const add = (a: TensorLike, b: TensorLike, opts: { alpha?: number } = {}) => ew.add(a, b, opts.alpha ?? 1);
-export const sub = (a: TensorLike, b: TensorLike, opts: { alpha?: number } = {}) => ew.sub(a, b, opts.alpha ?? 1);
+export const add = (a: TensorLike, b: TensorLike, opts: { alpha?: number } = {}) =>
+  ew.add(a, b, opts.alpha ?? 1);
+export const sub = (a: TensorLike, b: TensorLike, opts: { alpha?: number } = {}) =>
+  ew.sub(a, b, opts.alpha ?? 1);
 export const mul = (a: TensorLike, b: TensorLike) => ew.binary("mul", a, b);
 export const div = (a: TensorLike, b: TensorLike) => ew.binary("div", a, b);
 export const pow = (a: TensorLike, b: TensorLike) => ew.pow(a, b);
@@ -67,9 +70,20 @@ export const logicalXor = (a: TensorLike, b: TensorLike) => ew.binary("logicalXo
 export const allclose = (a: Tensor, b: Tensor, opts: { rtol?: number; atol?: number } = {}) =>
   isclose(a, b, opts).all().itemSync() as boolean;
 export const isclose = (a: Tensor, b: Tensor, opts: { rtol?: number; atol?: number } = {}) =>
-  a.sub(b).abs().le(t(b).abs().mul(opts.rtol ?? 1e-5).add(opts.atol ?? 1e-8)).logicalOr(a.eq(b));
+  a
+    .sub(b)
+    .abs()
+    .le(
+      t(b)
+        .abs()
+        .mul(opts.rtol ?? 1e-5)
+        .add(opts.atol ?? 1e-8),
+    )
+    .logicalOr(a.eq(b));
 export const equal = (a: Tensor, b: Tensor) =>
-  a.shape.length === b.shape.length && a.shape.every((s, i) => s === b.shape[i]) && (a.eq(b).all().itemSync() as boolean);
+  a.shape.length === b.shape.length &&
+  a.shape.every((s, i) => s === b.shape[i]) &&
+  (a.eq(b).all().itemSync() as boolean);
 
 export const sum = (x: Tensor, dim?: Dim, opts?: ReduceOptions) => x.sum(dim, opts);
 export const mean = (x: Tensor, dim?: Dim, opts?: ReduceOptions) => x.mean(dim, opts);
@@ -108,11 +122,14 @@ export const transpose = (x: Tensor, d0: number, d1: number) => x.transpose(d0, 
 export const squeeze = (x: Tensor, dim?: number) => x.squeeze(dim);
 export const unsqueeze = (x: Tensor, dim: number) => x.unsqueeze(dim);
 export const flatten = (x: Tensor, startDim = 0, endDim = -1) => x.flatten(startDim, endDim);
-export const narrow = (x: Tensor, dim: number, start: number, length: number) => x.narrow(dim, start, length);
+export const narrow = (x: Tensor, dim: number, start: number, length: number) =>
+  x.narrow(dim, start, length);
 export const select = (x: Tensor, dim: number, index: number) => x.select(dim, index);
 export const gather = (x: Tensor, dim: number, index: Tensor) => x.gather(dim, index);
-export const scatter = (x: Tensor, dim: number, index: Tensor, src: TensorLike) => x.scatter(dim, index, src);
-export const scatterAdd = (x: Tensor, dim: number, index: Tensor, src: Tensor) => x.scatterAdd(dim, index, src);
+export const scatter = (x: Tensor, dim: number, index: Tensor, src: TensorLike) =>
+  x.scatter(dim, index, src);
+export const scatterAdd = (x: Tensor, dim: number, index: Tensor, src: Tensor) =>
+  x.scatterAdd(dim, index, src);
 export const indexSelect = (x: Tensor, dim: number, index: Tensor) => x.indexSelect(dim, index);
 export const maskedFill = (x: Tensor, mask: Tensor, value: TensorLike) => x.maskedFill(mask, value);
 export const maskedSelect = (x: Tensor, mask: Tensor) => x.maskedSelect(mask);

@@ -111,12 +111,22 @@ export function manualSeed(seed: number): Generator {
   return defaultGenerator.manualSeed(seed);
 }
 
-export function fillUniform(out: Float32Array | Float64Array, low: number, high: number, gen: Generator): void {
+export function fillUniform(
+  out: Float32Array | Float64Array,
+  low: number,
+  high: number,
+  gen: Generator,
+): void {
   const draw = out instanceof Float64Array ? () => gen.uniform53() : () => gen.uniform24();
   for (let i = 0; i < out.length; i++) out[i] = draw() * (high - low) + low;
 }
 
-export function fillNormal(out: Float32Array | Float64Array, mean: number, std: number, gen: Generator): void {
+export function fillNormal(
+  out: Float32Array | Float64Array,
+  mean: number,
+  std: number,
+  gen: Generator,
+): void {
   const n = out.length;
   if (n < 16) {
     for (let i = 0; i < n; i++) out[i] = gen.normalDouble() * std + mean;

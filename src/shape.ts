@@ -1,4 +1,4 @@
-import { ArgumentError, ShapeError, fmtShape } from "./errors.js";
+import { ArgumentError, fmtShape, ShapeError } from "./errors.js";
 
 export type Shape = number[];
 
@@ -66,18 +66,27 @@ export function normDims(
   const list = typeof dim === "number" ? [dim] : [...dim];
   const out = list.map((d) => normDim(op, d, ndim));
   const uniq = [...new Set(out)].sort((a, b) => a - b);
-  if (uniq.length !== out.length) throw new ArgumentError(`${op}: dim ${fmtShape(list)} repeats a dimension`);
+  if (uniq.length !== out.length)
+    throw new ArgumentError(`${op}: dim ${fmtShape(list)} repeats a dimension`);
   return ndim === 0 ? [] : uniq;
 }
 
 /** Resolves one -1 in a target shape against a number of elements (view/reshape). */
-export function inferShape(op: string, shape: readonly number[], size: number, from: readonly number[]): number[] {
+export function inferShape(
+  op: string,
+  shape: readonly number[],
+  size: number,
+  from: readonly number[],
+): number[] {
   let infer = -1;
   let known = 1;
   for (let i = 0; i < shape.length; i++) {
     const d = shape[i]!;
     if (d === -1) {
-      if (infer >= 0) throw new ArgumentError(`${op}: only one dimension can be inferred (-1), got ${fmtShape(shape)}`);
+      if (infer >= 0)
+        throw new ArgumentError(
+          `${op}: only one dimension can be inferred (-1), got ${fmtShape(shape)}`,
+        );
       infer = i;
     } else if (!Number.isInteger(d) || d < 0) {
       throw new ArgumentError(`${op}: invalid size ${d} in shape ${fmtShape(shape)}`);
@@ -86,10 +95,14 @@ export function inferShape(op: string, shape: readonly number[], size: number, f
   const out = [...shape];
   if (infer >= 0) {
     if (known === 0 || size % known !== 0)
-      throw new ShapeError(`${op}: shape ${fmtShape(shape)} is invalid for input of size ${size} (shape ${fmtShape(from)})`);
+      throw new ShapeError(
+        `${op}: shape ${fmtShape(shape)} is invalid for input of size ${size} (shape ${fmtShape(from)})`,
+      );
     out[infer] = size / known;
   } else if (known !== size) {
-    throw new ShapeError(`${op}: shape ${fmtShape(shape)} is invalid for input of size ${size} (shape ${fmtShape(from)})`);
+    throw new ShapeError(
+      `${op}: shape ${fmtShape(shape)} is invalid for input of size ${size} (shape ${fmtShape(from)})`,
+    );
   }
   return out;
 }

@@ -1,4 +1,4 @@
-import { AutogradError, ShapeError, fmtShape } from "../errors.js";
+import { AutogradError, fmtShape, ShapeError } from "../errors.js";
 import { sameShape } from "../shape.js";
 import { Tensor } from "../tensor/tensor.js";
 import { enableGrad, isAnomalyEnabled, noGrad } from "./grad_mode.js";
@@ -41,7 +41,7 @@ function defaultGrad(t: Tensor, op: string): Tensor {
 
 function checkNan(node: Node, grads: (Tensor | null | undefined)[]): void {
   grads.forEach((g, i) => {
-    if (g && g.isnan().any().itemSync()) {
+    if (g?.isnan().any().itemSync()) {
       throw new AutogradError(
         `Function '${node.name}' returned nan values in its ${i}th output.` +
           (node.trace ? `\nThe forward call that created it:\n${node.trace}` : ""),
@@ -109,7 +109,11 @@ function run(
       return;
     }
     const detached = opts.createGraph ? g : g.detach();
-    leaf.grad = leaf.grad ? (opts.createGraph ? leaf.grad.add(detached) : leaf.grad.add(detached).detach()) : detached;
+    leaf.grad = leaf.grad
+      ? opts.createGraph
+        ? leaf.grad.add(detached)
+        : leaf.grad.add(detached).detach()
+      : detached;
   };
   const deliver = (t: Tensor, g: Tensor) => {
     if (!sameShape(g.shape, t.shape)) g = sumToShape(g, t.shape);
@@ -184,7 +188,9 @@ export function backward(t: Tensor, gradient?: Tensor | null, opts: BackwardOpti
   }
   const g = gradient ?? defaultGrad(t, "backward");
   if (!sameShape(g.shape, t.shape)) {
-    throw new ShapeError(`backward: gradient has shape ${fmtShape(g.shape)}, expected ${fmtShape(t.shape)}`);
+    throw new ShapeError(
+      `backward: gradient has shape ${fmtShape(g.shape)}, expected ${fmtShape(t.shape)}`,
+    );
   }
   runMode(opts, () => run([t], [g], opts, null));
 }
@@ -201,17 +207,23 @@ export function grad(
 ): (Tensor | null)[] {
   const outs = Array.isArray(outputs) ? outputs : [outputs];
   const ins = Array.isArray(inputs) ? inputs : [inputs];
-  const gos = opts.gradOutputs === undefined || opts.gradOutputs === null
-    ? outs.map(() => null)
-    : Array.isArray(opts.gradOutputs)
-      ? opts.gradOutputs
-      : [opts.gradOutputs];
+  const gos =
+    opts.gradOutputs === undefined || opts.gradOutputs === null
+      ? outs.map(() => null)
+      : Array.isArray(opts.gradOutputs)
+        ? opts.gradOutputs
+        : [opts.gradOutputs];
   for (const t of ins) {
-    if (!t.requiresGrad) throw new AutogradError("autograd.grad: one of the differentiated tensors does not require grad");
+    if (!t.requiresGrad)
+      throw new AutogradError(
+        "autograd.grad: one of the differentiated tensors does not require grad",
+      );
   }
   outs.forEach((o) => {
     if (!o.requiresGrad) {
-      throw new AutogradError("autograd.grad: one of the outputs does not require grad and does not have a gradFn");
+      throw new AutogradError(
+        "autograd.grad: one of the outputs does not require grad and does not have a gradFn",
+      );
     }
   });
   const capture = new Map<Tensor, Tensor | null>();

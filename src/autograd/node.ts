@@ -3,6 +3,8 @@ import type { Tensor } from "../tensor/tensor.js";
 import { isAnomalyEnabled, isGradEnabled } from "./grad_mode.js";
 
 export type BackwardFn = (grad: Tensor, saved: readonly Tensor[]) => (Tensor | null | undefined)[];
+// A hook may return nothing (a plain `(g) => { … }` callback) or a replacement gradient.
+// biome-ignore lint/suspicious/noConfusingVoidType: void lets callbacks without a return type be hooks
 export type GradHook = (grad: Tensor) => Tensor | undefined | void;
 
 const FREED_MESSAGE =
@@ -40,7 +42,7 @@ export class Node {
 
   /** The nodes (or leaf tensors) this one passes gradients to, like grad_fn.next_functions. */
   get nextFunctions(): (Node | Tensor | null)[] {
-    return this.inputs.map((t) => (t === null ? null : t.gradFn ?? (t.requiresGrad ? t : null)));
+    return this.inputs.map((t) => (t === null ? null : (t.gradFn ?? (t.requiresGrad ? t : null))));
   }
 
   apply(grad: Tensor): (Tensor | null | undefined)[] {

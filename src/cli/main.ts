@@ -4,7 +4,8 @@ import { type DatasetName, train } from "./train.js";
 
 function positiveInt(v: string): number {
   const n = Number(v);
-  if (!Number.isInteger(n) || n <= 0) throw new InvalidArgumentError(`expected a positive integer, got "${v}"`);
+  if (!Number.isInteger(n) || n <= 0)
+    throw new InvalidArgumentError(`expected a positive integer, got "${v}"`);
   return n;
 }
 
@@ -37,15 +38,24 @@ export function program(): Command {
   const cli = new Command("flint").description("flint — PyTorch for TypeScript");
   cli
     .command("train")
-    .description("train a classifier on a bundled or installed data set, with a progress bar, checkpoint and curves")
+    .description(
+      "train a classifier on a bundled or installed data set, with a progress bar, checkpoint and curves",
+    )
     .addOption(
       new Option("--dataset <name>", "data set").choices(Object.keys(DEFAULTS)).default("digits"),
     )
-    .addOption(new Option("--model <name>", "fcnet (Linear-ReLU-Linear), mlp (in-256-128-out) or lenet (LeNet-5, 28×28 images)").choices(["fcnet", "mlp", "lenet"]))
+    .addOption(
+      new Option(
+        "--model <name>",
+        "fcnet (Linear-ReLU-Linear), mlp (in-256-128-out) or lenet (LeNet-5, 28×28 images)",
+      ).choices(["fcnet", "mlp", "lenet"]),
+    )
     .option("--epochs <n>", "epochs", positiveInt)
     .option("--batch-size <n>", "batch size", positiveInt)
     .option("--lr <x>", "learning rate", positiveNumber)
-    .addOption(new Option("--optimizer <name>", "optimizer").choices(["adam", "sgd"]).default("adam"))
+    .addOption(
+      new Option("--optimizer <name>", "optimizer").choices(["adam", "sgd"]).default("adam"),
+    )
     .option("--weight-decay <x>", "L2 weight decay", positiveNumber)
     .option("--dropout <p>", "dropout between hidden layers (mlp)", positiveNumber, 0)
     .option("--hidden <n>", "hidden units of fcnet", positiveInt, 128)

@@ -25,7 +25,11 @@ export class FCNet extends nn.Module {
 export class MLP extends nn.Module {
   layers: nn.Sequential;
 
-  constructor(inFeatures: number, classes: number, opts: { hidden?: number[]; dropout?: number } = {}) {
+  constructor(
+    inFeatures: number,
+    classes: number,
+    opts: { hidden?: number[]; dropout?: number } = {},
+  ) {
     super();
     const sizes = [inFeatures, ...(opts.hidden ?? [256, 128])];
     const mods: nn.Module[] = [];
@@ -70,10 +74,16 @@ export class LeNet5 extends nn.Module {
 
 export type ModelName = "fcnet" | "mlp" | "lenet";
 
-export function buildModel(name: ModelName, inFeatures: number, classes: number, opts: { hidden?: number; dropout?: number } = {}): nn.Module {
+export function buildModel(
+  name: ModelName,
+  inFeatures: number,
+  classes: number,
+  opts: { hidden?: number; dropout?: number } = {},
+): nn.Module {
   if (name === "fcnet") return new FCNet(inFeatures, opts.hidden ?? 128, classes);
   if (name === "lenet") {
-    if (inFeatures !== 784) throw new ArgumentError(`train: lenet needs 28×28 images (784 features), got ${inFeatures}`);
+    if (inFeatures !== 784)
+      throw new ArgumentError(`train: lenet needs 28×28 images (784 features), got ${inFeatures}`);
     return new LeNet5(classes);
   }
   return new MLP(inFeatures, classes, { dropout: opts.dropout });

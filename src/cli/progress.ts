@@ -8,7 +8,12 @@ export interface EpochBar {
   stop(): void;
 }
 
-export function epochBar(epoch: number, epochs: number, batches: number, enabled: boolean): EpochBar {
+export function epochBar(
+  epoch: number,
+  epochs: number,
+  batches: number,
+  enabled: boolean,
+): EpochBar {
   if (!enabled) return { update() {}, stop() {} };
   const bar = new cliProgress.SingleBar(
     {
@@ -24,7 +29,11 @@ export function epochBar(epoch: number, epochs: number, batches: number, enabled
   bar.start(batches, 0, { loss: "-", acc: "-", rate: "-" });
   return {
     update(done, v) {
-      bar.update(done, { loss: v.loss.toFixed(4), acc: `${(v.acc * 100).toFixed(1)}%`, rate: Math.round(v.rate) });
+      bar.update(done, {
+        loss: v.loss.toFixed(4),
+        acc: `${(v.acc * 100).toFixed(1)}%`,
+        rate: Math.round(v.rate),
+      });
     },
     stop() {
       bar.stop();

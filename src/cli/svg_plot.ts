@@ -26,11 +26,12 @@ function niceTicks(min: number, max: number, count: number): number[] {
   const mag = 10 ** Math.floor(Math.log10(raw));
   const step = [1, 2, 5, 10].map((m) => m * mag).find((s) => s >= raw) ?? raw;
   const ticks: number[] = [];
-  for (let v = Math.ceil(min / step) * step; v <= max + step * 1e-9; v += step) ticks.push(Number(v.toPrecision(12)));
+  for (let v = Math.ceil(min / step) * step; v <= max + step * 1e-9; v += step)
+    ticks.push(Number(v.toPrecision(12)));
   return ticks;
 }
 
-function escape(s: string): string {
+function escapeXml(s: string): string {
   return s.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;");
 }
 
@@ -53,33 +54,57 @@ export function lineChart(series: Series[], opts: ChartOptions): string {
   const x = (i: number) => m.left + (n === 1 ? 0.5 : i / (n - 1)) * (W - m.left - m.right);
   const y = (v: number) => m.top + (1 - (v - lo) / (hi - lo)) * (H - m.top - m.bottom);
   const parts: string[] = [];
-  parts.push(`<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" font-family="sans-serif" font-size="11">`);
+  parts.push(
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" font-family="sans-serif" font-size="11">`,
+  );
   parts.push(`<rect width="${W}" height="${H}" fill="white"/>`);
-  parts.push(`<text x="${W / 2}" y="18" text-anchor="middle" font-size="13">${escape(opts.title)}</text>`);
+  parts.push(
+    `<text x="${W / 2}" y="18" text-anchor="middle" font-size="13">${escapeXml(opts.title)}</text>`,
+  );
   for (const t of niceTicks(lo, hi, 5)) {
     if (t < lo || t > hi) continue;
-    parts.push(`<line x1="${m.left}" x2="${W - m.right}" y1="${y(t)}" y2="${y(t)}" stroke="#e5e5e5"/>`);
+    parts.push(
+      `<line x1="${m.left}" x2="${W - m.right}" y1="${y(t)}" y2="${y(t)}" stroke="#e5e5e5"/>`,
+    );
     parts.push(`<text x="${m.left - 6}" y="${y(t) + 4}" text-anchor="end">${t}</text>`);
   }
-  const xticks = niceTicks(1, n, Math.min(n, 8)).filter((t) => Number.isInteger(t) && t >= 1 && t <= n);
-  for (const t of xticks) parts.push(`<text x="${x(t - 1)}" y="${H - m.bottom + 16}" text-anchor="middle">${t}</text>`);
-  parts.push(`<line x1="${m.left}" x2="${W - m.right}" y1="${H - m.bottom}" y2="${H - m.bottom}" stroke="#333"/>`);
-  parts.push(`<line x1="${m.left}" x2="${m.left}" y1="${m.top}" y2="${H - m.bottom}" stroke="#333"/>`);
-  if (opts.xLabel) parts.push(`<text x="${(W + m.left) / 2}" y="${H - 8}" text-anchor="middle">${escape(opts.xLabel)}</text>`);
+  const xticks = niceTicks(1, n, Math.min(n, 8)).filter(
+    (t) => Number.isInteger(t) && t >= 1 && t <= n,
+  );
+  for (const t of xticks)
+    parts.push(`<text x="${x(t - 1)}" y="${H - m.bottom + 16}" text-anchor="middle">${t}</text>`);
+  parts.push(
+    `<line x1="${m.left}" x2="${W - m.right}" y1="${H - m.bottom}" y2="${H - m.bottom}" stroke="#333"/>`,
+  );
+  parts.push(
+    `<line x1="${m.left}" x2="${m.left}" y1="${m.top}" y2="${H - m.bottom}" stroke="#333"/>`,
+  );
+  if (opts.xLabel)
+    parts.push(
+      `<text x="${(W + m.left) / 2}" y="${H - 8}" text-anchor="middle">${escapeXml(opts.xLabel)}</text>`,
+    );
   if (opts.yLabel) {
-    parts.push(`<text transform="translate(14 ${(H - m.bottom + m.top) / 2}) rotate(-90)" text-anchor="middle">${escape(opts.yLabel)}</text>`);
+    parts.push(
+      `<text transform="translate(14 ${(H - m.bottom + m.top) / 2}) rotate(-90)" text-anchor="middle">${escapeXml(opts.yLabel)}</text>`,
+    );
   }
   series.forEach((s, k) => {
     const color = s.color ?? PALETTE[k % PALETTE.length]!;
-    const pts = s.values.map((v, i) => (Number.isFinite(v) ? `${x(i).toFixed(1)},${y(v).toFixed(1)}` : null)).filter(Boolean);
-    parts.push(`<polyline fill="none" stroke="${color}" stroke-width="2" points="${pts.join(" ")}"/>`);
+    const pts = s.values
+      .map((v, i) => (Number.isFinite(v) ? `${x(i).toFixed(1)},${y(v).toFixed(1)}` : null))
+      .filter(Boolean);
+    parts.push(
+      `<polyline fill="none" stroke="${color}" stroke-width="2" points="${pts.join(" ")}"/>`,
+    );
     for (const p of pts) {
       const [px, py] = p!.split(",");
       parts.push(`<circle cx="${px}" cy="${py}" r="2.5" fill="${color}"/>`);
     }
     const ly = m.top + 6 + k * 15;
-    parts.push(`<line x1="${W - m.right - 110}" x2="${W - m.right - 94}" y1="${ly}" y2="${ly}" stroke="${color}" stroke-width="2"/>`);
-    parts.push(`<text x="${W - m.right - 90}" y="${ly + 4}">${escape(s.name)}</text>`);
+    parts.push(
+      `<line x1="${W - m.right - 110}" x2="${W - m.right - 94}" y1="${ly}" y2="${ly}" stroke="${color}" stroke-width="2"/>`,
+    );
+    parts.push(`<text x="${W - m.right - 90}" y="${ly + 4}">${escapeXml(s.name)}</text>`);
   });
   parts.push("</svg>");
   return parts.join("\n");

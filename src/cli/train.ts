@@ -18,9 +18,9 @@ import type { Module } from "../nn/module.js";
 import { Adam } from "../optim/adam.js";
 import type { Optimizer } from "../optim/optimizer.js";
 import { SGD } from "../optim/sgd.js";
-import { Generator, defaultGenerator } from "../random.js";
+import { defaultGenerator, Generator } from "../random.js";
 import type { Tensor } from "../tensor/tensor.js";
-import { type ModelName, buildModel } from "./models.js";
+import { buildModel, type ModelName } from "./models.js";
 import { epochBar } from "./progress.js";
 import { trainingCurves } from "./svg_plot.js";
 
@@ -75,7 +75,10 @@ interface Splits {
 /** Materializes a Subset of a TensorDataset as its own TensorDataset (one gather). */
 function materialize(ds: Subset<Tensor[]>): TensorDataset {
   const idx = Array.from({ length: ds.length }, (_, i) => i);
-  const [x, y] = (ds as unknown as { getBatch(i: number[]): Tensor[] }).getBatch(idx) as [Tensor, Tensor];
+  const [x, y] = (ds as unknown as { getBatch(i: number[]): Tensor[] }).getBatch(idx) as [
+    Tensor,
+    Tensor,
+  ];
   return new TensorDataset(x, y);
 }
 
@@ -95,9 +98,17 @@ function loadSplits(name: DatasetName, seed: number, root?: string): Splits {
       classes: 10,
     };
   }
-  const loaders = { digits: loadDigits, iris: loadIris, wine: loadWine, "breast-cancer": loadBreastCancer };
+  const loaders = {
+    digits: loadDigits,
+    iris: loadIris,
+    wine: loadWine,
+    "breast-cancer": loadBreastCancer,
+  };
   const loader = loaders[name];
-  if (!loader) throw new ArgumentError(`train: unknown dataset "${name}" (expected digits, fashion-mnist, iris, wine or breast-cancer)`);
+  if (!loader)
+    throw new ArgumentError(
+      `train: unknown dataset "${name}" (expected digits, fashion-mnist, iris, wine or breast-cancer)`,
+    );
   const { data, target, targetNames } = loader();
   // Standardize with the training split's statistics only (no test leakage).
   const full = new TensorDataset(data, target);
@@ -105,8 +116,15 @@ function loadSplits(name: DatasetName, seed: number, root?: string): Splits {
   const xTrain = tr!.tensors[0]!;
   const mean = xTrain.mean(0, { keepdim: true });
   const std = xTrain.std(0, { keepdim: true, correction: 0 }).clamp(1e-6);
-  const scale = (ds: TensorDataset) => new TensorDataset(ds.tensors[0]!.sub(mean).div(std), ds.tensors[1]!);
-  return { train: scale(tr!), val: scale(va!), test: scale(te!), inFeatures: data.shape[1]!, classes: targetNames.length };
+  const scale = (ds: TensorDataset) =>
+    new TensorDataset(ds.tensors[0]!.sub(mean).div(std), ds.tensors[1]!);
+  return {
+    train: scale(tr!),
+    val: scale(va!),
+    test: scale(te!),
+    inFeatures: data.shape[1]!,
+    classes: targetNames.length,
+  };
 }
 
 function evaluate(model: Module, ds: TensorDataset): { loss: number; acc: number } {
@@ -124,7 +142,8 @@ function evaluate(model: Module, ds: TensorDataset): { loss: number; acc: number
 
 function makeOptimizer(opts: TrainOptions, model: Module): Optimizer {
   const params = model.parameters();
-  if (opts.optimizer === "sgd") return new SGD(params, { lr: opts.lr, momentum: 0.9, weightDecay: opts.weightDecay });
+  if (opts.optimizer === "sgd")
+    return new SGD(params, { lr: opts.lr, momentum: 0.9, weightDecay: opts.weightDecay });
   return new Adam(params, { lr: opts.lr, weightDecay: opts.weightDecay });
 }
 
@@ -133,10 +152,17 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
   const start = performance.now();
   const splits = loadSplits(opts.dataset, opts.seed, opts.dataRoot);
   defaultGenerator.manualSeed(opts.seed);
-  const model = buildModel(opts.model, splits.inFeatures, splits.classes, { hidden: opts.hidden, dropout: opts.dropout });
+  const model = buildModel(opts.model, splits.inFeatures, splits.classes, {
+    hidden: opts.hidden,
+    dropout: opts.dropout,
+  });
   const optimizer = makeOptimizer(opts, model);
   const shuffle = new Generator().manualSeed(opts.seed + 1);
-  const loader = new DataLoader(splits.train, { batchSize: opts.batchSize, shuffle: true, generator: shuffle });
+  const loader = new DataLoader(splits.train, {
+    batchSize: opts.batchSize,
+    shuffle: true,
+    generator: shuffle,
+  });
   let history: History = { trainLoss: [], trainAcc: [], valLoss: [], valAcc: [], seconds: [] };
   let firstEpoch = 1;
   if (opts.resume) {
@@ -174,7 +200,11 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
       lossSum += (loss.itemSync() as number) * n;
       correct += noGrad(() => logits.argmax(1).eq(y).sum().itemSync() as number);
       batches++;
-      bar.update(batches, { loss: lossSum / seen, acc: correct / seen, rate: seen / ((performance.now() - t0) / 1000) });
+      bar.update(batches, {
+        loss: lossSum / seen,
+        acc: correct / seen,
+        rate: seen / ((performance.now() - t0) / 1000),
+      });
     }
     bar.stop();
     const val = evaluate(model, splits.val);
@@ -197,15 +227,31 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
       shuffleGenerator: shuffle.getState() as never,
       globalGenerator: defaultGenerator.getState() as never,
       history: history as never,
-      config: { dataset: opts.dataset, model: opts.model, lr: opts.lr, batchSize: opts.batchSize, seed: opts.seed },
+      config: {
+        dataset: opts.dataset,
+        model: opts.model,
+        lr: opts.lr,
+        batchSize: opts.batchSize,
+        seed: opts.seed,
+      },
     });
   }
   const test = evaluate(model, splits.test);
   const seconds = (performance.now() - start) / 1000;
   await save(model.stateDict(), join(opts.out, "model.safetensors"));
-  writeFileSync(join(opts.out, "history.json"), `${JSON.stringify({ ...history, test }, null, 2)}\n`);
-  writeFileSync(join(opts.out, "curves.svg"), trainingCurves(history, `${opts.model} on ${opts.dataset}`));
-  opts.log(`test accuracy ${(test.acc * 100).toFixed(2)}%  test loss ${test.loss.toFixed(4)}  (${seconds.toFixed(1)} s in all)`);
-  opts.log(`wrote ${checkpoint}, ${join(opts.out, "model.safetensors")}, ${join(opts.out, "curves.svg")}`);
+  writeFileSync(
+    join(opts.out, "history.json"),
+    `${JSON.stringify({ ...history, test }, null, 2)}\n`,
+  );
+  writeFileSync(
+    join(opts.out, "curves.svg"),
+    trainingCurves(history, `${opts.model} on ${opts.dataset}`),
+  );
+  opts.log(
+    `test accuracy ${(test.acc * 100).toFixed(2)}%  test loss ${test.loss.toFixed(4)}  (${seconds.toFixed(1)} s in all)`,
+  );
+  opts.log(
+    `wrote ${checkpoint}, ${join(opts.out, "model.safetensors")}, ${join(opts.out, "curves.svg")}`,
+  );
   return { history, testAccuracy: test.acc, testLoss: test.loss, seconds, model, checkpoint };
 }

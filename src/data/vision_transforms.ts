@@ -4,7 +4,7 @@
 // fl's default generator (so fl.manualSeed makes an epoch reproducible) or
 // from the generator they are given. They work on the sample's typed array
 // directly: a per-sample tensor op would cost more than the pixels.
-import { ArgumentError, ShapeError, fmtShape } from "../errors.js";
+import { ArgumentError, fmtShape, ShapeError } from "../errors.js";
 import { defaultGenerator, type Generator } from "../random.js";
 import { Tensor } from "../tensor/tensor.js";
 
@@ -20,9 +20,16 @@ export interface RandomOptions {
 }
 
 /** [C, H, W] as a Float32/64Array copy plus its sizes. */
-function pixels(op: string, image: Tensor): { data: Float32Array | Float64Array; c: number; h: number; w: number } {
-  if (image.ndim !== 3) throw new ShapeError(`${op}: expected an image [C, H, W], got shape ${fmtShape(image.shape)}`);
-  if (!image.isFloatingPoint()) throw new ArgumentError(`${op}: expected a float image, got ${image.dtype} (use ToTensor first)`);
+function pixels(
+  op: string,
+  image: Tensor,
+): { data: Float32Array | Float64Array; c: number; h: number; w: number } {
+  if (image.ndim !== 3)
+    throw new ShapeError(`${op}: expected an image [C, H, W], got shape ${fmtShape(image.shape)}`);
+  if (!image.isFloatingPoint())
+    throw new ArgumentError(
+      `${op}: expected a float image, got ${image.dtype} (use ToTensor first)`,
+    );
   const src = image.contiguous().dataSync() as Float32Array | Float64Array;
   const [c, h, w] = image.shape as [number, number, number];
   return { data: src, c, h, w };
@@ -70,7 +77,10 @@ export class ToTensor extends Transform {
     let x = image;
     if (x.ndim === 2) x = x.unsqueeze(0);
     else if (x.ndim === 3 && this.channelsLast) x = x.permute([2, 0, 1]);
-    else if (x.ndim !== 3) throw new ShapeError(`ToTensor: expected [H, W] or [H, W, C], got shape ${fmtShape(image.shape)}`);
+    else if (x.ndim !== 3)
+      throw new ShapeError(
+        `ToTensor: expected [H, W] or [H, W, C], got shape ${fmtShape(image.shape)}`,
+      );
     return x.to("float32").div(255);
   }
 }
@@ -82,16 +92,25 @@ export class ToTensor extends Transform {
  * new T.Normalize([0.5], [0.5]).apply(img); // 0–1 becomes -1–1
  */
 export class Normalize extends Transform {
-  constructor(readonly mean: readonly number[], readonly std: readonly number[]) {
+  constructor(
+    readonly mean: readonly number[],
+    readonly std: readonly number[],
+  ) {
     super();
-    if (mean.length !== std.length) throw new ArgumentError(`Normalize: mean (${mean.length}) and std (${std.length}) must have the same length`);
-    if (std.some((s) => s === 0)) throw new ArgumentError("Normalize: std evaluated to zero, leading to division by zero");
+    if (mean.length !== std.length)
+      throw new ArgumentError(
+        `Normalize: mean (${mean.length}) and std (${std.length}) must have the same length`,
+      );
+    if (std.some((s) => s === 0))
+      throw new ArgumentError("Normalize: std evaluated to zero, leading to division by zero");
   }
 
   apply(image: Tensor): Tensor {
     const { data, c, h, w } = pixels("Normalize", image);
     if (c !== this.mean.length && this.mean.length !== 1) {
-      throw new ShapeError(`Normalize: image has ${c} channels but mean/std have ${this.mean.length}`);
+      throw new ShapeError(
+        `Normalize: image has ${c} channels but mean/std have ${this.mean.length}`,
+      );
     }
     const out = data.slice();
     for (let ch = 0; ch < c; ch++) {
@@ -123,7 +142,8 @@ export class RandomHorizontalFlip extends Transform {
     if ((this.gen ?? defaultGenerator).random() >= this.p) return image;
     const { data, c, h, w } = pixels("RandomHorizontalFlip", image);
     const out = data.slice();
-    for (let r = 0; r < c * h; r++) for (let j = 0; j < w; j++) out[r * w + j] = data[r * w + (w - 1 - j)]!;
+    for (let r = 0; r < c * h; r++)
+      for (let j = 0; j < w; j++) out[r * w + j] = data[r * w + (w - 1 - j)]!;
     return make(out, [c, h, w], image);
   }
 }
@@ -149,7 +169,8 @@ export class RandomVerticalFlip extends Transform {
     const { data, c, h, w } = pixels("RandomVerticalFlip", image);
     const out = data.slice();
     for (let ch = 0; ch < c; ch++) {
-      for (let i = 0; i < h; i++) out.set(data.subarray((ch * h + (h - 1 - i)) * w, (ch * h + h - i) * w), (ch * h + i) * w);
+      for (let i = 0; i < h; i++)
+        out.set(data.subarray((ch * h + (h - 1 - i)) * w, (ch * h + h - i) * w), (ch * h + i) * w);
     }
     return make(out, [c, h, w], image);
   }
@@ -173,7 +194,10 @@ export class RandomCrop extends Transform {
   readonly fill: number;
   private readonly gen: Generator | undefined;
 
-  constructor(size: number | readonly [number, number], opts: { padding?: number; fill?: number } & RandomOptions = {}) {
+  constructor(
+    size: number | readonly [number, number],
+    opts: { padding?: number; fill?: number } & RandomOptions = {},
+  ) {
     super();
     this.size = typeof size === "number" ? [size, size] : [size[0], size[1]];
     this.padding = opts.padding ?? 0;
@@ -186,7 +210,9 @@ export class RandomCrop extends Transform {
     const [th, tw] = this.size;
     const p = this.padding;
     if (h + 2 * p < th || w + 2 * p < tw) {
-      throw new ShapeError(`RandomCrop: crop size ${fmtShape(this.size)} is larger than the padded image ${fmtShape([h + 2 * p, w + 2 * p])}`);
+      throw new ShapeError(
+        `RandomCrop: crop size ${fmtShape(this.size)} is larger than the padded image ${fmtShape([h + 2 * p, w + 2 * p])}`,
+      );
     }
     const gen = this.gen ?? defaultGenerator;
     // Top-left corner of the crop in padded coordinates.
@@ -222,9 +248,13 @@ export class RandomAffine extends Transform {
   readonly fill: number;
   private readonly gen: Generator | undefined;
 
-  constructor(degrees: number, opts: { translate?: readonly [number, number]; fill?: number } & RandomOptions = {}) {
+  constructor(
+    degrees: number,
+    opts: { translate?: readonly [number, number]; fill?: number } & RandomOptions = {},
+  ) {
     super();
-    if (degrees < 0) throw new ArgumentError(`RandomAffine: degrees must be non-negative, got ${degrees}`);
+    if (degrees < 0)
+      throw new ArgumentError(`RandomAffine: degrees must be non-negative, got ${degrees}`);
     this.degrees = degrees;
     this.translate = opts.translate ? [opts.translate[0], opts.translate[1]] : [0, 0];
     this.fill = opts.fill ?? 0;
@@ -291,7 +321,8 @@ export class GaussianNoise extends Transform {
     const { data, c, h, w } = pixels("GaussianNoise", image);
     const gen = this.gen ?? defaultGenerator;
     const out = data.slice();
-    for (let i = 0; i < out.length; i++) out[i] = out[i]! + this.mean + this.std * gen.normalDouble();
+    for (let i = 0; i < out.length; i++)
+      out[i] = out[i]! + this.mean + this.std * gen.normalDouble();
     return make(out, [c, h, w], image);
   }
 }

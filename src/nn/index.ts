@@ -19,7 +19,6 @@ export {
   Softsign,
   Tanh,
 } from "./layers/activation.js";
-export { CBAM, ChannelAttention, SpatialAttention, SqueezeExcitation } from "./layers/attention_2d.js";
 export type {
   AttentionForwardOptions,
   MultiheadAttentionForwardOptions,
@@ -33,12 +32,22 @@ export {
   MultiheadAttention,
   MultiplicativeAttention,
 } from "./layers/attention.js";
+export {
+  CBAM,
+  ChannelAttention,
+  SpatialAttention,
+  SqueezeExcitation,
+} from "./layers/attention_2d.js";
 export { ModuleDict, ModuleList, Sequential } from "./layers/container.js";
 export type { ConvLayerOptions, ConvTransposeLayerOptions } from "./layers/conv.js";
 export { Conv1d, Conv2d, ConvTranspose2d } from "./layers/conv.js";
-export { Dropout2d } from "./layers/dropout2d.js";
 export { Dropout } from "./layers/dropout.js";
-export type { EmbeddingBagMode, EmbeddingBagOptions, EmbeddingOptions } from "./layers/embedding.js";
+export { Dropout2d } from "./layers/dropout2d.js";
+export type {
+  EmbeddingBagMode,
+  EmbeddingBagOptions,
+  EmbeddingOptions,
+} from "./layers/embedding.js";
 export { Embedding, EmbeddingBag } from "./layers/embedding.js";
 export { Flatten, Unflatten } from "./layers/flatten.js";
 export type { LinearOptions } from "./layers/linear.js";
@@ -59,9 +68,11 @@ export {
   SmoothL1Loss,
   TripletMarginLoss,
 } from "./layers/loss.js";
-export type { ForwardHook, ForwardPreHook, IncompatibleKeys, RemovableHandle } from "./module.js";
-export { Module } from "./module.js";
-export type { BatchNormLayerOptions, GroupNormLayerOptions, LayerNormLayerOptions } from "./layers/normalization.js";
+export type {
+  BatchNormLayerOptions,
+  GroupNormLayerOptions,
+  LayerNormLayerOptions,
+} from "./layers/normalization.js";
 export {
   BatchNorm1d,
   BatchNorm2d,
@@ -80,8 +91,6 @@ export {
   MaxPool1d,
   MaxPool2d,
 } from "./layers/pooling.js";
-export { Upsample } from "./layers/upsample.js";
-export { Parameter } from "./parameter.js";
 export type { PositionalEncodingOptions } from "./layers/positional.js";
 export {
   applyRotaryPosEmb,
@@ -107,4 +116,8 @@ export {
   TransformerEncoder,
   TransformerEncoderLayer,
 } from "./layers/transformer.js";
+export { Upsample } from "./layers/upsample.js";
+export type { ForwardHook, ForwardPreHook, IncompatibleKeys, RemovableHandle } from "./module.js";
+export { Module } from "./module.js";
+export { Parameter } from "./parameter.js";
 export * as utils from "./utils/index.js";

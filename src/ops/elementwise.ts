@@ -1,7 +1,7 @@
 import { needsGrad, record } from "../autograd/node.js";
 import type { BinaryOp, UnaryOp, View } from "../backend/backend.js";
 import { type DType, isFloating, promoteTypes, scalarDType, toFloating } from "../dtype.js";
-import { DTypeError, DeviceError, fmtShape } from "../errors.js";
+import { DeviceError, DTypeError, fmtShape } from "../errors.js";
 import { broadcastShapes, sameShape } from "../shape.js";
 import { Tensor, type TensorLike } from "../tensor/tensor.js";
 
@@ -66,16 +66,32 @@ export const UNARY_RULES: Record<UnaryOp, UnaryRule> = {
   log: { name: "LogBackward0", floatResult: true, grad: (g, x) => g.div(x) },
   sqrt: { name: "SqrtBackward0", floatResult: true, grad: (g, _x, y) => g.div(y.mul(2)) },
   // d/dx x^-1/2 = -1/2 x^-3/2 = -1/2 y^3
-  rsqrt: { name: "RsqrtBackward0", floatResult: true, grad: (g, _x, y) => g.mul(y.pow(3)).mul(-0.5) },
-  reciprocal: { name: "ReciprocalBackward0", floatResult: true, grad: (g, _x, y) => g.mul(y.square()).neg() },
+  rsqrt: {
+    name: "RsqrtBackward0",
+    floatResult: true,
+    grad: (g, _x, y) => g.mul(y.pow(3)).mul(-0.5),
+  },
+  reciprocal: {
+    name: "ReciprocalBackward0",
+    floatResult: true,
+    grad: (g, _x, y) => g.mul(y.square()).neg(),
+  },
   square: { name: "PowBackward0", floatResult: false, grad: (g, x) => g.mul(x).mul(2) },
   sin: { name: "SinBackward0", floatResult: true, grad: (g, x) => g.mul(x.cos()) },
   cos: { name: "CosBackward0", floatResult: true, grad: (g, x) => g.mul(x.sin()).neg() },
   tan: { name: "TanBackward0", floatResult: true, grad: (g, _x, y) => g.mul(y.square().add(1)) },
   // d tanh = 1 - tanh²
-  tanh: { name: "TanhBackward0", floatResult: true, grad: (g, _x, y) => g.mul(y.square().neg().add(1)) },
+  tanh: {
+    name: "TanhBackward0",
+    floatResult: true,
+    grad: (g, _x, y) => g.mul(y.square().neg().add(1)),
+  },
   // d σ = σ (1 - σ)
-  sigmoid: { name: "SigmoidBackward0", floatResult: true, grad: (g, _x, y) => g.mul(y.mul(y.neg().add(1))) },
+  sigmoid: {
+    name: "SigmoidBackward0",
+    floatResult: true,
+    grad: (g, _x, y) => g.mul(y.mul(y.neg().add(1))),
+  },
   relu: { name: "ReluBackward0", floatResult: false, grad: (g, _x, y) => g.mul(y.gt(0)) },
   sign: { name: "SignBackward0", floatResult: false, grad: zeroGrad },
   floor: { name: "FloorBackward0", floatResult: false, grad: zeroGrad },
@@ -86,12 +102,23 @@ export const UNARY_RULES: Record<UnaryOp, UnaryRule> = {
   erf: {
     name: "ErfBackward0",
     floatResult: true,
-    grad: (g, x) => g.mul(x.square().neg().exp().mul(2 / Math.sqrt(Math.PI))),
+    grad: (g, x) =>
+      g.mul(
+        x
+          .square()
+          .neg()
+          .exp()
+          .mul(2 / Math.sqrt(Math.PI)),
+      ),
   },
   log1p: { name: "Log1PBackward0", floatResult: true, grad: (g, x) => g.div(x.add(1)) },
   expm1: { name: "Expm1Backward0", floatResult: true, grad: (g, _x, y) => g.mul(y.add(1)) },
   atan: { name: "AtanBackward0", floatResult: true, grad: (g, x) => g.div(x.square().add(1)) },
-  asin: { name: "AsinBackward0", floatResult: true, grad: (g, x) => g.mul(x.square().neg().add(1).rsqrt()) },
+  asin: {
+    name: "AsinBackward0",
+    floatResult: true,
+    grad: (g, x) => g.mul(x.square().neg().add(1).rsqrt()),
+  },
   acos: {
     name: "AcosBackward0",
     floatResult: true,
@@ -108,7 +135,11 @@ const BOOL_UNARY = new Set<UnaryOp>(["logicalNot", "isnan", "isinf"]);
 
 export function unary(op: UnaryOp, x: Tensor): Tensor {
   const rule = UNARY_RULES[op];
-  let outDtype: DType = BOOL_UNARY.has(op) ? "bool" : rule.floatResult ? toFloating(x.dtype) : x.dtype;
+  let outDtype: DType = BOOL_UNARY.has(op)
+    ? "bool"
+    : rule.floatResult
+      ? toFloating(x.dtype)
+      : x.dtype;
   if (outDtype === "bool" && !BOOL_UNARY.has(op)) outDtype = op === "neg" ? "bool" : "int32";
   if (op === "neg" && x.dtype === "bool") {
     throw new DTypeError("neg: negation of a bool tensor is not supported; use logicalNot()");
@@ -126,7 +157,17 @@ interface BinaryRule {
   grad: ((g: Tensor, a: Tensor, b: Tensor, y: Tensor) => [Tensor | null, Tensor | null]) | null;
 }
 
-const COMPARISONS = new Set<BinaryOp>(["eq", "ne", "lt", "le", "gt", "ge", "logicalAnd", "logicalOr", "logicalXor"]);
+const COMPARISONS = new Set<BinaryOp>([
+  "eq",
+  "ne",
+  "lt",
+  "le",
+  "gt",
+  "ge",
+  "logicalAnd",
+  "logicalOr",
+  "logicalXor",
+]);
 
 export const BINARY_RULES: Record<BinaryOp, BinaryRule> = {
   add: { name: "AddBackward0", grad: (g) => [g, g] },
@@ -138,9 +179,15 @@ export const BINARY_RULES: Record<BinaryOp, BinaryRule> = {
     name: "PowBackward1",
     grad: (g, a, b, y) => [
       // b a^(b-1); where b == 0 the term is 0 even at a == 0
-      g.mul(b).mul(a.pow(b.sub(1))).maskedFill(b.eq(0), 0),
+      g
+        .mul(b)
+        .mul(a.pow(b.sub(1)))
+        .maskedFill(b.eq(0), 0),
       // a^b log a, defined as 0 where a == 0 and b >= 0
-      g.mul(y).mul(a.log()).maskedFill(a.eq(0).logicalAnd(b.ge(0)), 0),
+      g
+        .mul(y)
+        .mul(a.log())
+        .maskedFill(a.eq(0).logicalAnd(b.ge(0)), 0),
     ],
   },
   // Ties split the gradient evenly, as PyTorch does.
@@ -185,8 +232,10 @@ export function binary(op: BinaryOp, a: TensorLike, b: TensorLike): Tensor {
   // (for pow only when the exponent is a float scalar or tensor).
   if ((op === "div" || op === "atan2") && !isFloating(computeDtype)) computeDtype = "float32";
   if (computeDtype === "bool" && !COMPARISONS.has(op)) {
-    if (op === "sub") throw new DTypeError("sub: subtraction of bool tensors is not supported; use logicalXor()");
-    computeDtype = op === "add" || op === "mul" || op === "maximum" || op === "minimum" ? "bool" : "int32";
+    if (op === "sub")
+      throw new DTypeError("sub: subtraction of bool tensors is not supported; use logicalXor()");
+    computeDtype =
+      op === "add" || op === "mul" || op === "maximum" || op === "minimum" ? "bool" : "int32";
     // True + True is True: bool addition is logical or (a kernel's 1 + 1 would store 2).
     if (op === "add" && computeDtype === "bool") op = "logicalOr";
   }
@@ -197,7 +246,12 @@ export function binary(op: BinaryOp, a: TensorLike, b: TensorLike): Tensor {
   const outDtype = COMPARISONS.has(op) ? "bool" : computeDtype;
   // A CPU 0-d operand may meet a device tensor (as in PyTorch); the device's backend runs it.
   const runner = ta.device === "cpu" ? tb : ta;
-  const storage = runner.backend.binary(op, broadcastView(ta, shape), broadcastView(tb, shape), outDtype);
+  const storage = runner.backend.binary(
+    op,
+    broadcastView(ta, shape),
+    broadcastView(tb, shape),
+    outDtype,
+  );
   const y = Tensor.fromStorage(storage, shape, outDtype);
   const rule = BINARY_RULES[op];
   if (rule.grad && isFloating(outDtype) && needsGrad(ta, tb)) {
@@ -235,13 +289,24 @@ export function pow(x: TensorLike, exponent: TensorLike): Tensor {
     let outDtype = resultType(x, e);
     if (outDtype === "bool") outDtype = "int32";
     const y = Tensor.fromStorage(
-      x.backend.binary("pow", x, broadcastView(Tensor.scalar(e, outDtype, x.device), x.shape), outDtype),
+      x.backend.binary(
+        "pow",
+        x,
+        broadcastView(Tensor.scalar(e, outDtype, x.device), x.shape),
+        outDtype,
+      ),
       x.shape,
       outDtype,
     );
     if (isFloating(outDtype) && needsGrad(x)) {
       // d x^e = e x^(e-1)
-      record("PowBackward0", y, [x], (g, [sx]) => [e === 0 ? g.mul(0) : g.mul(sx!.pow(e - 1)).mul(e)], [x]);
+      record(
+        "PowBackward0",
+        y,
+        [x],
+        (g, [sx]) => [e === 0 ? g.mul(0) : g.mul(sx!.pow(e - 1)).mul(e)],
+        [x],
+      );
     }
     return y;
   }
@@ -289,13 +354,7 @@ export function where(cond: Tensor, a: TensorLike, b: TensorLike): Tensor {
   );
   const y = Tensor.fromStorage(storage, shape, dtype);
   if (isFloating(dtype) && needsGrad(ta, tb)) {
-    record(
-      "WhereBackward0",
-      y,
-      [ta, tb],
-      (g, [c]) => [where(c!, g, 0), where(c!, 0, g)],
-      [cond],
-    );
+    record("WhereBackward0", y, [ta, tb], (g, [c]) => [where(c!, g, 0), where(c!, 0, g)], [cond]);
   }
   return y;
 }

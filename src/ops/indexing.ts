@@ -1,7 +1,7 @@
 import { noGrad } from "../autograd/grad_mode.js";
 import { record } from "../autograd/node.js";
 import { isFloating } from "../dtype.js";
-import { ArgumentError, DTypeError, ShapeError, fmtShape } from "../errors.js";
+import { ArgumentError, DTypeError, fmtShape, ShapeError } from "../errors.js";
 import { broadcastShapes, normDim } from "../shape.js";
 import { Tensor, type TensorLike } from "../tensor/tensor.js";
 import { toTensor, where } from "./elementwise.js";
@@ -37,25 +37,40 @@ export function gather(x: Tensor, dim: number, index: Tensor): Tensor {
   checkIndexTensor("gather", x, d, index);
   const y = Tensor.fromStorage(x.backend.gather(x, d, index), index.shape, x.dtype);
   const xShape = [...x.shape];
-  return record("GatherBackward0", y, [x], (g, [idx]) => [
-    Tensor.zeros(xShape, g.dtype, g.device).scatterAdd(d, idx!, g),
-  ], [index]);
+  return record(
+    "GatherBackward0",
+    y,
+    [x],
+    (g, [idx]) => [Tensor.zeros(xShape, g.dtype, g.device).scatterAdd(d, idx!, g)],
+    [index],
+  );
 }
 
-function scatterImpl(x: Tensor, dim: number, index: Tensor, src: TensorLike, accumulate: boolean): Tensor {
+function scatterImpl(
+  x: Tensor,
+  dim: number,
+  index: Tensor,
+  src: TensorLike,
+  accumulate: boolean,
+): Tensor {
   const op = accumulate ? "scatterAdd" : "scatter";
   const d = normDim(op, dim, x.ndim);
   const s = src instanceof Tensor ? src : Tensor.scalar(src, x.dtype, x.device).expand(index.shape);
   checkIndexTensor(op, x, d, index, s);
   if (s.dtype !== x.dtype) {
-    throw new DTypeError(`${op}: src has dtype ${s.dtype} but the input has ${x.dtype}; they must match`);
+    throw new DTypeError(
+      `${op}: src has dtype ${s.dtype} but the input has ${x.dtype}; they must match`,
+    );
   }
   const y = Tensor.fromStorage(x.backend.scatter(x, d, index, s, accumulate), x.shape, x.dtype);
   const srcIn = src instanceof Tensor ? src : null;
-  return record(accumulate ? "ScatterAddBackward0" : "ScatterBackward0", y, [x, srcIn], (g, [idx]) => [
-    accumulate ? g : g.scatter(d, idx!, 0),
-    srcIn ? g.gather(d, idx!) : null,
-  ], [index]);
+  return record(
+    accumulate ? "ScatterAddBackward0" : "ScatterBackward0",
+    y,
+    [x, srcIn],
+    (g, [idx]) => [accumulate ? g : g.scatter(d, idx!, 0), srcIn ? g.gather(d, idx!) : null],
+    [index],
+  );
 }
 
 export function scatter(x: Tensor, dim: number, index: Tensor, src: TensorLike): Tensor {
@@ -68,8 +83,12 @@ export function scatterAdd(x: Tensor, dim: number, index: Tensor, src: Tensor): 
 
 export function indexSelect(x: Tensor, dim: number, index: Tensor): Tensor {
   const d = normDim("indexSelect", dim, x.ndim);
-  if (index.dtype !== "int32") throw new DTypeError(`indexSelect: index must be an int32 tensor, got ${index.dtype}`);
-  if (index.ndim > 1) throw new ShapeError(`indexSelect: index must be 0-d or 1-d, got shape ${fmtShape(index.shape)}`);
+  if (index.dtype !== "int32")
+    throw new DTypeError(`indexSelect: index must be an int32 tensor, got ${index.dtype}`);
+  if (index.ndim > 1)
+    throw new ShapeError(
+      `indexSelect: index must be 0-d or 1-d, got shape ${fmtShape(index.shape)}`,
+    );
   const flat = index.reshape([-1]);
   const shape = [...x.shape];
   shape[d] = flat.shape[0]!;
@@ -77,27 +96,39 @@ export function indexSelect(x: Tensor, dim: number, index: Tensor): Tensor {
   const full = flat.reshape(viewShape).expand(shape);
   const y = Tensor.fromStorage(x.backend.gather(x, d, full), shape, x.dtype);
   const xShape = [...x.shape];
-  return record("IndexSelectBackward0", y, [x], (g, [idx]) => [
-    Tensor.zeros(xShape, g.dtype, g.device).scatterAdd(d, idx!, g),
-  ], [full]);
+  return record(
+    "IndexSelectBackward0",
+    y,
+    [x],
+    (g, [idx]) => [Tensor.zeros(xShape, g.dtype, g.device).scatterAdd(d, idx!, g)],
+    [full],
+  );
 }
 
 export function maskedFill(x: Tensor, mask: Tensor, value: TensorLike): Tensor {
-  if (mask.dtype !== "bool") throw new DTypeError(`maskedFill: mask must be a bool tensor, got ${mask.dtype}`);
+  if (mask.dtype !== "bool")
+    throw new DTypeError(`maskedFill: mask must be a bool tensor, got ${mask.dtype}`);
   if (value instanceof Tensor && value.ndim !== 0) {
-    throw new ShapeError(`maskedFill: value must be a number or a 0-d tensor, got shape ${fmtShape(value.shape)}`);
+    throw new ShapeError(
+      `maskedFill: value must be a number or a 0-d tensor, got shape ${fmtShape(value.shape)}`,
+    );
   }
   const v = value instanceof Tensor ? value.to(x.dtype) : toTensor(value, x, x.dtype);
   const y = where(mask, v.detach(), x.detach());
   if (y.ndim !== x.ndim || y.shape.some((s, i) => s !== x.shape[i])) {
-    throw new ShapeError(`maskedFill: mask ${fmtShape(mask.shape)} does not broadcast to the input ${fmtShape(x.shape)}`);
+    throw new ShapeError(
+      `maskedFill: mask ${fmtShape(mask.shape)} does not broadcast to the input ${fmtShape(x.shape)}`,
+    );
   }
   if (!isFloating(x.dtype)) return y;
   return record("MaskedFillBackward0", y, [x], (g, [m]) => [g.maskedFill(m!, 0)], [mask]);
 }
 
 function triangle(op: "tril" | "triu", x: Tensor, diagonal: number): Tensor {
-  if (x.ndim < 2) throw new ShapeError(`${op}: input must have at least 2 dimensions, got shape ${fmtShape(x.shape)}`);
+  if (x.ndim < 2)
+    throw new ShapeError(
+      `${op}: input must have at least 2 dimensions, got shape ${fmtShape(x.shape)}`,
+    );
   const rows = x.shape[x.ndim - 2]!;
   const cols = x.shape[x.ndim - 1]!;
   const i = Tensor.arangeInt(rows, x.device).reshape([rows, 1]);
@@ -107,7 +138,9 @@ function triangle(op: "tril" | "triu", x: Tensor, diagonal: number): Tensor {
   const drop = op === "tril" ? diff.gt(diagonal) : diff.lt(diagonal);
   // One TrilBackward0/TriuBackward0 node, as in PyTorch, rather than MaskedFillBackward0.
   const y = noGrad(() => maskedFill(x, drop, 0));
-  return record(op === "tril" ? "TrilBackward0" : "TriuBackward0", y, [x], (g) => [triangle(op, g, diagonal)]);
+  return record(op === "tril" ? "TrilBackward0" : "TriuBackward0", y, [x], (g) => [
+    triangle(op, g, diagonal),
+  ]);
 }
 
 export function tril(x: Tensor, diagonal = 0): Tensor {
@@ -120,7 +153,8 @@ export function triu(x: Tensor, diagonal = 0): Tensor {
 
 /** Elements where mask is true, as a 1-d tensor. */
 export function maskedSelect(x: Tensor, mask: Tensor): Tensor {
-  if (mask.dtype !== "bool") throw new DTypeError(`maskedSelect: mask must be a bool tensor, got ${mask.dtype}`);
+  if (mask.dtype !== "bool")
+    throw new DTypeError(`maskedSelect: mask must be a bool tensor, got ${mask.dtype}`);
   const shape = broadcastShapes("maskedSelect", x.shape, mask.shape);
   const xb = x.expand([...shape]);
   const flatIdx = nonzeroFlat(mask.expand([...shape]));

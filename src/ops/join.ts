@@ -1,6 +1,6 @@
 import { noGrad } from "../autograd/grad_mode.js";
 import { record } from "../autograd/node.js";
-import { ArgumentError, DeviceError, ShapeError, fmtShape } from "../errors.js";
+import { ArgumentError, DeviceError, fmtShape, ShapeError } from "../errors.js";
 import { normDim } from "../shape.js";
 import { Tensor } from "../tensor/tensor.js";
 import { resultType } from "./elementwise.js";
@@ -19,9 +19,14 @@ export function cat(tensors: readonly Tensor[], dim = 0): Tensor {
   let total = 0;
   parts.forEach((t: Tensor, k: number) => {
     if (t.device !== first.device) {
-      throw new DeviceError(`cat: expected all tensors on the same device, got ${first.device} and ${t.device}`);
+      throw new DeviceError(
+        `cat: expected all tensors on the same device, got ${first.device} and ${t.device}`,
+      );
     }
-    if (t.ndim !== first.ndim || t.shape.some((s: number, i: number) => i !== d && s !== first.shape[i])) {
+    if (
+      t.ndim !== first.ndim ||
+      t.shape.some((s: number, i: number) => i !== d && s !== first.shape[i])
+    ) {
       throw new ShapeError(
         `cat: sizes of tensors must match except in dimension ${d}; tensor 0 has shape ${fmtShape(first.shape)} ` +
           `and tensor ${k} has shape ${fmtShape(t.shape)}`,
@@ -65,18 +70,28 @@ export function stack(tensors: readonly Tensor[], dim = 0): Tensor {
   });
   const d = normDim("stack", dim, first.ndim + 1);
   // One StackBackward0 node, as in PyTorch: the gradient unbinds along d.
-  const y = noGrad(() => cat(tensors.map((t) => t.unsqueeze(d)), d));
+  const y = noGrad(() =>
+    cat(
+      tensors.map((t) => t.unsqueeze(d)),
+      d,
+    ),
+  );
   return record("StackBackward0", y, tensors, (g) => g.unbind(d));
 }
 
 /** Splits into chunks of splitSize (last smaller), or into the given sizes. */
-export function split(x: Tensor, splitSizeOrSections: number | readonly number[], dim = 0): Tensor[] {
+export function split(
+  x: Tensor,
+  splitSizeOrSections: number | readonly number[],
+  dim = 0,
+): Tensor[] {
   const d = normDim("split", dim, x.ndim);
   const size = x.shape[d]!;
   let sizes: number[];
   if (typeof splitSizeOrSections === "number") {
     const n = splitSizeOrSections;
-    if (!Number.isInteger(n) || n <= 0) throw new ArgumentError(`split: split size must be a positive integer, got ${n}`);
+    if (!Number.isInteger(n) || n <= 0)
+      throw new ArgumentError(`split: split size must be a positive integer, got ${n}`);
     sizes = [];
     for (let s = 0; s < size; s += n) sizes.push(Math.min(n, size - s));
     if (sizes.length === 0) sizes.push(0);
@@ -99,7 +114,8 @@ export function split(x: Tensor, splitSizeOrSections: number | readonly number[]
 
 /** Splits into `chunks` pieces of ceil(size / chunks) (the last may be smaller, or fewer pieces). */
 export function chunk(x: Tensor, chunks: number, dim = 0): Tensor[] {
-  if (!Number.isInteger(chunks) || chunks <= 0) throw new ArgumentError(`chunk: chunks must be a positive integer, got ${chunks}`);
+  if (!Number.isInteger(chunks) || chunks <= 0)
+    throw new ArgumentError(`chunk: chunks must be a positive integer, got ${chunks}`);
   const d = normDim("chunk", dim, x.ndim);
   const size = Math.ceil(x.shape[d]! / chunks);
   return split(x, Math.max(size, 1), d);

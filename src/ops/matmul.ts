@@ -1,6 +1,6 @@
 import { noGrad } from "../autograd/grad_mode.js";
 import { record } from "../autograd/node.js";
-import { DTypeError, ShapeError, fmtShape } from "../errors.js";
+import { DTypeError, fmtShape, ShapeError } from "../errors.js";
 import { broadcastShapes } from "../shape.js";
 import { Tensor } from "../tensor/tensor.js";
 import { broadcastView, resultType } from "./elementwise.js";
@@ -10,10 +10,14 @@ import { broadcastView, resultType } from "./elementwise.js";
 
 function checkOperands(op: string, a: Tensor, b: Tensor): void {
   if (a.device !== b.device) {
-    throw new DTypeError(`${op}: expected both tensors on the same device, got ${a.device} and ${b.device}`);
+    throw new DTypeError(
+      `${op}: expected both tensors on the same device, got ${a.device} and ${b.device}`,
+    );
   }
   if (a.dtype === "bool" || b.dtype === "bool") {
-    throw new DTypeError(`${op}: bool tensors cannot be multiplied (got ${a.dtype} and ${b.dtype})`);
+    throw new DTypeError(
+      `${op}: bool tensors cannot be multiplied (got ${a.dtype} and ${b.dtype})`,
+    );
   }
 }
 
@@ -35,10 +39,16 @@ function batched(op: string, name: string, a: Tensor, b: Tensor): Tensor {
   const bv = broadcastView(b, [...batch, K, N]);
   const y = Tensor.fromStorage(a.backend.matmul(av, bv, dtype), [...batch, M, N], dtype);
   // dA = dY Bᵀ, dB = Aᵀ dY (the engine sums broadcast batch dims back).
-  return record(name, y, [a, b], (g, [sa, sb]) => [
-    a.requiresGrad ? g.matmul(sb!.transpose(-1, -2)) : null,
-    b.requiresGrad ? sa!.transpose(-1, -2).matmul(g) : null,
-  ], [a, b]);
+  return record(
+    name,
+    y,
+    [a, b],
+    (g, [sa, sb]) => [
+      a.requiresGrad ? g.matmul(sb!.transpose(-1, -2)) : null,
+      b.requiresGrad ? sa!.transpose(-1, -2).matmul(g) : null,
+    ],
+    [a, b],
+  );
 }
 
 export function matmul(a: Tensor, b: Tensor): Tensor {
@@ -56,11 +66,13 @@ export function matmul(a: Tensor, b: Tensor): Tensor {
   if (a.ndim === 2 && b.ndim === 2) return mm(a, b);
   if (a.ndim === 2 && b.ndim === 1) return mv(a, b);
   if (a.ndim === 1) {
-    if (a.shape[0] !== b.shape[b.ndim - 2]) throw mismatch("matmul", a, b, a.shape[0]!, b.shape[b.ndim - 2]!);
+    if (a.shape[0] !== b.shape[b.ndim - 2])
+      throw mismatch("matmul", a, b, a.shape[0]!, b.shape[b.ndim - 2]!);
     return batched("matmul", "UnsafeViewBackward0", a.unsqueeze(0), b).squeeze(-2);
   }
   if (b.ndim === 1) {
-    if (b.shape[0] !== a.shape[a.ndim - 1]) throw mismatch("matmul", a, b, a.shape[a.ndim - 1]!, b.shape[0]!);
+    if (b.shape[0] !== a.shape[a.ndim - 1])
+      throw mismatch("matmul", a, b, a.shape[a.ndim - 1]!, b.shape[0]!);
     return batched("matmul", "UnsafeViewBackward0", a, b.unsqueeze(1)).squeeze(-1);
   }
   // PyTorch 1.13 folds batch dims and unfolds them with _unsafe_view, whatever the ranks.
@@ -70,7 +82,9 @@ export function matmul(a: Tensor, b: Tensor): Tensor {
 export function mm(a: Tensor, b: Tensor): Tensor {
   checkOperands("mm", a, b);
   if (a.ndim !== 2 || b.ndim !== 2) {
-    throw new ShapeError(`mm: expects two 2-d tensors, got shapes ${fmtShape(a.shape)} and ${fmtShape(b.shape)}`);
+    throw new ShapeError(
+      `mm: expects two 2-d tensors, got shapes ${fmtShape(a.shape)} and ${fmtShape(b.shape)}`,
+    );
   }
   if (a.shape[1] !== b.shape[0]) throw mismatch("mm", a, b, a.shape[1]!, b.shape[0]!);
   return batched("mm", "MmBackward0", a, b);
@@ -79,10 +93,14 @@ export function mm(a: Tensor, b: Tensor): Tensor {
 export function bmm(a: Tensor, b: Tensor): Tensor {
   checkOperands("bmm", a, b);
   if (a.ndim !== 3 || b.ndim !== 3) {
-    throw new ShapeError(`bmm: expects two 3-d tensors, got shapes ${fmtShape(a.shape)} and ${fmtShape(b.shape)}`);
+    throw new ShapeError(
+      `bmm: expects two 3-d tensors, got shapes ${fmtShape(a.shape)} and ${fmtShape(b.shape)}`,
+    );
   }
   if (a.shape[0] !== b.shape[0]) {
-    throw new ShapeError(`bmm: batch sizes differ, got shapes ${fmtShape(a.shape)} and ${fmtShape(b.shape)}`);
+    throw new ShapeError(
+      `bmm: batch sizes differ, got shapes ${fmtShape(a.shape)} and ${fmtShape(b.shape)}`,
+    );
   }
   if (a.shape[2] !== b.shape[1]) throw mismatch("bmm", a, b, a.shape[2]!, b.shape[1]!);
   return batched("bmm", "BmmBackward0", a, b);
@@ -91,21 +109,28 @@ export function bmm(a: Tensor, b: Tensor): Tensor {
 export function mv(a: Tensor, v: Tensor): Tensor {
   checkOperands("mv", a, v);
   if (a.ndim !== 2 || v.ndim !== 1) {
-    throw new ShapeError(`mv: expects a 2-d matrix and a 1-d vector, got shapes ${fmtShape(a.shape)} and ${fmtShape(v.shape)}`);
+    throw new ShapeError(
+      `mv: expects a 2-d matrix and a 1-d vector, got shapes ${fmtShape(a.shape)} and ${fmtShape(v.shape)}`,
+    );
   }
   if (a.shape[1] !== v.shape[0]) throw mismatch("mv", a, v, a.shape[1]!, v.shape[0]!);
   // One MvBackward0 node, as in PyTorch: dA = g ⊗ v, dv = Aᵀ g.
   const y = noGrad(() => batched("mv", "MvBackward0", a, v.unsqueeze(1)).squeeze(-1));
-  return record("MvBackward0", y, [a, v], (g, [sa, sv]) => [
-    a.requiresGrad ? g.outer(sv!) : null,
-    v.requiresGrad ? sa!.t().mv(g) : null,
-  ], [a, v]);
+  return record(
+    "MvBackward0",
+    y,
+    [a, v],
+    (g, [sa, sv]) => [a.requiresGrad ? g.outer(sv!) : null, v.requiresGrad ? sa!.t().mv(g) : null],
+    [a, v],
+  );
 }
 
 export function dot(a: Tensor, b: Tensor): Tensor {
   checkOperands("dot", a, b);
   if (a.ndim !== 1 || b.ndim !== 1) {
-    throw new ShapeError(`dot: expects two 1-d tensors, got shapes ${fmtShape(a.shape)} and ${fmtShape(b.shape)}`);
+    throw new ShapeError(
+      `dot: expects two 1-d tensors, got shapes ${fmtShape(a.shape)} and ${fmtShape(b.shape)}`,
+    );
   }
   if (a.shape[0] !== b.shape[0]) {
     throw new ShapeError(
@@ -114,15 +139,20 @@ export function dot(a: Tensor, b: Tensor): Tensor {
   }
   // One DotBackward0 node, as in PyTorch: d(a·b) = (g b, g a).
   const y = noGrad(() => a.mul(b).sum());
-  return record("DotBackward0", y, [a, b], (g, [sa, sb]) => [
-    a.requiresGrad ? g.mul(sb!) : null,
-    b.requiresGrad ? g.mul(sa!) : null,
-  ], [a, b]);
+  return record(
+    "DotBackward0",
+    y,
+    [a, b],
+    (g, [sa, sb]) => [a.requiresGrad ? g.mul(sb!) : null, b.requiresGrad ? g.mul(sa!) : null],
+    [a, b],
+  );
 }
 
 export function outer(a: Tensor, b: Tensor): Tensor {
   if (a.ndim !== 1 || b.ndim !== 1) {
-    throw new ShapeError(`outer: expects two 1-d tensors, got shapes ${fmtShape(a.shape)} and ${fmtShape(b.shape)}`);
+    throw new ShapeError(
+      `outer: expects two 1-d tensors, got shapes ${fmtShape(a.shape)} and ${fmtShape(b.shape)}`,
+    );
   }
   return a.unsqueeze(1).mul(b.unsqueeze(0));
 }

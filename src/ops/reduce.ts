@@ -15,7 +15,11 @@ export interface ReduceOptions {
 export type Dim = number | readonly number[] | null | undefined;
 
 /** Shape after reducing dims, with or without keepdim. */
-function reducedShape(shape: readonly number[], dims: readonly number[], keepdim: boolean): number[] {
+function reducedShape(
+  shape: readonly number[],
+  dims: readonly number[],
+  keepdim: boolean,
+): number[] {
   const set = new Set(dims);
   const out: number[] = [];
   shape.forEach((s, i) => {
@@ -25,13 +29,24 @@ function reducedShape(shape: readonly number[], dims: readonly number[], keepdim
   return out;
 }
 
-function rawReduce(op: ReduceOp, x: Tensor, dims: readonly number[], keepdim: boolean, outDtype: DType): Tensor {
+function rawReduce(
+  op: ReduceOp,
+  x: Tensor,
+  dims: readonly number[],
+  keepdim: boolean,
+  outDtype: DType,
+): Tensor {
   const storage = x.backend.reduce(op, x, dims, outDtype);
   return Tensor.fromStorage(storage, reducedShape(x.shape, dims, keepdim), outDtype);
 }
 
 /** Re-inserts reduced dims as size 1 so a reduced gradient broadcasts over x. */
-function keepDims(g: Tensor, xShape: readonly number[], dims: readonly number[], keepdim: boolean): Tensor {
+function keepDims(
+  g: Tensor,
+  xShape: readonly number[],
+  dims: readonly number[],
+  keepdim: boolean,
+): Tensor {
   if (keepdim) return g;
   return g.reshape(reducedShape(xShape, dims, true));
 }
@@ -42,9 +57,12 @@ export function sum(x: Tensor, dim?: Dim, opts: ReduceOptions = {}): Tensor {
   const outDtype = opts.dtype ?? (x.dtype === "bool" ? "int32" : x.dtype);
   const y = rawReduce("sum", x, dims, keepdim, outDtype);
   const xShape = [...x.shape];
-  return record(dim === undefined || dim === null ? "SumBackward0" : "SumBackward1", y, [x], (g) => [
-    keepDims(g, xShape, dims, keepdim).expand(xShape),
-  ]);
+  return record(
+    dim === undefined || dim === null ? "SumBackward0" : "SumBackward1",
+    y,
+    [x],
+    (g) => [keepDims(g, xShape, dims, keepdim).expand(xShape)],
+  );
 }
 
 function count(shape: readonly number[], dims: readonly number[]): number {
@@ -63,9 +81,12 @@ export function mean(x: Tensor, dim?: Dim, opts: ReduceOptions = {}): Tensor {
   // One node named as PyTorch's (MeanBackward0/1), not SumBackward + DivBackward.
   const y = noGrad(() => sum(x, dims, opts).div(n));
   const xShape = [...x.shape];
-  return record(dim === undefined || dim === null ? "MeanBackward0" : "MeanBackward1", y, [x], (g) => [
-    keepDims(g, xShape, dims, keepdim).expand(xShape).div(n),
-  ]);
+  return record(
+    dim === undefined || dim === null ? "MeanBackward0" : "MeanBackward1",
+    y,
+    [x],
+    (g) => [keepDims(g, xShape, dims, keepdim).expand(xShape).div(n)],
+  );
 }
 
 export function prod(x: Tensor, dim?: Dim, opts: ReduceOptions = {}): Tensor {
@@ -75,10 +96,16 @@ export function prod(x: Tensor, dim?: Dim, opts: ReduceOptions = {}): Tensor {
   const y = rawReduce("prod", x, dims, keepdim, outDtype);
   const xShape = [...x.shape];
   // d prod / dx_i = prod_{j≠i} x_j, computed without dividing by x_i so zeros are handled.
-  return record(dim === undefined || dim === null ? "ProdBackward0" : "ProdBackward1", y, [x], (g, [sx]) => {
-    const gk = keepDims(g, xShape, dims, keepdim);
-    return [gk.mul(productOfOthers(sx!, dims))];
-  }, [x]);
+  return record(
+    dim === undefined || dim === null ? "ProdBackward0" : "ProdBackward1",
+    y,
+    [x],
+    (g, [sx]) => {
+      const gk = keepDims(g, xShape, dims, keepdim);
+      return [gk.mul(productOfOthers(sx!, dims))];
+    },
+    [x],
+  );
 }
 
 /** For each element, the product of the other elements in its reduced slice. */
@@ -94,7 +121,8 @@ function productOfOthers(x: Tensor, dims: readonly number[]): Tensor {
   const parts: Tensor[] = [];
   for (let r = 0; r < R; r++) {
     const before = r === 0 ? ones : flat.narrow(-1, 0, r).prod(-1, { keepdim: true });
-    const after = r === R - 1 ? ones : flat.narrow(-1, r + 1, R - r - 1).prod(-1, { keepdim: true });
+    const after =
+      r === R - 1 ? ones : flat.narrow(-1, r + 1, R - r - 1).prod(-1, { keepdim: true });
     parts.push(before.mul(after));
   }
   const others = Tensor.cat(parts, -1).reshape(xp.shape);
@@ -109,17 +137,29 @@ export interface MaxResult {
 }
 
 /** max/min over everything (a 0-d tensor), or along dim as { values, indices }. */
-function extreme(op: "max" | "min", x: Tensor, dim: number | undefined, opts: ReduceOptions): Tensor | MaxResult {
-  if (x.numel() === 0) throw new ArgumentError(`${op}: cannot reduce an empty tensor of shape ${fmtShape(x.shape)}`);
+function extreme(
+  op: "max" | "min",
+  x: Tensor,
+  dim: number | undefined,
+  opts: ReduceOptions,
+): Tensor | MaxResult {
+  if (x.numel() === 0)
+    throw new ArgumentError(`${op}: cannot reduce an empty tensor of shape ${fmtShape(x.shape)}`);
   if (dim === undefined) {
     const dims = normDims(op, undefined, x.ndim);
     const y = rawReduce(op, x, dims, false, x.dtype);
     const xShape = [...x.shape];
     // The gradient is shared evenly among the tied extreme elements.
-    return record(op === "max" ? "MaxBackward1" : "MinBackward1", y, [x], (g, [sx, sy]) => {
-      const mask = sx!.eq(sy!);
-      return [mask.mul(g).div(mask.sum()).expand(xShape)];
-    }, [x, y]);
+    return record(
+      op === "max" ? "MaxBackward1" : "MinBackward1",
+      y,
+      [x],
+      (g, [sx, sy]) => {
+        const mask = sx!.eq(sy!);
+        return [mask.mul(g).div(mask.sum()).expand(xShape)];
+      },
+      [x, y],
+    );
   }
   const d = normDim(op, dim, x.ndim);
   const keepdim = opts.keepdim ?? false;
@@ -161,12 +201,18 @@ function amaxmin(op: "max" | "min", x: Tensor, dim: Dim, opts: ReduceOptions): T
   const keepdim = opts.keepdim ?? false;
   const y = rawReduce(op, x, dims, keepdim, x.dtype);
   const xShape = [...x.shape];
-  return record(op === "max" ? "AmaxBackward0" : "AminBackward0", y, [x], (g, [sx, sy]) => {
-    const yk = keepDims(sy!, xShape, dims, keepdim);
-    const mask = sx!.eq(yk);
-    const gk = keepDims(g, xShape, dims, keepdim);
-    return [mask.mul(gk).div(mask.sum(dims, { keepdim: true }))];
-  }, [x, y]);
+  return record(
+    op === "max" ? "AmaxBackward0" : "AminBackward0",
+    y,
+    [x],
+    (g, [sx, sy]) => {
+      const yk = keepDims(sy!, xShape, dims, keepdim);
+      const mask = sx!.eq(yk);
+      const gk = keepDims(g, xShape, dims, keepdim);
+      return [mask.mul(gk).div(mask.sum(dims, { keepdim: true }))];
+    },
+    [x, y],
+  );
 }
 
 export function argmax(x: Tensor, dim?: number, opts: ReduceOptions = {}): Tensor {
@@ -177,8 +223,14 @@ export function argmin(x: Tensor, dim?: number, opts: ReduceOptions = {}): Tenso
   return argExtreme("argmin", x, dim, opts);
 }
 
-function argExtreme(op: "argmax" | "argmin", x: Tensor, dim: number | undefined, opts: ReduceOptions): Tensor {
-  if (x.numel() === 0) throw new ArgumentError(`${op}: cannot reduce an empty tensor of shape ${fmtShape(x.shape)}`);
+function argExtreme(
+  op: "argmax" | "argmin",
+  x: Tensor,
+  dim: number | undefined,
+  opts: ReduceOptions,
+): Tensor {
+  if (x.numel() === 0)
+    throw new ArgumentError(`${op}: cannot reduce an empty tensor of shape ${fmtShape(x.shape)}`);
   if (dim === undefined) return rawReduce(op, x.reshape([-1]), [0], false, "int32");
   const d = normDim(op, dim, x.ndim);
   return rawReduce(op, x, [d], opts.keepdim ?? false, "int32");
@@ -197,7 +249,10 @@ export function variance(x: Tensor, dim?: Dim, opts: VarOptions = {}): Tensor {
   const correction = opts.correction ?? (opts.unbiased === false ? 0 : 1);
   const n = count(x.shape, dims);
   const mu = x.mean(dims, { keepdim: true });
-  const dev = x.sub(mu).square().sum(dims, { keepdim: opts.keepdim ?? false });
+  const dev = x
+    .sub(mu)
+    .square()
+    .sum(dims, { keepdim: opts.keepdim ?? false });
   return dev.div(Math.max(n - correction, 0));
 }
 

@@ -1,5 +1,5 @@
 import { record } from "../autograd/node.js";
-import { ArgumentError, ShapeError, fmtShape } from "../errors.js";
+import { ArgumentError, fmtShape, ShapeError } from "../errors.js";
 import { contiguousStrides, inferShape, normDim, numel, sameShape } from "../shape.js";
 import { Tensor } from "../tensor/tensor.js";
 
@@ -14,7 +14,12 @@ interface Layout {
 }
 
 /** A tensor sharing x's storage with another layout. */
-export function asStrided(x: Tensor, shape: readonly number[], strides: readonly number[], offset: number): Tensor {
+export function asStrided(
+  x: Tensor,
+  shape: readonly number[],
+  strides: readonly number[],
+  offset: number,
+): Tensor {
   return new Tensor(x.storage, [...shape], [...strides], offset, x.dtype);
 }
 
@@ -27,7 +32,11 @@ function viewOf(x: Tensor, layout: Layout): Tensor {
  * shape with the gradient written into the same window. Differentiable
  * again: its own gradient is the window of the incoming gradient.
  */
-function viewScatter(g: Tensor, inputShape: readonly number[], window: (t: Tensor) => Tensor): Tensor {
+function viewScatter(
+  g: Tensor,
+  inputShape: readonly number[],
+  window: (t: Tensor) => Tensor,
+): Tensor {
   const out = Tensor.zeros(inputShape, g.dtype, g.device);
   const target = window(out);
   out.backend.assign(target, g);
@@ -36,7 +45,11 @@ function viewScatter(g: Tensor, inputShape: readonly number[], window: (t: Tenso
 }
 
 /** PyTorch's rule for when a reshape can be a view: new strides, or null if it must copy. */
-function viewStrides(oldShape: readonly number[], oldStrides: readonly number[], newShape: readonly number[]): number[] | null {
+function viewStrides(
+  oldShape: readonly number[],
+  oldStrides: readonly number[],
+  newShape: readonly number[],
+): number[] | null {
   if (numel(oldShape) === 0) return contiguousStrides(newShape);
   const newStrides = new Array<number>(newShape.length).fill(0);
   let viewD = newShape.length - 1;
@@ -103,7 +116,8 @@ export function permute(x: Tensor, dims: readonly number[]): Tensor {
     );
   }
   const d = dims.map((v) => normDim("permute", v, x.ndim));
-  if (new Set(d).size !== d.length) throw new ArgumentError(`permute: repeated dim in ${fmtShape(dims)}`);
+  if (new Set(d).size !== d.length)
+    throw new ArgumentError(`permute: repeated dim in ${fmtShape(dims)}`);
   const y = asStrided(
     x,
     d.map((i) => x.shape[i]!),
@@ -128,7 +142,10 @@ export function transpose(x: Tensor, dim0: number, dim1: number): Tensor {
 }
 
 export function t(x: Tensor): Tensor {
-  if (x.ndim > 2) throw new ArgumentError(`t: expects a tensor with <= 2 dimensions, got ${x.ndim}-d; use transpose()`);
+  if (x.ndim > 2)
+    throw new ArgumentError(
+      `t: expects a tensor with <= 2 dimensions, got ${x.ndim}-d; use transpose()`,
+    );
   if (x.ndim < 2) return x;
   const y = asStrided(x, [x.shape[1]!, x.shape[0]!], [x.strides[1]!, x.strides[0]!], x.offset);
   return record("TBackward0", y, [x], (g) => [g.t()]);
@@ -160,7 +177,9 @@ export function squeeze(x: Tensor, dim?: number | readonly number[]): Tensor {
     x.offset,
   );
   const from = [...x.shape];
-  return record(dim === undefined ? "SqueezeBackward0" : "SqueezeBackward1", y, [x], (g) => [g.reshape(from)]);
+  return record(dim === undefined ? "SqueezeBackward0" : "SqueezeBackward1", y, [x], (g) => [
+    g.reshape(from),
+  ]);
 }
 
 export function flatten(x: Tensor, startDim = 0, endDim = -1): Tensor {
@@ -191,7 +210,10 @@ export function expand(x: Tensor, shape: readonly number[]): Tensor {
     const j = i - lead;
     const cur = j >= 0 ? x.shape[j]! : 1;
     const target = size === -1 ? cur : size;
-    if (j < 0 && size === -1) throw new ShapeError(`expand: -1 is not allowed in a leading, non-existing dimension (${fmtShape(shape)})`);
+    if (j < 0 && size === -1)
+      throw new ShapeError(
+        `expand: -1 is not allowed in a leading, non-existing dimension (${fmtShape(shape)})`,
+      );
     if (cur !== target && cur !== 1) {
       throw new ShapeError(
         `expand: the expanded size ${target} must match the existing size ${cur} at dimension ${i} (shape ${fmtShape(x.shape)} to ${fmtShape(shape)})`,
@@ -219,9 +241,16 @@ export function narrow(x: Tensor, dim: number, start: number, length: number): T
 }
 
 /** x[..., start:end:step, ...] along dim (Python slice semantics, end clamped). */
-export function slice(x: Tensor, dim: number, start = 0, end = Number.POSITIVE_INFINITY, step = 1): Tensor {
+export function slice(
+  x: Tensor,
+  dim: number,
+  start = 0,
+  end = Number.POSITIVE_INFINITY,
+  step = 1,
+): Tensor {
   const d = normDim("slice", dim, x.ndim);
-  if (!Number.isInteger(step) || step <= 0) throw new ArgumentError(`slice: step must be a positive integer, got ${step}`);
+  if (!Number.isInteger(step) || step <= 0)
+    throw new ArgumentError(`slice: step must be a positive integer, got ${step}`);
   const size = x.shape[d]!;
   const clampIdx = (v: number) => Math.min(Math.max(v < 0 ? v + size : v, 0), size);
   const s = clampIdx(start);
@@ -244,7 +273,9 @@ export function select(x: Tensor, dim: number, index: number): Tensor {
   const d = normDim("select", dim, x.ndim);
   const size = x.shape[d]!;
   if (!Number.isInteger(index) || index < -size || index >= size) {
-    throw new ArgumentError(`select: index ${index} is out of range for dimension ${d} of size ${size} (shape ${fmtShape(x.shape)})`);
+    throw new ArgumentError(
+      `select: index ${index} is out of range for dimension ${d} of size ${size} (shape ${fmtShape(x.shape)})`,
+    );
   }
   const i = index < 0 ? index + size : index;
   const window = (t: Tensor) =>

@@ -1,6 +1,6 @@
-import { type DType, type TypedArray, allocArray, checkDType, isFloating } from "../dtype.js";
-import { ArgumentError, ShapeError, fmtShape } from "../errors.js";
-import { Generator, defaultGenerator, fillNormal, fillUniform } from "../random.js";
+import { allocArray, checkDType, type DType, isFloating, type TypedArray } from "../dtype.js";
+import { ArgumentError, fmtShape, ShapeError } from "../errors.js";
+import { defaultGenerator, fillNormal, fillUniform, type Generator } from "../random.js";
 import { checkShape, numel } from "../shape.js";
 import { type NestedArray, Tensor } from "./tensor.js";
 
@@ -44,11 +44,16 @@ function flatten(data: NestedArray, shape: readonly number[], out: TypedArray): 
   const walk = (v: NestedArray, dim: number) => {
     if (dim === shape.length) {
       if (Array.isArray(v)) {
-        throw new ShapeError(`tensor: too many nested lists at dimension ${dim} (expected a number, shape ${fmtShape(shape)})`);
+        throw new ShapeError(
+          `tensor: too many nested lists at dimension ${dim} (expected a number, shape ${fmtShape(shape)})`,
+        );
       }
       if (typeof v === "boolean") sawBool = true;
       else if (typeof v === "number") sawNumber = true;
-      else throw new ArgumentError(`tensor: expected numbers or booleans, got ${typeof v} (${String(v)})`);
+      else
+        throw new ArgumentError(
+          `tensor: expected numbers or booleans, got ${typeof v} (${String(v)})`,
+        );
       out[k++] = typeof v === "boolean" ? (v ? 1 : 0) : v;
       return;
     }
@@ -87,7 +92,11 @@ export function tensor(data: NestedArray | TypedArray, opts: TensorOptions = {})
     return finish(t, opts);
   }
   const shape = typeof data === "number" || typeof data === "boolean" ? [] : nestedShape(data);
-  const dtype = opts.dtype ? checkDType("tensor", opts.dtype) : containsOnlyBools(data) ? "bool" : "float32";
+  const dtype = opts.dtype
+    ? checkDType("tensor", opts.dtype)
+    : containsOnlyBools(data)
+      ? "bool"
+      : "float32";
   const values = new Float64Array(numel(shape));
   flatten(data, shape, values);
   const out = allocArray(dtype, values.length);
@@ -97,16 +106,26 @@ export function tensor(data: NestedArray | TypedArray, opts: TensorOptions = {})
 }
 
 /** A tensor over existing values with a given shape (no copy). */
-export function fromArray(data: TypedArray, shape: readonly number[], opts: TensorOptions = {}): Tensor {
+export function fromArray(
+  data: TypedArray,
+  shape: readonly number[],
+  opts: TensorOptions = {},
+): Tensor {
   return finish(Tensor.fromArray(data, shape), opts);
 }
 
 export function scalarTensor(v: number | boolean, opts: TensorOptions = {}): Tensor {
-  return finish(Tensor.scalar(v, opts.dtype ?? (typeof v === "boolean" ? "bool" : "float32")), opts);
+  return finish(
+    Tensor.scalar(v, opts.dtype ?? (typeof v === "boolean" ? "bool" : "float32")),
+    opts,
+  );
 }
 
 export function zeros(shape: number | readonly number[], opts: TensorOptions = {}): Tensor {
-  return finish(Tensor.zeros(shapeArg("zeros", shape), checkDType("zeros", opts.dtype ?? "float32")), opts);
+  return finish(
+    Tensor.zeros(shapeArg("zeros", shape), checkDType("zeros", opts.dtype ?? "float32")),
+    opts,
+  );
 }
 
 export function ones(shape: number | readonly number[], opts: TensorOptions = {}): Tensor {
@@ -117,7 +136,11 @@ export function empty(shape: number | readonly number[], opts: TensorOptions = {
   return zeros(shape, opts);
 }
 
-export function full(shape: number | readonly number[], value: number | boolean, opts: TensorOptions = {}): Tensor {
+export function full(
+  shape: number | readonly number[],
+  value: number | boolean,
+  opts: TensorOptions = {},
+): Tensor {
   const s = shapeArg("full", shape);
   const dtype = checkDType("full", opts.dtype ?? (typeof value === "boolean" ? "bool" : "float32"));
   const a = allocArray(dtype, numel(s));
@@ -141,7 +164,12 @@ export function eye(n: number, m: number | TensorOptions = n, opts: TensorOption
  * Values from start to end (exclusive) by step. Like PyTorch, integer
  * arguments give an integer tensor (int32) and any fractional one float32.
  */
-export function arange(start: number, end?: number | TensorOptions, step: number | TensorOptions = 1, opts: TensorOptions = {}): Tensor {
+export function arange(
+  start: number,
+  end?: number | TensorOptions,
+  step: number | TensorOptions = 1,
+  opts: TensorOptions = {},
+): Tensor {
   if (typeof end === "object") {
     opts = end;
     end = undefined;
@@ -167,8 +195,14 @@ export function arange(start: number, end?: number | TensorOptions, step: number
   return finish(Tensor.fromArray(a, [n], "cpu", dtype), opts);
 }
 
-export function linspace(start: number, end: number, steps: number, opts: TensorOptions = {}): Tensor {
-  if (!Number.isInteger(steps) || steps < 0) throw new ArgumentError(`linspace: steps must be a non-negative integer, got ${steps}`);
+export function linspace(
+  start: number,
+  end: number,
+  steps: number,
+  opts: TensorOptions = {},
+): Tensor {
+  if (!Number.isInteger(steps) || steps < 0)
+    throw new ArgumentError(`linspace: steps must be a non-negative integer, got ${steps}`);
   const dtype = opts.dtype ?? "float32";
   const a = allocArray(dtype, steps);
   // As PyTorch: the step in the dtype's own arithmetic (float32 for float32),
@@ -178,19 +212,31 @@ export function linspace(start: number, end: number, steps: number, opts: Tensor
   const step = steps > 1 ? r(r(e - s) / (steps - 1)) : 0;
   // PyTorch fills the second half from the end so the last value is exact.
   const half = Math.floor(steps / 2);
-  for (let i = 0; i < steps; i++) a[i] = i < half || steps === 1 ? s + step * i : e - step * (steps - 1 - i);
+  for (let i = 0; i < steps; i++)
+    a[i] = i < half || steps === 1 ? s + step * i : e - step * (steps - 1 - i);
   return finish(Tensor.fromArray(a, [steps], "cpu", dtype), opts);
 }
 
-export function logspace(start: number, end: number, steps: number, opts: TensorOptions & { base?: number } = {}): Tensor {
+export function logspace(
+  start: number,
+  end: number,
+  steps: number,
+  opts: TensorOptions & { base?: number } = {},
+): Tensor {
   const base = opts.base ?? 10;
   const lin = linspace(start, end, steps, { dtype: "float64" });
-  return finish(Tensor.scalar(base, "float64").pow(lin).to(opts.dtype ?? "float32"), opts);
+  return finish(
+    Tensor.scalar(base, "float64")
+      .pow(lin)
+      .to(opts.dtype ?? "float32"),
+    opts,
+  );
 }
 
 function floatDtype(op: string, opts: TensorOptions): "float32" | "float64" {
   const dtype = opts.dtype ?? "float32";
-  if (!isFloating(dtype)) throw new ArgumentError(`${op}: dtype must be float32 or float64, got ${dtype}`);
+  if (!isFloating(dtype))
+    throw new ArgumentError(`${op}: dtype must be float32 or float64, got ${dtype}`);
   return dtype as "float32" | "float64";
 }
 
@@ -226,7 +272,8 @@ export function randint(
     low = 0;
   }
   const s = shapeArg("randint", shape as number | readonly number[]);
-  if (!(high > low)) throw new ArgumentError(`randint: expected low < high, got low ${low} and high ${high}`);
+  if (!(high > low))
+    throw new ArgumentError(`randint: expected low < high, got low ${low} and high ${high}`);
   const range = high - low;
   const gen = opts.generator ?? defaultGenerator;
   const dtype = opts.dtype ?? "int32";
@@ -237,7 +284,8 @@ export function randint(
 
 /** A random permutation of 0..n-1 (int32). */
 export function randperm(n: number, opts: RandomOptions = {}): Tensor {
-  if (!Number.isInteger(n) || n < 0) throw new ArgumentError(`randperm: n must be a non-negative integer, got ${n}`);
+  if (!Number.isInteger(n) || n < 0)
+    throw new ArgumentError(`randperm: n must be a non-negative integer, got ${n}`);
   const gen = opts.generator ?? defaultGenerator;
   const a = new Int32Array(n);
   for (let i = 0; i < n; i++) a[i] = i;
@@ -252,7 +300,11 @@ export function randperm(n: number, opts: RandomOptions = {}): Tensor {
 }
 
 function likeOpts(x: Tensor, opts: TensorOptions): TensorOptions {
-  return { dtype: opts.dtype ?? x.dtype, device: opts.device ?? x.device, requiresGrad: opts.requiresGrad };
+  return {
+    dtype: opts.dtype ?? x.dtype,
+    device: opts.device ?? x.device,
+    requiresGrad: opts.requiresGrad,
+  };
 }
 
 export function zerosLike(x: Tensor, opts: TensorOptions = {}): Tensor {
@@ -279,10 +331,19 @@ export function randnLike(x: Tensor, opts: RandomOptions = {}): Tensor {
   return randn(x.shape, { ...likeOpts(x, opts), generator: opts.generator });
 }
 
-export function randintLike(x: Tensor, low: number, high?: number, opts: RandomOptions = {}): Tensor {
+export function randintLike(
+  x: Tensor,
+  low: number,
+  high?: number,
+  opts: RandomOptions = {},
+): Tensor {
   if (high === undefined) {
     high = low;
     low = 0;
   }
-  return randint(low, high, x.shape, { ...opts, device: opts.device ?? x.device, dtype: opts.dtype ?? x.dtype });
+  return randint(low, high, x.shape, {
+    ...opts,
+    device: opts.device ?? x.device,
+    dtype: opts.dtype ?? x.dtype,
+  });
 }

@@ -1,10 +1,17 @@
 import { type BackwardOptions, backward as runBackward } from "../autograd/engine.js";
-import { type GradHook, type Node, record } from "../autograd/node.js";
 import { isGradEnabled, noGrad } from "../autograd/grad_mode.js";
-import { type Backend, type Storage, getBackend } from "../backend/backend.js";
+import { type GradHook, type Node, record } from "../autograd/node.js";
+import { type Backend, getBackend, type Storage } from "../backend/backend.js";
 import "../backend/cpu/index.js";
-import { type DType, type TypedArray, allocArray, checkDType, isFloating } from "../dtype.js";
-import { ArgumentError, AutogradError, DeviceError, DTypeError, ShapeError, fmtShape } from "../errors.js";
+import { allocArray, checkDType, type DType, isFloating, type TypedArray } from "../dtype.js";
+import {
+  ArgumentError,
+  AutogradError,
+  DeviceError,
+  DTypeError,
+  fmtShape,
+  ShapeError,
+} from "../errors.js";
 // softmax.ts imports Tensor only as a type, so this makes no load-order cycle.
 import { logSoftmax as logSoftmaxFn, softmax as softmaxFn } from "../nn/functional/softmax.js";
 import * as ew from "../ops/elementwise.js";
@@ -13,10 +20,10 @@ import * as join from "../ops/join.js";
 import * as mm from "../ops/matmul.js";
 import * as red from "../ops/reduce.js";
 import * as vw from "../ops/view.js";
-import { Generator, defaultGenerator, fillNormal, fillUniform } from "../random.js";
+import { defaultGenerator, fillNormal, fillUniform, type Generator } from "../random.js";
 import { contiguousStrides, normDim, numel } from "../shape.js";
 import { formatTensor } from "./print.js";
-import { type IndexSpec, index as indexTensor, indexPut } from "./slicing.js";
+import { type IndexSpec, indexPut, index as indexTensor } from "./slicing.js";
 
 export type TensorLike = Tensor | number | boolean;
 export type NestedArray = number | boolean | NestedArray[];
@@ -52,7 +59,12 @@ export class Tensor {
   }
 
   /** A tensor over a typed array (taken, not copied) on the given device. */
-  static fromArray(data: TypedArray, shape: readonly number[], device = "cpu", dtype?: DType): Tensor {
+  static fromArray(
+    data: TypedArray,
+    shape: readonly number[],
+    device = "cpu",
+    dtype?: DType,
+  ): Tensor {
     const dt = dtype ?? dtypeOfArray(data);
     if (numel(shape) !== data.length) {
       throw new ShapeError(`tensor: ${data.length} values do not fill shape ${fmtShape(shape)}`);
@@ -71,7 +83,9 @@ export class Tensor {
   }
 
   static ones(shape: readonly number[], dtype: DType = "float32", device = "cpu"): Tensor {
-    return Tensor.scalar(1, dtype, device).expand([...shape]).contiguous();
+    return Tensor.scalar(1, dtype, device)
+      .expand([...shape])
+      .contiguous();
   }
 
   static arangeInt(n: number, device = "cpu"): Tensor {
@@ -171,7 +185,9 @@ export class Tensor {
 
   private checkItem(): void {
     if (this.numel() !== 1) {
-      throw new ShapeError(`item: a tensor with ${this.numel()} elements cannot be converted to a scalar (shape ${fmtShape(this.shape)})`);
+      throw new ShapeError(
+        `item: a tensor with ${this.numel()} elements cannot be converted to a scalar (shape ${fmtShape(this.shape)})`,
+      );
     }
   }
 
@@ -215,7 +231,9 @@ export class Tensor {
       );
     }
     if (requiresGrad && !isFloating(this.dtype)) {
-      throw new DTypeError(`requiresGrad_: only floating point tensors can require gradients, got ${this.dtype}`);
+      throw new DTypeError(
+        `requiresGrad_: only floating point tensors can require gradients, got ${this.dtype}`,
+      );
     }
     this.requiresGrad = requiresGrad;
     return this;
@@ -223,7 +241,10 @@ export class Tensor {
 
   /** Keeps .grad on this non-leaf tensor after backward. */
   retainGrad(): void {
-    if (!this.requiresGrad) throw new AutogradError("retainGrad: can't retain grad on a tensor that does not require grad");
+    if (!this.requiresGrad)
+      throw new AutogradError(
+        "retainGrad: can't retain grad on a tensor that does not require grad",
+      );
     if (this.gradFn) this.gradFn.retainedBy = this;
   }
 
@@ -237,7 +258,10 @@ export class Tensor {
    * remove() unregisters it.
    */
   registerHook(hook: GradHook): { remove(): void } {
-    if (!this.requiresGrad) throw new AutogradError("registerHook: cannot register a hook on a tensor that does not require gradient");
+    if (!this.requiresGrad)
+      throw new AutogradError(
+        "registerHook: cannot register a hook on a tensor that does not require gradient",
+      );
     const list = this.gradFn ? this.gradFn.hooks : this.leafHooks;
     list.push(hook);
     return {
@@ -275,7 +299,11 @@ export class Tensor {
     const isDtype = ["float32", "float64", "int32", "bool", "int64", "float16"].includes(target);
     if (this.device === "cpu" || isDtype || target === this.device) return this.to(target, dtype);
     const data = await this.data();
-    const y = Tensor.fromStorage(getBackend(target, "to").fromArray(data, this.dtype), this.shape, this.dtype);
+    const y = Tensor.fromStorage(
+      getBackend(target, "to").fromArray(data, this.dtype),
+      this.shape,
+      this.dtype,
+    );
     const from = this.device;
     const out = record("ToCopyBackward0", y, [this], (g) => [g.to(from)]);
     return dtype ? ew.cast(out, checkDType("to", dtype)) : out;
@@ -321,7 +349,8 @@ export class Tensor {
   copy_(src: TensorLike): this {
     this.checkInPlace("copy_");
     const s = src instanceof Tensor ? src : Tensor.scalar(src, this.dtype, this.device);
-    if (s.device !== this.device) throw new DeviceError(`copy_: source is on ${s.device}, this tensor on ${this.device}`);
+    if (s.device !== this.device)
+      throw new DeviceError(`copy_: source is on ${s.device}, this tensor on ${this.device}`);
     const b = s.expand([...this.shape]);
     this.backend.assign(this, b);
     return this;
@@ -375,169 +404,409 @@ export class Tensor {
   }
 
   uniform_(low = 0, high = 1, opts: { generator?: Generator } = {}): this {
-    const a = allocArray(this.dtype === "float64" ? "float64" : "float32", this.numel()) as Float32Array;
+    const a = allocArray(
+      this.dtype === "float64" ? "float64" : "float32",
+      this.numel(),
+    ) as Float32Array;
     fillUniform(a, low, high, opts.generator ?? defaultGenerator);
     return this.copy_(Tensor.fromArray(a, this.shape, this.device));
   }
 
   normal_(mean = 0, std = 1, opts: { generator?: Generator } = {}): this {
-    const a = allocArray(this.dtype === "float64" ? "float64" : "float32", this.numel()) as Float32Array;
+    const a = allocArray(
+      this.dtype === "float64" ? "float64" : "float32",
+      this.numel(),
+    ) as Float32Array;
     fillNormal(a, mean, std, opts.generator ?? defaultGenerator);
     return this.copy_(Tensor.fromArray(a, this.shape, this.device));
   }
 
   // ---- elementwise --------------------------------------------------------
 
-  neg(): Tensor { return ew.unary("neg", this); }
-  negative(): Tensor { return ew.unary("neg", this); }
-  abs(): Tensor { return ew.unary("abs", this); }
-  exp(): Tensor { return ew.unary("exp", this); }
-  log(): Tensor { return ew.unary("log", this); }
-  log2(): Tensor { return ew.unary("log", this).div(Math.LN2); }
-  log10(): Tensor { return ew.unary("log", this).div(Math.LN10); }
-  sqrt(): Tensor { return ew.unary("sqrt", this); }
-  rsqrt(): Tensor { return ew.unary("rsqrt", this); }
-  reciprocal(): Tensor { return ew.unary("reciprocal", this); }
-  square(): Tensor { return ew.unary("square", this); }
-  sin(): Tensor { return ew.unary("sin", this); }
-  cos(): Tensor { return ew.unary("cos", this); }
-  tan(): Tensor { return ew.unary("tan", this); }
-  tanh(): Tensor { return ew.unary("tanh", this); }
-  sigmoid(): Tensor { return ew.unary("sigmoid", this); }
-  relu(): Tensor { return ew.unary("relu", this); }
-  sign(): Tensor { return ew.unary("sign", this); }
-  floor(): Tensor { return ew.unary("floor", this); }
-  ceil(): Tensor { return ew.unary("ceil", this); }
-  round(): Tensor { return ew.unary("round", this); }
-  trunc(): Tensor { return ew.unary("trunc", this); }
-  erf(): Tensor { return ew.unary("erf", this); }
-  log1p(): Tensor { return ew.unary("log1p", this); }
-  expm1(): Tensor { return ew.unary("expm1", this); }
-  atan(): Tensor { return ew.unary("atan", this); }
-  asin(): Tensor { return ew.unary("asin", this); }
-  acos(): Tensor { return ew.unary("acos", this); }
-  sinh(): Tensor { return ew.unary("sinh", this); }
-  cosh(): Tensor { return ew.unary("cosh", this); }
-  logicalNot(): Tensor { return ew.unary("logicalNot", this); }
-  isnan(): Tensor { return ew.unary("isnan", this); }
-  isinf(): Tensor { return ew.unary("isinf", this); }
-  isfinite(): Tensor { return this.isnan().logicalOr(this.isinf()).logicalNot(); }
+  neg(): Tensor {
+    return ew.unary("neg", this);
+  }
+  negative(): Tensor {
+    return ew.unary("neg", this);
+  }
+  abs(): Tensor {
+    return ew.unary("abs", this);
+  }
+  exp(): Tensor {
+    return ew.unary("exp", this);
+  }
+  log(): Tensor {
+    return ew.unary("log", this);
+  }
+  log2(): Tensor {
+    return ew.unary("log", this).div(Math.LN2);
+  }
+  log10(): Tensor {
+    return ew.unary("log", this).div(Math.LN10);
+  }
+  sqrt(): Tensor {
+    return ew.unary("sqrt", this);
+  }
+  rsqrt(): Tensor {
+    return ew.unary("rsqrt", this);
+  }
+  reciprocal(): Tensor {
+    return ew.unary("reciprocal", this);
+  }
+  square(): Tensor {
+    return ew.unary("square", this);
+  }
+  sin(): Tensor {
+    return ew.unary("sin", this);
+  }
+  cos(): Tensor {
+    return ew.unary("cos", this);
+  }
+  tan(): Tensor {
+    return ew.unary("tan", this);
+  }
+  tanh(): Tensor {
+    return ew.unary("tanh", this);
+  }
+  sigmoid(): Tensor {
+    return ew.unary("sigmoid", this);
+  }
+  relu(): Tensor {
+    return ew.unary("relu", this);
+  }
+  sign(): Tensor {
+    return ew.unary("sign", this);
+  }
+  floor(): Tensor {
+    return ew.unary("floor", this);
+  }
+  ceil(): Tensor {
+    return ew.unary("ceil", this);
+  }
+  round(): Tensor {
+    return ew.unary("round", this);
+  }
+  trunc(): Tensor {
+    return ew.unary("trunc", this);
+  }
+  erf(): Tensor {
+    return ew.unary("erf", this);
+  }
+  log1p(): Tensor {
+    return ew.unary("log1p", this);
+  }
+  expm1(): Tensor {
+    return ew.unary("expm1", this);
+  }
+  atan(): Tensor {
+    return ew.unary("atan", this);
+  }
+  asin(): Tensor {
+    return ew.unary("asin", this);
+  }
+  acos(): Tensor {
+    return ew.unary("acos", this);
+  }
+  sinh(): Tensor {
+    return ew.unary("sinh", this);
+  }
+  cosh(): Tensor {
+    return ew.unary("cosh", this);
+  }
+  logicalNot(): Tensor {
+    return ew.unary("logicalNot", this);
+  }
+  isnan(): Tensor {
+    return ew.unary("isnan", this);
+  }
+  isinf(): Tensor {
+    return ew.unary("isinf", this);
+  }
+  isfinite(): Tensor {
+    return this.isnan().logicalOr(this.isinf()).logicalNot();
+  }
 
-  add(other: TensorLike, opts: { alpha?: number } = {}): Tensor { return ew.add(this, other, opts.alpha ?? 1); }
-  sub(other: TensorLike, opts: { alpha?: number } = {}): Tensor { return ew.sub(this, other, opts.alpha ?? 1); }
-  rsub(other: TensorLike): Tensor { return ew.binary("sub", other, this); }
-  mul(other: TensorLike): Tensor { return ew.binary("mul", this, other); }
+  add(other: TensorLike, opts: { alpha?: number } = {}): Tensor {
+    return ew.add(this, other, opts.alpha ?? 1);
+  }
+  sub(other: TensorLike, opts: { alpha?: number } = {}): Tensor {
+    return ew.sub(this, other, opts.alpha ?? 1);
+  }
+  rsub(other: TensorLike): Tensor {
+    return ew.binary("sub", other, this);
+  }
+  mul(other: TensorLike): Tensor {
+    return ew.binary("mul", this, other);
+  }
   div(other: TensorLike, opts: { roundingMode?: "trunc" | "floor" } = {}): Tensor {
     const q = ew.binary("div", this, other);
     if (!opts.roundingMode) return q;
     const r = opts.roundingMode === "trunc" ? q.trunc() : q.floor();
     return isFloating(ew.resultType(this, other)) ? r : r.to("int32");
   }
-  pow(exponent: TensorLike): Tensor { return ew.pow(this, exponent); }
-  maximum(other: TensorLike): Tensor { return ew.binary("maximum", this, other); }
-  minimum(other: TensorLike): Tensor { return ew.binary("minimum", this, other); }
-  atan2(other: TensorLike): Tensor { return ew.binary("atan2", this, other); }
-  fmod(other: TensorLike): Tensor { return ew.binary("fmod", this, other); }
-  remainder(other: TensorLike): Tensor { return ew.binary("remainder", this, other); }
-  eq(other: TensorLike): Tensor { return ew.binary("eq", this, other); }
-  ne(other: TensorLike): Tensor { return ew.binary("ne", this, other); }
-  lt(other: TensorLike): Tensor { return ew.binary("lt", this, other); }
-  le(other: TensorLike): Tensor { return ew.binary("le", this, other); }
-  gt(other: TensorLike): Tensor { return ew.binary("gt", this, other); }
-  ge(other: TensorLike): Tensor { return ew.binary("ge", this, other); }
-  logicalAnd(other: TensorLike): Tensor { return ew.binary("logicalAnd", this, other); }
-  logicalOr(other: TensorLike): Tensor { return ew.binary("logicalOr", this, other); }
-  logicalXor(other: TensorLike): Tensor { return ew.binary("logicalXor", this, other); }
+  pow(exponent: TensorLike): Tensor {
+    return ew.pow(this, exponent);
+  }
+  maximum(other: TensorLike): Tensor {
+    return ew.binary("maximum", this, other);
+  }
+  minimum(other: TensorLike): Tensor {
+    return ew.binary("minimum", this, other);
+  }
+  atan2(other: TensorLike): Tensor {
+    return ew.binary("atan2", this, other);
+  }
+  fmod(other: TensorLike): Tensor {
+    return ew.binary("fmod", this, other);
+  }
+  remainder(other: TensorLike): Tensor {
+    return ew.binary("remainder", this, other);
+  }
+  eq(other: TensorLike): Tensor {
+    return ew.binary("eq", this, other);
+  }
+  ne(other: TensorLike): Tensor {
+    return ew.binary("ne", this, other);
+  }
+  lt(other: TensorLike): Tensor {
+    return ew.binary("lt", this, other);
+  }
+  le(other: TensorLike): Tensor {
+    return ew.binary("le", this, other);
+  }
+  gt(other: TensorLike): Tensor {
+    return ew.binary("gt", this, other);
+  }
+  ge(other: TensorLike): Tensor {
+    return ew.binary("ge", this, other);
+  }
+  logicalAnd(other: TensorLike): Tensor {
+    return ew.binary("logicalAnd", this, other);
+  }
+  logicalOr(other: TensorLike): Tensor {
+    return ew.binary("logicalOr", this, other);
+  }
+  logicalXor(other: TensorLike): Tensor {
+    return ew.binary("logicalXor", this, other);
+  }
   clamp(min?: TensorLike | null, max?: TensorLike | null): Tensor;
   clamp(opts: { min?: TensorLike | null; max?: TensorLike | null }): Tensor;
-  clamp(min?: TensorLike | null | { min?: TensorLike | null; max?: TensorLike | null }, max?: TensorLike | null): Tensor {
-    if (min !== null && typeof min === "object" && !(min instanceof Tensor)) return ew.clamp(this, min.min, min.max);
+  clamp(
+    min?: TensorLike | null | { min?: TensorLike | null; max?: TensorLike | null },
+    max?: TensorLike | null,
+  ): Tensor {
+    if (min !== null && typeof min === "object" && !(min instanceof Tensor))
+      return ew.clamp(this, min.min, min.max);
     return ew.clamp(this, min as TensorLike | null | undefined, max);
   }
-  clip(min?: TensorLike | null, max?: TensorLike | null): Tensor { return ew.clamp(this, min, max); }
+  clip(min?: TensorLike | null, max?: TensorLike | null): Tensor {
+    return ew.clamp(this, min, max);
+  }
   /** x.where(condition, y): x where condition holds, else y (torch.Tensor.where). */
-  where(condition: Tensor, other: TensorLike): Tensor { return ew.where(condition, this, other); }
-  lerp(end: TensorLike, weight: TensorLike): Tensor { return this.add(ew.binary("sub", end, this).mul(weight)); }
+  where(condition: Tensor, other: TensorLike): Tensor {
+    return ew.where(condition, this, other);
+  }
+  lerp(end: TensorLike, weight: TensorLike): Tensor {
+    return this.add(ew.binary("sub", end, this).mul(weight));
+  }
 
   // ---- reductions ---------------------------------------------------------
 
-  sum(dim?: red.Dim, opts?: red.ReduceOptions): Tensor { return red.sum(this, dim, opts); }
-  mean(dim?: red.Dim, opts?: red.ReduceOptions): Tensor { return red.mean(this, dim, opts); }
-  prod(dim?: red.Dim, opts?: red.ReduceOptions): Tensor { return red.prod(this, dim, opts); }
+  sum(dim?: red.Dim, opts?: red.ReduceOptions): Tensor {
+    return red.sum(this, dim, opts);
+  }
+  mean(dim?: red.Dim, opts?: red.ReduceOptions): Tensor {
+    return red.mean(this, dim, opts);
+  }
+  prod(dim?: red.Dim, opts?: red.ReduceOptions): Tensor {
+    return red.prod(this, dim, opts);
+  }
   /** max() of everything, or max(dim) as { values, indices }. */
   max(): Tensor;
   max(dim: number, opts?: red.ReduceOptions): red.MaxResult;
-  max(dim?: number, opts?: red.ReduceOptions): Tensor | red.MaxResult { return red.max(this, dim, opts); }
+  max(dim?: number, opts?: red.ReduceOptions): Tensor | red.MaxResult {
+    return red.max(this, dim, opts);
+  }
   min(): Tensor;
   min(dim: number, opts?: red.ReduceOptions): red.MaxResult;
-  min(dim?: number, opts?: red.ReduceOptions): Tensor | red.MaxResult { return red.min(this, dim, opts); }
-  amax(dim?: red.Dim, opts?: red.ReduceOptions): Tensor { return red.amax(this, dim, opts); }
-  amin(dim?: red.Dim, opts?: red.ReduceOptions): Tensor { return red.amin(this, dim, opts); }
-  argmax(dim?: number, opts?: red.ReduceOptions): Tensor { return red.argmax(this, dim, opts); }
-  argmin(dim?: number, opts?: red.ReduceOptions): Tensor { return red.argmin(this, dim, opts); }
-  var(dim?: red.Dim, opts?: red.VarOptions): Tensor { return red.variance(this, dim, opts); }
-  std(dim?: red.Dim, opts?: red.VarOptions): Tensor { return red.std(this, dim, opts); }
-  logsumexp(dim: red.Dim, opts?: red.ReduceOptions): Tensor { return red.logsumexp(this, dim, opts); }
-  softmax(dim: number, opts?: { dtype?: DType }): Tensor { return softmaxFn(this, dim, opts); }
-  logSoftmax(dim: number, opts?: { dtype?: DType }): Tensor { return logSoftmaxFn(this, dim, opts); }
-  all(dim?: number, opts?: red.ReduceOptions): Tensor { return red.all(this, dim, opts); }
-  any(dim?: number, opts?: red.ReduceOptions): Tensor { return red.any(this, dim, opts); }
+  min(dim?: number, opts?: red.ReduceOptions): Tensor | red.MaxResult {
+    return red.min(this, dim, opts);
+  }
+  amax(dim?: red.Dim, opts?: red.ReduceOptions): Tensor {
+    return red.amax(this, dim, opts);
+  }
+  amin(dim?: red.Dim, opts?: red.ReduceOptions): Tensor {
+    return red.amin(this, dim, opts);
+  }
+  argmax(dim?: number, opts?: red.ReduceOptions): Tensor {
+    return red.argmax(this, dim, opts);
+  }
+  argmin(dim?: number, opts?: red.ReduceOptions): Tensor {
+    return red.argmin(this, dim, opts);
+  }
+  var(dim?: red.Dim, opts?: red.VarOptions): Tensor {
+    return red.variance(this, dim, opts);
+  }
+  std(dim?: red.Dim, opts?: red.VarOptions): Tensor {
+    return red.std(this, dim, opts);
+  }
+  logsumexp(dim: red.Dim, opts?: red.ReduceOptions): Tensor {
+    return red.logsumexp(this, dim, opts);
+  }
+  softmax(dim: number, opts?: { dtype?: DType }): Tensor {
+    return softmaxFn(this, dim, opts);
+  }
+  logSoftmax(dim: number, opts?: { dtype?: DType }): Tensor {
+    return logSoftmaxFn(this, dim, opts);
+  }
+  all(dim?: number, opts?: red.ReduceOptions): Tensor {
+    return red.all(this, dim, opts);
+  }
+  any(dim?: number, opts?: red.ReduceOptions): Tensor {
+    return red.any(this, dim, opts);
+  }
 
   // ---- matrix products ----------------------------------------------------
 
-  matmul(other: Tensor): Tensor { return mm.matmul(this, other); }
-  mm(other: Tensor): Tensor { return mm.mm(this, other); }
-  bmm(other: Tensor): Tensor { return mm.bmm(this, other); }
-  mv(other: Tensor): Tensor { return mm.mv(this, other); }
-  dot(other: Tensor): Tensor { return mm.dot(this, other); }
-  outer(other: Tensor): Tensor { return mm.outer(this, other); }
+  matmul(other: Tensor): Tensor {
+    return mm.matmul(this, other);
+  }
+  mm(other: Tensor): Tensor {
+    return mm.mm(this, other);
+  }
+  bmm(other: Tensor): Tensor {
+    return mm.bmm(this, other);
+  }
+  mv(other: Tensor): Tensor {
+    return mm.mv(this, other);
+  }
+  dot(other: Tensor): Tensor {
+    return mm.dot(this, other);
+  }
+  outer(other: Tensor): Tensor {
+    return mm.outer(this, other);
+  }
 
   // ---- views and shape ----------------------------------------------------
 
-  view(...shape: (number | number[])[]): Tensor { return vw.view(this, flatArgs(shape)); }
-  reshape(...shape: (number | number[])[]): Tensor { return vw.reshape(this, flatArgs(shape)); }
-  viewAs(other: Tensor): Tensor { return vw.view(this, other.shape); }
-  reshapeAs(other: Tensor): Tensor { return vw.reshape(this, other.shape); }
-  permute(...dims: (number | number[])[]): Tensor { return vw.permute(this, flatArgs(dims)); }
-  transpose(dim0: number, dim1: number): Tensor { return vw.transpose(this, dim0, dim1); }
-  swapaxes(dim0: number, dim1: number): Tensor { return vw.transpose(this, dim0, dim1); }
-  t(): Tensor { return vw.t(this); }
+  view(...shape: (number | number[])[]): Tensor {
+    return vw.view(this, flatArgs(shape));
+  }
+  reshape(...shape: (number | number[])[]): Tensor {
+    return vw.reshape(this, flatArgs(shape));
+  }
+  viewAs(other: Tensor): Tensor {
+    return vw.view(this, other.shape);
+  }
+  reshapeAs(other: Tensor): Tensor {
+    return vw.reshape(this, other.shape);
+  }
+  permute(...dims: (number | number[])[]): Tensor {
+    return vw.permute(this, flatArgs(dims));
+  }
+  transpose(dim0: number, dim1: number): Tensor {
+    return vw.transpose(this, dim0, dim1);
+  }
+  swapaxes(dim0: number, dim1: number): Tensor {
+    return vw.transpose(this, dim0, dim1);
+  }
+  t(): Tensor {
+    return vw.t(this);
+  }
   /** Matrix transpose of the last two dims (x.mT). */
-  get mT(): Tensor { return vw.transpose(this, -2, -1); }
-  get T(): Tensor { return this.ndim < 2 ? this : vw.permute(this, this.shape.map((_, i) => this.ndim - 1 - i)); }
-  squeeze(dim?: number | readonly number[]): Tensor { return vw.squeeze(this, dim); }
-  unsqueeze(dim: number): Tensor { return vw.unsqueeze(this, dim); }
-  flatten(startDim = 0, endDim = -1): Tensor { return vw.flatten(this, startDim, endDim); }
-  unflatten(dim: number, sizes: readonly number[]): Tensor { return vw.unflatten(this, dim, sizes); }
-  expand(...shape: (number | number[])[]): Tensor { return vw.expand(this, flatArgs(shape)); }
-  expandAs(other: Tensor): Tensor { return vw.expand(this, other.shape); }
-  narrow(dim: number, start: number, length: number): Tensor { return vw.narrow(this, dim, start, length); }
-  select(dim: number, index: number): Tensor { return vw.select(this, dim, index); }
+  get mT(): Tensor {
+    return vw.transpose(this, -2, -1);
+  }
+  get T(): Tensor {
+    return this.ndim < 2
+      ? this
+      : vw.permute(
+          this,
+          this.shape.map((_, i) => this.ndim - 1 - i),
+        );
+  }
+  squeeze(dim?: number | readonly number[]): Tensor {
+    return vw.squeeze(this, dim);
+  }
+  unsqueeze(dim: number): Tensor {
+    return vw.unsqueeze(this, dim);
+  }
+  flatten(startDim = 0, endDim = -1): Tensor {
+    return vw.flatten(this, startDim, endDim);
+  }
+  unflatten(dim: number, sizes: readonly number[]): Tensor {
+    return vw.unflatten(this, dim, sizes);
+  }
+  expand(...shape: (number | number[])[]): Tensor {
+    return vw.expand(this, flatArgs(shape));
+  }
+  expandAs(other: Tensor): Tensor {
+    return vw.expand(this, other.shape);
+  }
+  narrow(dim: number, start: number, length: number): Tensor {
+    return vw.narrow(this, dim, start, length);
+  }
+  select(dim: number, index: number): Tensor {
+    return vw.select(this, dim, index);
+  }
   /** x.index("1:3, :, None"), x.index(intTensor), x.index([0, "::2", maskTensor]) — Python indexing. */
-  index(spec: IndexSpec): Tensor { return indexTensor(this, spec); }
-  contiguous(): Tensor { return vw.contiguous(this); }
-  clone(): Tensor { return vw.clone(this); }
-  split(splitSizeOrSections: number | readonly number[], dim = 0): Tensor[] { return join.split(this, splitSizeOrSections, dim); }
-  chunk(chunks: number, dim = 0): Tensor[] { return join.chunk(this, chunks, dim); }
-  unbind(dim = 0): Tensor[] { return join.unbind(this, dim); }
+  index(spec: IndexSpec): Tensor {
+    return indexTensor(this, spec);
+  }
+  contiguous(): Tensor {
+    return vw.contiguous(this);
+  }
+  clone(): Tensor {
+    return vw.clone(this);
+  }
+  split(splitSizeOrSections: number | readonly number[], dim = 0): Tensor[] {
+    return join.split(this, splitSizeOrSections, dim);
+  }
+  chunk(chunks: number, dim = 0): Tensor[] {
+    return join.chunk(this, chunks, dim);
+  }
+  unbind(dim = 0): Tensor[] {
+    return join.unbind(this, dim);
+  }
 
   // ---- indexing -----------------------------------------------------------
 
-  gather(dim: number, index: Tensor): Tensor { return idx.gather(this, dim, index); }
-  scatter(dim: number, index: Tensor, src: TensorLike): Tensor { return idx.scatter(this, dim, index, src); }
-  scatterAdd(dim: number, index: Tensor, src: Tensor): Tensor { return idx.scatterAdd(this, dim, index, src); }
-  indexSelect(dim: number, index: Tensor): Tensor { return idx.indexSelect(this, dim, index); }
-  maskedFill(mask: Tensor, value: TensorLike): Tensor { return idx.maskedFill(this, mask, value); }
-  maskedSelect(mask: Tensor): Tensor { return idx.maskedSelect(this, mask); }
-  nonzero(): Tensor { return idx.nonzero(this); }
-  tril(diagonal = 0): Tensor { return idx.tril(this, diagonal); }
-  triu(diagonal = 0): Tensor { return idx.triu(this, diagonal); }
+  gather(dim: number, index: Tensor): Tensor {
+    return idx.gather(this, dim, index);
+  }
+  scatter(dim: number, index: Tensor, src: TensorLike): Tensor {
+    return idx.scatter(this, dim, index, src);
+  }
+  scatterAdd(dim: number, index: Tensor, src: Tensor): Tensor {
+    return idx.scatterAdd(this, dim, index, src);
+  }
+  indexSelect(dim: number, index: Tensor): Tensor {
+    return idx.indexSelect(this, dim, index);
+  }
+  maskedFill(mask: Tensor, value: TensorLike): Tensor {
+    return idx.maskedFill(this, mask, value);
+  }
+  maskedSelect(mask: Tensor): Tensor {
+    return idx.maskedSelect(this, mask);
+  }
+  nonzero(): Tensor {
+    return idx.nonzero(this);
+  }
+  tril(diagonal = 0): Tensor {
+    return idx.tril(this, diagonal);
+  }
+  triu(diagonal = 0): Tensor {
+    return idx.triu(this, diagonal);
+  }
 }
 
 function flatArgs(args: (number | number[])[]): number[] {
   if (args.length === 1 && Array.isArray(args[0])) return args[0];
   for (const a of args) {
-    if (typeof a !== "number") throw new ArgumentError(`expected sizes as numbers or one array, got ${JSON.stringify(args)}`);
+    if (typeof a !== "number")
+      throw new ArgumentError(
+        `expected sizes as numbers or one array, got ${JSON.stringify(args)}`,
+      );
   }
   return args as number[];
 }
@@ -557,7 +826,9 @@ function nest(data: TypedArray, shape: readonly number[], asBool: boolean): Nest
     const stride = numel(shape.slice(dim + 1));
     const out: NestedArray[] = [];
     for (let i = 0; i < n; i++) {
-      out.push(dim === shape.length - 1 ? conv(data[start + i]!) : build(dim + 1, start + i * stride));
+      out.push(
+        dim === shape.length - 1 ? conv(data[start + i]!) : build(dim + 1, start + i * stride),
+      );
     }
     return out;
   };
@@ -569,7 +840,9 @@ function moveTo(x: Tensor, device: string): Tensor {
   const target = getBackend(device, "to");
   if (x.device !== "cpu") {
     // Device memory is read back asynchronously only.
-    throw new DeviceError(`to: a ${x.device} tensor cannot move to ${device} synchronously; use await x.toAsync("${device}")`);
+    throw new DeviceError(
+      `to: a ${x.device} tensor cannot move to ${device} synchronously; use await x.toAsync("${device}")`,
+    );
   }
   const y = Tensor.fromStorage(target.fromArray(x.dataSync(), x.dtype), x.shape, x.dtype);
   const from = x.device;

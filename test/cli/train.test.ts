@@ -3,9 +3,9 @@ import { existsSync, mkdtempSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, test } from "node:test";
-import * as fl from "../../src/index.js";
 import { program } from "../../src/cli/main.js";
 import { type TrainOptions, train } from "../../src/cli/train.js";
+import * as fl from "../../src/index.js";
 
 function options(out: string, over: Partial<TrainOptions> = {}): TrainOptions {
   return {
@@ -50,7 +50,9 @@ describe("flint train (the README's main job)", () => {
     const b = mkdtempSync(join(tmpdir(), "flint-b-"));
     const whole = await train(options(a, { epochs: 4 }));
     await train(options(b, { epochs: 2 }));
-    const resumed = await train(options(b, { epochs: 4, resume: join(b, "checkpoint.safetensors") }));
+    const resumed = await train(
+      options(b, { epochs: 4, resume: join(b, "checkpoint.safetensors") }),
+    );
     const wa = whole.model.stateDict();
     const wb = resumed.model.stateDict();
     for (const k of Object.keys(wa)) {
@@ -61,8 +63,16 @@ describe("flint train (the README's main job)", () => {
 
   test("the command line parses options and rejects bad ones", async () => {
     const cli = program().exitOverride();
-    cli.commands.forEach((c) => c.exitOverride().configureOutput({ writeErr: () => {}, writeOut: () => {} }));
-    await assert.rejects(cli.parseAsync(["node", "flint", "train", "--epochs", "zero"]), /positive integer/);
-    await assert.rejects(cli.parseAsync(["node", "flint", "train", "--dataset", "mnist"]), /Allowed choices/);
+    for (const c of cli.commands) {
+      c.exitOverride().configureOutput({ writeErr: () => {}, writeOut: () => {} });
+    }
+    await assert.rejects(
+      cli.parseAsync(["node", "flint", "train", "--epochs", "zero"]),
+      /positive integer/,
+    );
+    await assert.rejects(
+      cli.parseAsync(["node", "flint", "train", "--dataset", "mnist"]),
+      /Allowed choices/,
+    );
   });
 });

@@ -42,16 +42,26 @@ export function toTensor(t: JsonTensor, requiresGrad = false): fl.Tensor {
 // biome-ignore lint/suspicious/noExplicitAny: JSON args
 export function toArg(a: any): any {
   if (Array.isArray(a)) return a.map(toArg);
-  if (a !== null && typeof a === "object" && "tensor" in a) return toTensor(a.tensor, a.requiresGrad);
+  if (a !== null && typeof a === "object" && "tensor" in a)
+    return toTensor(a.tensor, a.requiresGrad);
   if (a === "inf") return Number.POSITIVE_INFINITY;
   if (a === "-inf") return Number.NEGATIVE_INFINITY;
   return a;
 }
 
 /** Asserts a flint tensor matches a JSON tensor within tol. */
-export function assertClose(actual: fl.Tensor | number, expected: JsonTensor, tol: number, what: string): void {
+export function assertClose(
+  actual: fl.Tensor | number,
+  expected: JsonTensor,
+  tol: number,
+  what: string,
+): void {
   const a = typeof actual === "number" ? fl.tensor(actual) : actual;
-  assert.deepEqual(a.shape, expected.shape, `${what}: shape ${JSON.stringify(a.shape)} != ${JSON.stringify(expected.shape)}`);
+  assert.deepEqual(
+    a.shape,
+    expected.shape,
+    `${what}: shape ${JSON.stringify(a.shape)} != ${JSON.stringify(expected.shape)}`,
+  );
   const got = a.dataSync();
   const want = expected.data.map(num);
   if (expected.dtype === "int32" || expected.dtype === "bool") {
@@ -69,6 +79,9 @@ export function assertClose(actual: fl.Tensor | number, expected: JsonTensor, to
       assert.equal(g, w, `${what}[${i}]`);
       continue;
     }
-    assert.ok(Math.abs(g - w) <= tol * (1 + Math.abs(w)), `${what}[${i}]: got ${g}, PyTorch ${w} (tol ${tol})`);
+    assert.ok(
+      Math.abs(g - w) <= tol * (1 + Math.abs(w)),
+      `${what}[${i}]: got ${g}, PyTorch ${w} (tol ${tol})`,
+    );
   }
 }

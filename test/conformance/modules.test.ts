@@ -17,8 +17,7 @@ type ModuleClass = new (...args: unknown[]) => fl.nn.Module;
  * list cannot go stale: implementing a layer fails it until the entry goes.
  */
 const NOT_YET: Record<string, string> = Object.fromEntries(
-  [
-  ].map((name) => [name, "layer not implemented yet (issue 4/5)"]),
+  [].map((name) => [name, "layer not implemented yet (issue 4/5)"]),
 );
 
 function moduleClass(name: string): ModuleClass | undefined {

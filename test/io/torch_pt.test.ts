@@ -3,7 +3,14 @@ import { existsSync, rmSync } from "node:fs";
 import { describe, test } from "node:test";
 import * as fl from "../../src/index.js";
 import { crc32, readZip } from "../../src/io/zip.js";
-import { assertTensorEqual, FIXTURES, fixture, fixtureJson, type JsonTensor, makeZip } from "./helpers.js";
+import {
+  assertTensorEqual,
+  FIXTURES,
+  fixture,
+  fixtureJson,
+  type JsonTensor,
+  makeZip,
+} from "./helpers.js";
 
 interface MlpFixture {
   state: Record<string, JsonTensor>;
@@ -50,7 +57,11 @@ describe("PyTorch .pt state_dict files", () => {
   });
 
   test("torch.save(net.state_dict()) loads into the same nn.Sequential and gives torch's outputs", async () => {
-    const net = new fl.nn.Sequential(new fl.nn.Linear(20, 16), new fl.nn.ReLU(), new fl.nn.Linear(16, 10));
+    const net = new fl.nn.Sequential(
+      new fl.nn.Linear(20, 16),
+      new fl.nn.ReLU(),
+      new fl.nn.Linear(16, 10),
+    );
     const loaded = await fl.load(`${FIXTURES}/mlp.pt`);
     const { missingKeys, unexpectedKeys } = net.loadStateDict(loaded);
     assert.deepEqual([missingKeys, unexpectedKeys], [[], []]);

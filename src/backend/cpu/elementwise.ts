@@ -1,4 +1,4 @@
-import { type DType, allocArray } from "../../dtype.js";
+import { allocArray, type DType } from "../../dtype.js";
 import type { BinaryOp, UnaryOp, View } from "../backend.js";
 import { forEachRow } from "./iterate.js";
 import { dataOf, isContiguous } from "./storage.js";

@@ -1,12 +1,12 @@
 import type { DType, TypedArray } from "../../dtype.js";
 import { allocArray } from "../../dtype.js";
-import { type Backend, type View, registerBackend } from "../backend.js";
+import { type Backend, registerBackend, type View } from "../backend.js";
 import { assignKernel, binaryKernel, copyKernel, unaryKernel, whereKernel } from "./elementwise.js";
 import { gatherKernel, scatterKernel } from "./indexing.js";
 import { matmulKernel } from "./matmul.js";
 import { reduceKernel } from "./reduce.js";
-import { wasmMatmul } from "./wasm/matmul.js";
 import { CpuStorage, dataOf, isContiguous, wrap } from "./storage.js";
+import { wasmMatmul } from "./wasm/matmul.js";
 
 /** The TypeScript reference backend: every kernel on plain typed arrays. */
 export const cpuBackend: Backend = {

@@ -7,7 +7,9 @@ import { dataOf } from "./storage.js";
 
 function checkIndex(op: string, idx: number, size: number, dim: number): number {
   if (idx < -size || idx >= size) {
-    throw new ArgumentError(`${op}: index ${idx} is out of bounds for dimension ${dim} with size ${size}`);
+    throw new ArgumentError(
+      `${op}: index ${idx} is out of bounds for dimension ${dim} with size ${size}`,
+    );
   }
   return idx < 0 ? idx + size : idx;
 }
@@ -91,7 +93,16 @@ function gatherBlocks(x: View, dim: number, index: View, out: TypedArray): boole
  * the backward of indexSelect and of im2col (fold), which would otherwise
  * cost one closure call per element. Returns false when it does not apply.
  */
-function scatterBlocks(op: string, out: TypedArray, outStrides: number[], size: number, dim: number, index: View, src: View, accumulate: boolean): boolean {
+function scatterBlocks(
+  op: string,
+  out: TypedArray,
+  outStrides: number[],
+  size: number,
+  dim: number,
+  index: View,
+  src: View,
+  accumulate: boolean,
+): boolean {
   const nd = index.shape.length;
   let block = 1;
   for (let d = nd - 1; d > dim; d--) {
@@ -130,7 +141,14 @@ function scatterBlocks(op: string, out: TypedArray, outStrides: number[], size: 
   return true;
 }
 
-export function scatterKernel(base: View, dim: number, index: View, src: View, accumulate: boolean, outDtype: DType) {
+export function scatterKernel(
+  base: View,
+  dim: number,
+  index: View,
+  src: View,
+  accumulate: boolean,
+  outDtype: DType,
+) {
   const out = copyKernel(base, outDtype);
   // Strides of the contiguous output.
   const shape = base.shape;
@@ -140,12 +158,30 @@ export function scatterKernel(base: View, dim: number, index: View, src: View, a
     outStrides[d] = s;
     s *= shape[d]!;
   }
-  const outView: View = { storage: base.storage, dtype: outDtype, shape, strides: outStrides, offset: 0 };
+  const outView: View = {
+    storage: base.storage,
+    dtype: outDtype,
+    shape,
+    strides: outStrides,
+    offset: 0,
+  };
   const id = dataOf(index);
   const sd = dataOf(src);
   const size = shape[dim]!;
   const stride = outStrides[dim]!;
-  if (scatterBlocks(accumulate ? "scatterAdd" : "scatter", out, outStrides, size, dim, index, src, accumulate)) return out;
+  if (
+    scatterBlocks(
+      accumulate ? "scatterAdd" : "scatter",
+      out,
+      outStrides,
+      size,
+      dim,
+      index,
+      src,
+      accumulate,
+    )
+  )
+    return out;
   const srcOffsets: number[] = [];
   forEachRow(index.shape, [src.strides], [src.offset], (off, n, inner) => {
     let p = off[0]!;

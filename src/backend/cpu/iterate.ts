@@ -83,7 +83,11 @@ export function forEachRow(
 }
 
 /** The storage offset of every element of a view, in row-major order. */
-export function elementOffsets(shape: readonly number[], strides: readonly number[], offset: number): Int32Array {
+export function elementOffsets(
+  shape: readonly number[],
+  strides: readonly number[],
+  offset: number,
+): Int32Array {
   let size = 1;
   for (const d of shape) size *= d;
   const out = new Int32Array(size);

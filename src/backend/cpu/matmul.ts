@@ -1,4 +1,4 @@
-import { type DType, allocArray } from "../../dtype.js";
+import { allocArray, type DType } from "../../dtype.js";
 import type { View } from "../backend.js";
 import { elementOffsets } from "./iterate.js";
 import { dataOf } from "./storage.js";
@@ -31,8 +31,10 @@ export function matmulKernel(a: View, b: View, outDtype: DType) {
   for (let bi = 0; bi < B; bi++) {
     const oa = aBatch[bi]!;
     const ob = bBatch[bi]!;
-    for (let i = 0; i < M; i++) for (let k = 0; k < K; k++) A[i * K + k] = ad[oa + i * sam + k * sak]!;
-    for (let k = 0; k < K; k++) for (let j = 0; j < N; j++) Bm[k * N + j] = bd[ob + k * sbk + j * sbn]!;
+    for (let i = 0; i < M; i++)
+      for (let k = 0; k < K; k++) A[i * K + k] = ad[oa + i * sam + k * sak]!;
+    for (let k = 0; k < K; k++)
+      for (let j = 0; j < N; j++) Bm[k * N + j] = bd[ob + k * sbk + j * sbn]!;
     C.fill(0);
     let i = 0;
     for (; i + 4 <= M; i += 4) {

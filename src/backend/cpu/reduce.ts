@@ -1,4 +1,4 @@
-import { type DType, allocArray } from "../../dtype.js";
+import { allocArray, type DType } from "../../dtype.js";
 import type { ReduceOp, View } from "../backend.js";
 import { elementOffsets } from "./iterate.js";
 import { dataOf } from "./storage.js";

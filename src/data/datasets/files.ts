@@ -44,4 +44,3 @@ export function gunzipIfNeeded(bytes: Uint8Array, what: string): Uint8Array {
     throw new FormatError(`${what}: corrupt or truncated gzip data (${(e as Error).message})`);
   }
 }
-

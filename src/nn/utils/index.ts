@@ -3,5 +3,5 @@ export { clipGradNorm_, clipGradValue_, type TensorOrTensors } from "./clip_grad
 export { parametersToVector, vectorToParameters } from "./convert_parameters.js";
 export * from "./rnn.js";
 export * as rnn from "./rnn.js";
-export { spectralNorm, type SpectralNormOptions } from "./spectral_norm.js";
-export { removeWeightNorm, weightNorm, type WeightNormOptions } from "./weight_norm.js";
+export { type SpectralNormOptions, spectralNorm } from "./spectral_norm.js";
+export { removeWeightNorm, type WeightNormOptions, weightNorm } from "./weight_norm.js";
