@@ -42,14 +42,23 @@ export interface EpochStats {
 }
 
 /** Test accuracy in batches, without gradients. */
-export function evaluate(model: fl.nn.Module, images: fl.Tensor, labels: fl.Tensor, batch = 1000): number {
+export function evaluate(
+  model: fl.nn.Module,
+  images: fl.Tensor,
+  labels: fl.Tensor,
+  batch = 1000,
+): number {
   model.eval();
   let correct = 0;
   fl.noGrad(() => {
     for (let i = 0; i < images.shape[0]!; i += batch) {
       const n = Math.min(batch, images.shape[0]! - i);
       const logits = model.forward(images.narrow(0, i, n)) as fl.Tensor;
-      correct += logits.argmax(1).eq(labels.narrow(0, i, n)).sum().itemSync() as number;
+      correct += logits
+        .argmax(1)
+        .eq(labels.narrow(0, i, n))
+        .sum()
+        .itemSync() as number;
     }
   });
   model.train();
@@ -57,7 +66,9 @@ export function evaluate(model: fl.nn.Module, images: fl.Tensor, labels: fl.Tens
 }
 
 /** Trains LeNet-5 with the reference recipe; `trainLimit` uses the first n training images (for quick runs). */
-export function trainLeNet(opts: { epochs?: number; trainLimit?: number; seed?: number; log?: (s: string) => void } = {}): { model: LeNet5; history: EpochStats[] } {
+export function trainLeNet(
+  opts: { epochs?: number; trainLimit?: number; seed?: number; log?: (s: string) => void } = {},
+): { model: LeNet5; history: EpochStats[] } {
   const log = opts.log ?? console.log;
   fl.manualSeed(opts.seed ?? 0);
   const train = fl.data.loadFashionMnist({ train: true });
@@ -83,7 +94,9 @@ export function trainLeNet(opts: { epochs?: number; trainLimit?: number; seed?: 
     const seconds = (performance.now() - t0) / 1000;
     const testAcc = evaluate(model, test.images, test.labels);
     history.push({ epoch, trainLoss: total / batches, testAcc, seconds });
-    log(`epoch ${epoch}: train loss ${(total / batches).toFixed(4)}, test accuracy ${(testAcc * 100).toFixed(2)}%, ${seconds.toFixed(1)} s`);
+    log(
+      `epoch ${epoch}: train loss ${(total / batches).toFixed(4)}, test accuracy ${(testAcc * 100).toFixed(2)}%, ${seconds.toFixed(1)} s`,
+    );
   }
   return { model, history };
 }

@@ -33,7 +33,10 @@ export class BasicBlock extends nn.Module {
     this.bn2 = new nn.BatchNorm2d(outC);
     this.downsample =
       stride !== 1 || inC !== outC
-        ? new nn.Sequential(new nn.Conv2d(inC, outC, 1, { stride, bias: false }), new nn.BatchNorm2d(outC))
+        ? new nn.Sequential(
+            new nn.Conv2d(inC, outC, 1, { stride, bias: false }),
+            new nn.BatchNorm2d(outC),
+          )
         : null;
   }
 
@@ -63,7 +66,12 @@ export class SmallResNet extends nn.Module {
     super();
     const n = opts.blocks ?? 1;
     const stage = (inC: number, outC: number, stride: number) =>
-      new nn.Sequential(...Array.from({ length: n }, (_, i) => new BasicBlock(i === 0 ? inC : outC, outC, i === 0 ? stride : 1)));
+      new nn.Sequential(
+        ...Array.from(
+          { length: n },
+          (_, i) => new BasicBlock(i === 0 ? inC : outC, outC, i === 0 ? stride : 1),
+        ),
+      );
     this.layer1 = stage(16, 16, 1);
     this.layer2 = stage(16, 32, 2);
     this.layer3 = stage(32, 64, 2);
@@ -90,7 +98,11 @@ function accuracy(model: fl.nn.Module, images: fl.Tensor, labels: fl.Tensor): nu
   fl.noGrad(() => {
     for (let i = 0; i < images.shape[0]!; i += 500) {
       const n = Math.min(500, images.shape[0]! - i);
-      correct += (model.forward(images.narrow(0, i, n)) as fl.Tensor).argmax(1).eq(labels.narrow(0, i, n)).sum().itemSync() as number;
+      correct += (model.forward(images.narrow(0, i, n)) as fl.Tensor)
+        .argmax(1)
+        .eq(labels.narrow(0, i, n))
+        .sum()
+        .itemSync() as number;
     }
   });
   model.train();
@@ -98,12 +110,25 @@ function accuracy(model: fl.nn.Module, images: fl.Tensor, labels: fl.Tensor): nu
 }
 
 /** Trains SmallResNet with augmentation (Adam lr 1e-3, batch 128). */
-export function trainResNet(opts: { epochs?: number; trainLimit?: number; augment?: boolean; seed?: number; log?: (s: string) => void } = {}) {
+export function trainResNet(
+  opts: {
+    epochs?: number;
+    trainLimit?: number;
+    augment?: boolean;
+    seed?: number;
+    log?: (s: string) => void;
+  } = {},
+) {
   const log = opts.log ?? console.log;
   fl.manualSeed(opts.seed ?? 0);
   const tf = opts.augment === false ? undefined : augmentation();
   const full = new fl.data.FashionMNIST({ train: true, transform: tf?.call });
-  const train = opts.trainLimit ? new fl.data.Subset(full, Array.from({ length: opts.trainLimit }, (_, i) => i)) : full;
+  const train = opts.trainLimit
+    ? new fl.data.Subset(
+        full,
+        Array.from({ length: opts.trainLimit }, (_, i) => i),
+      )
+    : full;
   const test = fl.data.loadFashionMnist({ train: false });
   const loader = new fl.data.DataLoader(train, { batchSize: 128, shuffle: true });
   const model = new SmallResNet();
@@ -124,11 +149,16 @@ export function trainResNet(opts: { epochs?: number; trainLimit?: number; augmen
     const seconds = (performance.now() - t0) / 1000;
     const testAcc = accuracy(model, test.images, test.labels);
     history.push({ epoch, trainLoss: total / batches, testAcc, seconds });
-    log(`epoch ${epoch}: train loss ${(total / batches).toFixed(4)}, test accuracy ${(testAcc * 100).toFixed(2)}%, ${seconds.toFixed(1)} s`);
+    log(
+      `epoch ${epoch}: train loss ${(total / batches).toFixed(4)}, test accuracy ${(testAcc * 100).toFixed(2)}%, ${seconds.toFixed(1)} s`,
+    );
   }
   return { model, history };
 }
 
 if (import.meta.url === pathToFileURL(process.argv[1] ?? "").href) {
-  trainResNet({ epochs: Number(process.argv[2] ?? 10), trainLimit: process.argv[3] ? Number(process.argv[3]) : undefined });
+  trainResNet({
+    epochs: Number(process.argv[2] ?? 10),
+    trainLimit: process.argv[3] ? Number(process.argv[3]) : undefined,
+  });
 }

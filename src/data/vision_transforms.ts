@@ -139,7 +139,7 @@ export class RandomHorizontalFlip extends Transform {
   }
 
   apply(image: Tensor): Tensor {
-    if ((this.gen ?? defaultGenerator).random() >= this.p) return image;
+    if ((this.gen ?? defaultGenerator).uniform53() >= this.p) return image;
     const { data, c, h, w } = pixels("RandomHorizontalFlip", image);
     const out = data.slice();
     for (let r = 0; r < c * h; r++)
@@ -165,7 +165,7 @@ export class RandomVerticalFlip extends Transform {
   }
 
   apply(image: Tensor): Tensor {
-    if ((this.gen ?? defaultGenerator).random() >= this.p) return image;
+    if ((this.gen ?? defaultGenerator).uniform53() >= this.p) return image;
     const { data, c, h, w } = pixels("RandomVerticalFlip", image);
     const out = data.slice();
     for (let ch = 0; ch < c; ch++) {
@@ -178,7 +178,7 @@ export class RandomVerticalFlip extends Transform {
 
 /** A random integer in [0, n]. */
 function randInt(gen: Generator, n: number): number {
-  return Math.min(n, Math.floor(gen.random() * (n + 1)));
+  return Math.min(n, Math.floor(gen.uniform53() * (n + 1)));
 }
 
 /**
@@ -264,9 +264,9 @@ export class RandomAffine extends Transform {
   apply(image: Tensor): Tensor {
     const { data, c, h, w } = pixels(this.constructor.name, image);
     const gen = this.gen ?? defaultGenerator;
-    const angle = ((gen.random() * 2 - 1) * this.degrees * Math.PI) / 180;
-    const tx = Math.round((gen.random() * 2 - 1) * this.translate[0] * w);
-    const ty = Math.round((gen.random() * 2 - 1) * this.translate[1] * h);
+    const angle = ((gen.uniform53() * 2 - 1) * this.degrees * Math.PI) / 180;
+    const tx = Math.round((gen.uniform53() * 2 - 1) * this.translate[0] * w);
+    const ty = Math.round((gen.uniform53() * 2 - 1) * this.translate[1] * h);
     const cos = Math.cos(angle);
     const sin = Math.sin(angle);
     const cx = (w - 1) / 2;

@@ -5,7 +5,14 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import * as fl from "../../src/index.js";
-import { assertClose, type Case, type JsonTensor, loadCases, toArg, toTensor } from "../conformance/helpers.js";
+import {
+  assertClose,
+  type Case,
+  type JsonTensor,
+  loadCases,
+  toArg,
+  toTensor,
+} from "../conformance/helpers.js";
 
 const cases = loadCases("test/fixtures/torch-vision.json");
 type ModuleClass = new (...args: unknown[]) => fl.nn.Module;
@@ -17,7 +24,9 @@ function construct(c: Case): fl.nn.Module {
   const args = (c.args ?? []).map(toArg);
   const m = Object.keys(opts).length > 0 ? new cls(...args, opts) : new cls(...args);
   if (c.wrap) {
-    const fn = (fl.nn.utils as unknown as Record<string, (m: fl.nn.Module, o: unknown) => fl.nn.Module>)[c.wrap.fn];
+    const fn = (
+      fl.nn.utils as unknown as Record<string, (m: fl.nn.Module, o: unknown) => fl.nn.Module>
+    )[c.wrap.fn];
     assert.ok(fn, `fl.nn.utils.${c.wrap.fn} does not exist`);
     fn(m, c.wrap.kwargs);
   }
@@ -27,36 +36,52 @@ function construct(c: Case): fl.nn.Module {
 function checkExtra(c: Case, out: unknown): void {
   if (c.outIndex === undefined) return;
   const rest = (out as fl.Tensor[]).filter((_, i) => i !== c.outIndex);
-  (c.extraOut as JsonTensor[]).forEach((t, i) => assertClose(rest[i]!, t, c.tol, `${c.name} extra output ${i}`));
+  (c.extraOut as JsonTensor[]).forEach((t, i) => {
+    assertClose(rest[i]!, t, c.tol, `${c.name} extra output ${i}`);
+  });
 }
 
 function runModule(c: Case): void {
   const m = construct(c);
-  m.loadStateDict(Object.fromEntries(Object.entries(c.state as Record<string, JsonTensor>).map(([k, t]) => [k, toTensor(t)])));
+  m.loadStateDict(
+    Object.fromEntries(
+      Object.entries(c.state as Record<string, JsonTensor>).map(([k, t]) => [k, toTensor(t)]),
+    ),
+  );
   if (c.mode === "eval") m.eval();
-  const inputs = (c.inputs as { tensor: JsonTensor; requiresGrad: boolean }[]).map((a) => toTensor(a.tensor, a.requiresGrad));
+  const inputs = (c.inputs as { tensor: JsonTensor; requiresGrad: boolean }[]).map((a) =>
+    toTensor(a.tensor, a.requiresGrad),
+  );
   const res = m.forward(...inputs) as unknown;
   const out = (c.outIndex !== undefined ? (res as unknown[])[c.outIndex] : res) as fl.Tensor;
   assertClose(out, c.out, c.tol, `${c.name} out`);
   checkExtra(c, res);
   if (out.requiresGrad) out.mul(toTensor(c.gradOut)).sum().backward();
   (c.inputGrads as (JsonTensor | null)[]).forEach((g, i) => {
-    if (g === null) assert.equal(inputs[i]!.grad, null, `${c.name} input ${i}: expected no gradient`);
+    if (g === null)
+      assert.equal(inputs[i]!.grad, null, `${c.name} input ${i}: expected no gradient`);
     else assertClose(inputs[i]!.grad!, g, c.tol, `${c.name} input ${i} grad`);
   });
   const params = new Map(m.namedParameters());
-  assert.deepEqual([...params.keys()], Object.keys(c.paramGrads), `${c.name}: namedParameters keys`);
+  assert.deepEqual(
+    [...params.keys()],
+    Object.keys(c.paramGrads),
+    `${c.name}: namedParameters keys`,
+  );
   for (const [k, g] of Object.entries(c.paramGrads as Record<string, JsonTensor>)) {
     assert.ok(params.get(k)!.grad, `${c.name} ${k}: missing gradient`);
     assertClose(params.get(k)!.grad!, g, c.tol, `${c.name} ${k} grad`);
   }
   const sd = m.stateDict();
   assert.deepEqual(Object.keys(sd), Object.keys(c.stateAfter), `${c.name}: stateDict keys`);
-  for (const [k, t] of Object.entries(c.stateAfter as Record<string, JsonTensor>)) assertClose(sd[k]!, t, c.tol, `${c.name} state ${k}`);
+  for (const [k, t] of Object.entries(c.stateAfter as Record<string, JsonTensor>))
+    assertClose(sd[k]!, t, c.tol, `${c.name} state ${k}`);
 }
 
 function runFn(c: Case): void {
-  const fn = (fl.nn.functional as unknown as Record<string, (...a: unknown[]) => unknown>)[c.target!.replace(/^F\./, "")];
+  const fn = (fl.nn.functional as unknown as Record<string, (...a: unknown[]) => unknown>)[
+    c.target!.replace(/^F\./, "")
+  ];
   assert.ok(fn, `${c.target} does not exist`);
   const args = (c.args as unknown[]).map(toArg);
   const hasKw = Object.keys(c.kwargs ?? {}).length > 0;
@@ -76,7 +101,8 @@ function runInit(c: Case): void {
   fl.manualSeed(c.seed);
   const sd = construct(c).stateDict();
   assert.deepEqual(Object.keys(sd), Object.keys(c.stateAfter), `${c.name}: stateDict keys`);
-  for (const [k, t] of Object.entries(c.stateAfter as Record<string, JsonTensor>)) assertClose(sd[k]!, t, c.tol, `${c.name} state ${k}`);
+  for (const [k, t] of Object.entries(c.stateAfter as Record<string, JsonTensor>))
+    assertClose(sd[k]!, t, c.tol, `${c.name} state ${k}`);
 }
 
 const runners: Record<string, (c: Case) => void> = { module: runModule, fn: runFn, init: runInit };

@@ -8,9 +8,9 @@
 // is the matching scatterAdd (its backward is a gather), so both are
 // differentiable any number of times with no kernel of their own, and the
 // arithmetic of a convolution is one batched matmul.
-import { ArgumentError, ShapeError, fmtShape } from "../../errors.js";
+import { ArgumentError, fmtShape, ShapeError } from "../../errors.js";
 import { Tensor } from "../../tensor/tensor.js";
-import { pad as padFn, type PaddingMode } from "./padding.js";
+import { type PaddingMode, pad as padFn } from "./padding.js";
 
 export type Size2 = number | readonly number[];
 
@@ -19,7 +19,9 @@ export function pair(op: string, name: string, v: Size2, n = 2): number[] {
   const out = typeof v === "number" ? new Array<number>(n).fill(v) : [...v];
   if (out.length === 1 && n > 1) return new Array<number>(n).fill(out[0]!);
   if (out.length !== n || out.some((x) => !Number.isInteger(x))) {
-    throw new ArgumentError(`${op}: ${name} must be an integer or ${n} integers, got ${JSON.stringify(v)}`);
+    throw new ArgumentError(
+      `${op}: ${name} must be an integer or ${n} integers, got ${JSON.stringify(v)}`,
+    );
   }
   return out;
 }
@@ -29,7 +31,14 @@ export function pair(op: string, name: string, v: Size2, n = 2): number[] {
  * window elements reads along one dimension (-1 in padding):
  * pos[o * k + j] = o * stride - padBefore + j * dilation.
  */
-export function slidingPositions(size: number, out: number, k: number, stride: number, padBefore: number, dilation: number): Int32Array {
+export function slidingPositions(
+  size: number,
+  out: number,
+  k: number,
+  stride: number,
+  padBefore: number,
+  dilation: number,
+): Int32Array {
   const pos = new Int32Array(out * k);
   for (let o = 0; o < out; o++) {
     for (let j = 0; j < k; j++) {
@@ -52,7 +61,15 @@ export interface WindowTable {
 }
 
 /** Combines per-dimension positions (from slidingPositions or adaptive windows) into a plane table. */
-export function windowTable(posH: Int32Array, kh: number, outH: number, posW: Int32Array, kw: number, outW: number, w: number): WindowTable {
+export function windowTable(
+  posH: Int32Array,
+  kh: number,
+  outH: number,
+  posW: Int32Array,
+  kw: number,
+  outW: number,
+  w: number,
+): WindowTable {
   const L = outH * outW;
   const index = new Int32Array(kh * kw * L);
   for (let a = 0; a < kh; a++) {
@@ -71,7 +88,16 @@ export function windowTable(posH: Int32Array, kh: number, outH: number, posW: In
 }
 
 /** Output length of a sliding window (PyTorch's formula; ceilMode as in pooling). */
-export function outLength(op: string, size: number, k: number, stride: number, padTotal: number, dilation: number, ceilMode = false, padBefore = padTotal / 2): number {
+export function outLength(
+  op: string,
+  size: number,
+  k: number,
+  stride: number,
+  padTotal: number,
+  dilation: number,
+  ceilMode = false,
+  padBefore = padTotal / 2,
+): number {
   const span = size + padTotal - dilation * (k - 1) - 1;
   let out = (ceilMode ? Math.ceil(span / stride) : Math.floor(span / stride)) + 1;
   // With ceilMode the last window must start inside the input or its left padding.
@@ -100,8 +126,12 @@ export function gatherWindows(x: Tensor, t: WindowTable, fill: number): Tensor {
 /** The adjoint of gatherWindows: sums rows [K * L, NC] back into their positions, [HW, NC]. */
 export function scatterWindows(rows: Tensor, t: WindowTable, hw: number): Tensor {
   const nc = rows.shape[1]!;
-  const idx = tableIndex(t, hw, rows.device).reshape([-1, 1]).expand([t.k * t.l, nc]);
-  return Tensor.zeros([hw + 1, nc], rows.dtype, rows.device).scatterAdd(0, idx, rows).narrow(0, 0, hw);
+  const idx = tableIndex(t, hw, rows.device)
+    .reshape([-1, 1])
+    .expand([t.k * t.l, nc]);
+  return Tensor.zeros([hw + 1, nc], rows.dtype, rows.device)
+    .scatterAdd(0, idx, rows)
+    .narrow(0, 0, hw);
 }
 
 const indexCache = new WeakMap<Int32Array, Tensor>();
@@ -119,7 +149,16 @@ function tableIndex(t: WindowTable, hw: number, device: string): Tensor {
 const tableCache = new Map<string, WindowTable>();
 
 /** The window table of a strided, padded, dilated sliding window (padding [top, bottom, left, right]). */
-export function convTable(op: string, h: number, w: number, k: number[], stride: number[], pad4: number[], dilation: number[], ceilMode = false): WindowTable {
+export function convTable(
+  op: string,
+  h: number,
+  w: number,
+  k: number[],
+  stride: number[],
+  pad4: number[],
+  dilation: number[],
+  ceilMode = false,
+): WindowTable {
   const key = `${h},${w},${k},${stride},${pad4},${dilation},${ceilMode}`;
   const hit = tableCache.get(key);
   if (hit) return hit;
@@ -127,8 +166,13 @@ export function convTable(op: string, h: number, w: number, k: number[], stride:
   const outH = outLength(op, h, k[0]!, stride[0]!, pt + pb, dilation[0]!, ceilMode, pt);
   const outW = outLength(op, w, k[1]!, stride[1]!, pl + pr, dilation[1]!, ceilMode, pl);
   const t = windowTable(
-    slidingPositions(h, outH, k[0]!, stride[0]!, pt, dilation[0]!), k[0]!, outH,
-    slidingPositions(w, outW, k[1]!, stride[1]!, pl, dilation[1]!), k[1]!, outW, w,
+    slidingPositions(h, outH, k[0]!, stride[0]!, pt, dilation[0]!),
+    k[0]!,
+    outH,
+    slidingPositions(w, outW, k[1]!, stride[1]!, pl, dilation[1]!),
+    k[1]!,
+    outW,
+    w,
   );
   if (tableCache.size > 256) tableCache.clear();
   tableCache.set(key, t);
@@ -159,9 +203,20 @@ export function unfold(input: Tensor, kernelSize: Size2, opts: UnfoldOptions = {
   const [n, c, h, w] = input.shape as [number, number, number, number];
   const k = pair("unfold", "kernelSize", kernelSize);
   const p = pair("unfold", "padding", opts.padding ?? 0);
-  const t = convTable("unfold", h, w, k, pair("unfold", "stride", opts.stride ?? 1), [p[0]!, p[0]!, p[1]!, p[1]!], pair("unfold", "dilation", opts.dilation ?? 1));
+  const t = convTable(
+    "unfold",
+    h,
+    w,
+    k,
+    pair("unfold", "stride", opts.stride ?? 1),
+    [p[0]!, p[0]!, p[1]!, p[1]!],
+    pair("unfold", "dilation", opts.dilation ?? 1),
+  );
   const rows = gatherWindows(input, t, 0); // [K*L, N*C]
-  return rows.reshape([t.k, t.l, n, c]).permute([2, 3, 0, 1]).reshape([n, c * t.k, t.l]);
+  return rows
+    .reshape([t.k, t.l, n, c])
+    .permute([2, 3, 0, 1])
+    .reshape([n, c * t.k, t.l]);
 }
 
 /**
@@ -172,12 +227,25 @@ export function unfold(input: Tensor, kernelSize: Size2, opts: UnfoldOptions = {
  * const x = fl.randn([1, 2, 4, 4]);
  * F.fold(F.unfold(x, 2), [4, 4], 2); // each pixel times the number of blocks covering it
  */
-export function fold(input: Tensor, outputSize: Size2, kernelSize: Size2, opts: UnfoldOptions = {}): Tensor {
+export function fold(
+  input: Tensor,
+  outputSize: Size2,
+  kernelSize: Size2,
+  opts: UnfoldOptions = {},
+): Tensor {
   checkRank("fold", input, 3);
   const [h, w] = pair("fold", "outputSize", outputSize) as [number, number];
   const k = pair("fold", "kernelSize", kernelSize);
   const p = pair("fold", "padding", opts.padding ?? 0);
-  const t = convTable("fold", h, w, k, pair("fold", "stride", opts.stride ?? 1), [p[0]!, p[0]!, p[1]!, p[1]!], pair("fold", "dilation", opts.dilation ?? 1));
+  const t = convTable(
+    "fold",
+    h,
+    w,
+    k,
+    pair("fold", "stride", opts.stride ?? 1),
+    [p[0]!, p[0]!, p[1]!, p[1]!],
+    pair("fold", "dilation", opts.dilation ?? 1),
+  );
   const [n, ck, l] = input.shape as [number, number, number];
   if (ck % t.k !== 0 || l !== t.l) {
     throw new ShapeError(
@@ -185,8 +253,13 @@ export function fold(input: Tensor, outputSize: Size2, kernelSize: Size2, opts: 
     );
   }
   const c = ck / t.k;
-  const rows = input.reshape([n, c, t.k, l]).permute([2, 3, 0, 1]).reshape([t.k * l, n * c]);
-  return scatterWindows(rows, t, h * w).t().reshape([n, c, h, w]);
+  const rows = input
+    .reshape([n, c, t.k, l])
+    .permute([2, 3, 0, 1])
+    .reshape([t.k * l, n * c]);
+  return scatterWindows(rows, t, h * w)
+    .t()
+    .reshape([n, c, h, w]);
 }
 
 export interface ConvOptions {
@@ -201,10 +274,17 @@ export interface ConvOptions {
 }
 
 /** Padding as [top, bottom, left, right]; "same" puts the odd extra pixel at the end, as PyTorch does. */
-function resolvePadding(op: string, padding: ConvOptions["padding"], k: number[], dilation: number[], stride: number[]): number[] {
+function resolvePadding(
+  op: string,
+  padding: ConvOptions["padding"],
+  k: number[],
+  dilation: number[],
+  stride: number[],
+): number[] {
   if (padding === "valid") return [0, 0, 0, 0];
   if (padding === "same") {
-    if (stride.some((s) => s !== 1)) throw new ArgumentError(`${op}: padding='same' is not supported for strided convolutions`);
+    if (stride.some((s) => s !== 1))
+      throw new ArgumentError(`${op}: padding='same' is not supported for strided convolutions`);
     const out: number[] = [];
     for (let d = 0; d < 2; d++) {
       const total = dilation[d]! * (k[d]! - 1);
@@ -212,13 +292,23 @@ function resolvePadding(op: string, padding: ConvOptions["padding"], k: number[]
     }
     return out;
   }
-  if (typeof padding === "string") throw new ArgumentError(`${op}: padding must be a number, a pair, "same" or "valid", got "${padding}"`);
+  if (typeof padding === "string")
+    throw new ArgumentError(
+      `${op}: padding must be a number, a pair, "same" or "valid", got "${padding}"`,
+    );
   const p = pair(op, "padding", padding ?? 0);
   return [p[0]!, p[0]!, p[1]!, p[1]!];
 }
 
-function checkConv(op: string, x: Tensor, weight: Tensor, groups: number, inPerGroupDim: number): void {
-  if (!Number.isInteger(groups) || groups < 1) throw new ArgumentError(`${op}: groups must be a positive integer, got ${groups}`);
+function checkConv(
+  op: string,
+  x: Tensor,
+  weight: Tensor,
+  groups: number,
+  inPerGroupDim: number,
+): void {
+  if (!Number.isInteger(groups) || groups < 1)
+    throw new ArgumentError(`${op}: groups must be a positive integer, got ${groups}`);
   const c = x.shape[1]!;
   const expected = op === "convTranspose2d" ? weight.shape[0]! : weight.shape[1]! * groups;
   if (c !== expected) {
@@ -227,7 +317,9 @@ function checkConv(op: string, x: Tensor, weight: Tensor, groups: number, inPerG
     );
   }
   if (weight.shape[inPerGroupDim]! % groups !== 0 && op !== "convTranspose2d") {
-    throw new ShapeError(`${op}: weight ${fmtShape(weight.shape)} out channels are not divisible by groups=${groups}`);
+    throw new ShapeError(
+      `${op}: weight ${fmtShape(weight.shape)} out channels are not divisible by groups=${groups}`,
+    );
   }
   if (op === "convTranspose2d" && c % groups !== 0) {
     throw new ShapeError(`${op}: in channels ${c} are not divisible by groups=${groups}`);
@@ -243,10 +335,18 @@ function checkConv(op: string, x: Tensor, weight: Tensor, groups: number, inPerG
  * const y = F.conv2d(fl.randn([1, 3, 8, 8]), fl.randn([4, 3, 3, 3]), null, { padding: 1 });
  * y.shape; // [1, 4, 8, 8]
  */
-export function conv2d(input: Tensor, weight: Tensor, bias: Tensor | null = null, opts: ConvOptions = {}): Tensor {
+export function conv2d(
+  input: Tensor,
+  weight: Tensor,
+  bias: Tensor | null = null,
+  opts: ConvOptions = {},
+): Tensor {
   if (input.ndim === 3) return conv2d(input.unsqueeze(0), weight, bias, opts).squeeze(0);
   checkRank("conv2d", input, 4);
-  if (weight.ndim !== 4) throw new ShapeError(`conv2d: weight must be 4-d [O, C/groups, kh, kw], got ${fmtShape(weight.shape)}`);
+  if (weight.ndim !== 4)
+    throw new ShapeError(
+      `conv2d: weight must be 4-d [O, C/groups, kh, kw], got ${fmtShape(weight.shape)}`,
+    );
   const groups = opts.groups ?? 1;
   checkConv("conv2d", input, weight, groups, 0);
   const [n, c, h, w] = input.shape as [number, number, number, number];
@@ -258,7 +358,10 @@ export function conv2d(input: Tensor, weight: Tensor, bias: Tensor | null = null
   const k = t.k;
   const rows = gatherWindows(input, t, 0); // [K*L, N*C]
   // cols [G, Cg·K, N·L]: channel-major then window element, as weight is laid out.
-  const cols = rows.reshape([k, t.l, n, c]).permute([3, 0, 2, 1]).reshape([groups, cg * k, n * t.l]);
+  const cols = rows
+    .reshape([k, t.l, n, c])
+    .permute([3, 0, 2, 1])
+    .reshape([groups, cg * k, n * t.l]);
   const wm = weight.reshape([groups, o / groups, cg * k]); // [G, O/G, Cg·K]
   let y = wm.matmul(cols).reshape([o, n, t.outH, t.outW]).permute([1, 0, 2, 3]); // [N, O, outH, outW]
   if (bias) y = y.add(bias.reshape([1, o, 1, 1]));
@@ -272,12 +375,26 @@ export function conv2d(input: Tensor, weight: Tensor, bias: Tensor | null = null
  * @example
  * F.conv1d(fl.randn([2, 3, 10]), fl.randn([5, 3, 3]), null, { padding: 1 }).shape; // [2, 5, 10]
  */
-export function conv1d(input: Tensor, weight: Tensor, bias: Tensor | null = null, opts: ConvOptions = {}): Tensor {
+export function conv1d(
+  input: Tensor,
+  weight: Tensor,
+  bias: Tensor | null = null,
+  opts: ConvOptions = {},
+): Tensor {
   if (input.ndim === 2) return conv1d(input.unsqueeze(0), weight, bias, opts).squeeze(0);
   checkRank("conv1d", input, 3);
-  if (weight.ndim !== 3) throw new ShapeError(`conv1d: weight must be 3-d [O, C/groups, k], got ${fmtShape(weight.shape)}`);
-  const one = (v: Size2 | undefined, d: number): number[] => [1, pair("conv1d", "argument", v ?? d, 1)[0]!];
-  const padding = typeof opts.padding === "string" ? opts.padding : [0, pair("conv1d", "padding", opts.padding ?? 0, 1)[0]!];
+  if (weight.ndim !== 3)
+    throw new ShapeError(
+      `conv1d: weight must be 3-d [O, C/groups, k], got ${fmtShape(weight.shape)}`,
+    );
+  const one = (v: Size2 | undefined, d: number): number[] => [
+    1,
+    pair("conv1d", "argument", v ?? d, 1)[0]!,
+  ];
+  const padding =
+    typeof opts.padding === "string"
+      ? opts.padding
+      : [0, pair("conv1d", "padding", opts.padding ?? 0, 1)[0]!];
   const y = conv2d(input.unsqueeze(2), weight.unsqueeze(2), bias, {
     stride: one(opts.stride, 1),
     dilation: one(opts.dilation, 1),
@@ -305,10 +422,18 @@ export interface ConvTransposeOptions {
  * @example
  * F.convTranspose2d(fl.randn([1, 3, 4, 4]), fl.randn([3, 2, 3, 3]), null, { stride: 2 }).shape; // [1, 2, 9, 9]
  */
-export function convTranspose2d(input: Tensor, weight: Tensor, bias: Tensor | null = null, opts: ConvTransposeOptions = {}): Tensor {
+export function convTranspose2d(
+  input: Tensor,
+  weight: Tensor,
+  bias: Tensor | null = null,
+  opts: ConvTransposeOptions = {},
+): Tensor {
   if (input.ndim === 3) return convTranspose2d(input.unsqueeze(0), weight, bias, opts).squeeze(0);
   checkRank("convTranspose2d", input, 4);
-  if (weight.ndim !== 4) throw new ShapeError(`convTranspose2d: weight must be 4-d [Cin, Cout/groups, kh, kw], got ${fmtShape(weight.shape)}`);
+  if (weight.ndim !== 4)
+    throw new ShapeError(
+      `convTranspose2d: weight must be 4-d [Cin, Cout/groups, kh, kw], got ${fmtShape(weight.shape)}`,
+    );
   const groups = opts.groups ?? 1;
   checkConv("convTranspose2d", input, weight, groups, 0);
   const [n, cin, h, w] = input.shape as [number, number, number, number];
@@ -319,23 +444,35 @@ export function convTranspose2d(input: Tensor, weight: Tensor, bias: Tensor | nu
   const dilation = pair("convTranspose2d", "dilation", opts.dilation ?? 1);
   for (let d = 0; d < 2; d++) {
     if (op[d]! >= stride[d]! && op[d]! >= dilation[d]!) {
-      throw new ArgumentError(`convTranspose2d: outputPadding ${op[d]} must be smaller than either stride ${stride[d]} or dilation ${dilation[d]}`);
+      throw new ArgumentError(
+        `convTranspose2d: outputPadding ${op[d]} must be smaller than either stride ${stride[d]} or dilation ${dilation[d]}`,
+      );
     }
   }
   const outH = (h - 1) * stride[0]! - 2 * p[0]! + dilation[0]! * (kh - 1) + op[0]! + 1;
   const outW = (w - 1) * stride[1]! - 2 * p[1]! + dilation[1]! * (kw - 1) + op[1]! + 1;
   // The conv2d this is the adjoint of maps [outH, outW] back onto [H, W].
   const t = windowTable(
-    slidingPositions(outH, h, kh, stride[0]!, p[0]!, dilation[0]!), kh, h,
-    slidingPositions(outW, w, kw, stride[1]!, p[1]!, dilation[1]!), kw, w, outW,
+    slidingPositions(outH, h, kh, stride[0]!, p[0]!, dilation[0]!),
+    kh,
+    h,
+    slidingPositions(outW, w, kw, stride[1]!, p[1]!, dilation[1]!),
+    kw,
+    w,
+    outW,
   );
   const cout = cog * groups;
   const k = t.k;
   const xm = input.permute([1, 0, 2, 3]).reshape([groups, cin / groups, n * t.l]); // [G, Cin/G, N·L]
   const wt = weight.reshape([groups, cin / groups, cog * k]).transpose(1, 2); // [G, Cout/G·K, Cin/G]
   const cols = wt.matmul(xm); // [G, Cout/G·K, N·L]
-  const rows = cols.reshape([cout, k, n, t.l]).permute([1, 3, 2, 0]).reshape([k * t.l, n * cout]);
-  let y = scatterWindows(rows, t, outH * outW).t().reshape([n, cout, outH, outW]);
+  const rows = cols
+    .reshape([cout, k, n, t.l])
+    .permute([1, 3, 2, 0])
+    .reshape([k * t.l, n * cout]);
+  let y = scatterWindows(rows, t, outH * outW)
+    .t()
+    .reshape([n, cout, outH, outW]);
   if (bias) y = y.add(bias.reshape([1, cout, 1, 1]));
   return y;
 }
@@ -343,6 +480,9 @@ export function convTranspose2d(input: Tensor, weight: Tensor, bias: Tensor | nu
 /** Pads with a non-zero padding mode before a conv (PyTorch's padding_mode). */
 export function padForConv(input: Tensor, padding: number[], mode: PaddingMode): Tensor {
   // F.pad lists the last dimension first.
-  const spec = padding.length === 1 ? [padding[0]!, padding[0]!] : [padding[1]!, padding[1]!, padding[0]!, padding[0]!];
+  const spec =
+    padding.length === 1
+      ? [padding[0]!, padding[0]!]
+      : [padding[1]!, padding[1]!, padding[0]!, padding[0]!];
   return padFn(input, spec, { mode });
 }

@@ -4,7 +4,7 @@
 // differ only in which dimensions the statistics are taken over. Written
 // with Tensor ops, so gradients (of any order) come from the engine.
 import { noGrad } from "../../autograd/grad_mode.js";
-import { ArgumentError, ShapeError, fmtShape } from "../../errors.js";
+import { ArgumentError, fmtShape, ShapeError } from "../../errors.js";
 import { Tensor } from "../../tensor/tensor.js";
 
 /** Shape [1, C, 1, …] that broadcasts a per-channel vector over x. */
@@ -12,7 +12,12 @@ function channelShape(x: Tensor): number[] {
   return x.shape.map((s, i) => (i === 1 ? s : 1));
 }
 
-function affine(y: Tensor, weight: Tensor | null | undefined, bias: Tensor | null | undefined, shape: number[]): Tensor {
+function affine(
+  y: Tensor,
+  weight: Tensor | null | undefined,
+  bias: Tensor | null | undefined,
+  shape: number[],
+): Tensor {
   let out = y;
   if (weight) out = out.mul(weight.reshape(shape));
   if (bias) out = out.add(bias.reshape(shape));
@@ -20,7 +25,11 @@ function affine(y: Tensor, weight: Tensor | null | undefined, bias: Tensor | nul
 }
 
 /** (x - mean) / sqrt(var + eps) with the population variance over dims. */
-function standardize(x: Tensor, dims: number[], eps: number): { y: Tensor; mean: Tensor; var: Tensor } {
+function standardize(
+  x: Tensor,
+  dims: number[],
+  eps: number,
+): { y: Tensor; mean: Tensor; var: Tensor } {
   const mean = x.mean(dims, { keepdim: true });
   const centered = x.sub(mean);
   const v = centered.square().mean(dims, { keepdim: true });
@@ -52,11 +61,21 @@ export function batchNorm(
   runningVar: Tensor | null,
   opts: BatchNormOptions = {},
 ): Tensor {
-  if (input.ndim < 2) throw new ShapeError(`batchNorm: expected at least 2-d input [N, C, …], got shape ${fmtShape(input.shape)}`);
+  if (input.ndim < 2)
+    throw new ShapeError(
+      `batchNorm: expected at least 2-d input [N, C, …], got shape ${fmtShape(input.shape)}`,
+    );
   const c = input.shape[1]!;
-  for (const [name, t] of [["runningMean", runningMean], ["runningVar", runningVar], ["weight", opts.weight], ["bias", opts.bias]] as const) {
+  for (const [name, t] of [
+    ["runningMean", runningMean],
+    ["runningVar", runningVar],
+    ["weight", opts.weight],
+    ["bias", opts.bias],
+  ] as const) {
     if (t && t.numel() !== c) {
-      throw new ShapeError(`batchNorm: ${name} has shape ${fmtShape(t.shape)} but the input ${fmtShape(input.shape)} has ${c} channels`);
+      throw new ShapeError(
+        `batchNorm: ${name} has shape ${fmtShape(t.shape)} but the input ${fmtShape(input.shape)} has ${c} channels`,
+      );
     }
   }
   const eps = opts.eps ?? 1e-5;
@@ -64,13 +83,16 @@ export function batchNorm(
   const dims = input.shape.map((_, i) => i).filter((i) => i !== 1);
   const training = opts.training ?? false;
   if (!training) {
-    if (!runningMean || !runningVar) throw new ArgumentError("batchNorm: evaluation mode needs runningMean and runningVar");
+    if (!runningMean || !runningVar)
+      throw new ArgumentError("batchNorm: evaluation mode needs runningMean and runningVar");
     const y = input.sub(runningMean.reshape(shape)).mul(runningVar.reshape(shape).add(eps).rsqrt());
     return affine(y, opts.weight, opts.bias, shape);
   }
   const n = input.numel() / c;
   if (n <= 1) {
-    throw new ArgumentError(`batchNorm: expected more than 1 value per channel when training, got input size ${fmtShape(input.shape)}`);
+    throw new ArgumentError(
+      `batchNorm: expected more than 1 value per channel when training, got input size ${fmtShape(input.shape)}`,
+    );
   }
   const { y, mean, var: v } = standardize(input, dims, eps);
   const m = opts.momentum ?? 0.1;
@@ -94,11 +116,17 @@ export interface LayerNormOptions {
  * @example
  * F.layerNorm(fl.randn([2, 5, 8]), [8]).mean(-1); // ≈ 0
  */
-export function layerNorm(input: Tensor, normalizedShape: number | readonly number[], opts: LayerNormOptions = {}): Tensor {
+export function layerNorm(
+  input: Tensor,
+  normalizedShape: number | readonly number[],
+  opts: LayerNormOptions = {},
+): Tensor {
   const ns = typeof normalizedShape === "number" ? [normalizedShape] : [...normalizedShape];
   const tail = input.shape.slice(input.ndim - ns.length);
   if (ns.length > input.ndim || ns.some((s, i) => s !== tail[i])) {
-    throw new ShapeError(`layerNorm: input ${fmtShape(input.shape)} does not end with normalizedShape ${fmtShape(ns)}`);
+    throw new ShapeError(
+      `layerNorm: input ${fmtShape(input.shape)} does not end with normalizedShape ${fmtShape(ns)}`,
+    );
   }
   const dims = ns.map((_, i) => input.ndim - ns.length + i);
   let y = standardize(input, dims, opts.eps ?? 1e-5).y;
@@ -115,12 +143,19 @@ export function layerNorm(input: Tensor, normalizedShape: number | readonly numb
  * F.groupNorm(fl.randn([2, 6, 4, 4]), 3).shape; // [2, 6, 4, 4]
  */
 export function groupNorm(input: Tensor, numGroups: number, opts: LayerNormOptions = {}): Tensor {
-  if (input.ndim < 2) throw new ShapeError(`groupNorm: expected at least 2-d input [N, C, …], got shape ${fmtShape(input.shape)}`);
+  if (input.ndim < 2)
+    throw new ShapeError(
+      `groupNorm: expected at least 2-d input [N, C, …], got shape ${fmtShape(input.shape)}`,
+    );
   const [n, c] = input.shape as [number, number];
   if (c % numGroups !== 0) {
-    throw new ShapeError(`groupNorm: ${c} channels of input ${fmtShape(input.shape)} cannot be split into ${numGroups} groups`);
+    throw new ShapeError(
+      `groupNorm: ${c} channels of input ${fmtShape(input.shape)} cannot be split into ${numGroups} groups`,
+    );
   }
-  const y = standardize(input.reshape([n, numGroups, -1]), [2], opts.eps ?? 1e-5).y.reshape(input.shape);
+  const y = standardize(input.reshape([n, numGroups, -1]), [2], opts.eps ?? 1e-5).y.reshape(
+    input.shape,
+  );
   return affine(y, opts.weight, opts.bias, channelShape(input));
 }
 
@@ -140,12 +175,18 @@ export interface InstanceNormOptions extends BatchNormOptions {
  * F.instanceNorm(fl.randn([2, 3, 5, 5])).shape; // [2, 3, 5, 5]
  */
 export function instanceNorm(input: Tensor, opts: InstanceNormOptions = {}): Tensor {
-  if (input.ndim < 3) throw new ShapeError(`instanceNorm: expected [N, C, …] with spatial dims, got shape ${fmtShape(input.shape)}`);
+  if (input.ndim < 3)
+    throw new ShapeError(
+      `instanceNorm: expected [N, C, …] with spatial dims, got shape ${fmtShape(input.shape)}`,
+    );
   const [n, c] = input.shape as [number, number];
   const shape = channelShape(input);
   const eps = opts.eps ?? 1e-5;
   if (opts.useInputStats === false) {
-    return batchNorm(input, opts.runningMean ?? null, opts.runningVar ?? null, { ...opts, training: false });
+    return batchNorm(input, opts.runningMean ?? null, opts.runningVar ?? null, {
+      ...opts,
+      training: false,
+    });
   }
   const dims = input.shape.map((_, i) => i).filter((i) => i >= 2);
   const { y, mean, var: v } = standardize(input, dims, eps);
@@ -153,7 +194,13 @@ export function instanceNorm(input: Tensor, opts: InstanceNormOptions = {}): Ten
   const count = input.numel() / (n * c);
   noGrad(() => {
     if (opts.runningMean) opts.runningMean.mul_(1 - m).add_(mean.reshape([n, c]).mean(0).mul(m));
-    if (opts.runningVar) opts.runningVar.mul_(1 - m).add_(v.reshape([n, c]).mean(0).mul((m * count) / (count - 1)));
+    if (opts.runningVar)
+      opts.runningVar.mul_(1 - m).add_(
+        v
+          .reshape([n, c])
+          .mean(0)
+          .mul((m * count) / (count - 1)),
+      );
   });
   return affine(y, opts.weight, opts.bias, shape);
 }
@@ -171,8 +218,15 @@ export interface LocalResponseNormOptions {
  * @example
  * F.localResponseNorm(fl.randn([1, 6, 4, 4]), 3).shape; // [1, 6, 4, 4]
  */
-export function localResponseNorm(input: Tensor, size: number, opts: LocalResponseNormOptions = {}): Tensor {
-  if (input.ndim < 3) throw new ShapeError(`localResponseNorm: expected at least 3-d input [N, C, …], got shape ${fmtShape(input.shape)}`);
+export function localResponseNorm(
+  input: Tensor,
+  size: number,
+  opts: LocalResponseNormOptions = {},
+): Tensor {
+  if (input.ndim < 3)
+    throw new ShapeError(
+      `localResponseNorm: expected at least 3-d input [N, C, …], got shape ${fmtShape(input.shape)}`,
+    );
   const c = input.shape[1]!;
   const sq = input.square();
   // Zero-pad the channel axis by (size/2, (size-1)/2) and sum each window of `size` channels.
@@ -183,11 +237,16 @@ export function localResponseNorm(input: Tensor, size: number, opts: LocalRespon
     s[1] = k;
     return Tensor.zeros(s, input.dtype, input.device);
   };
-  const parts = [before > 0 ? zerosOf(before) : null, sq, after > 0 ? zerosOf(after) : null].filter((t): t is Tensor => t !== null);
+  const parts = [before > 0 ? zerosOf(before) : null, sq, after > 0 ? zerosOf(after) : null].filter(
+    (t): t is Tensor => t !== null,
+  );
   const padded = parts.length > 1 ? Tensor.cat(parts, 1) : sq;
   let acc = padded.narrow(1, 0, c);
   for (let j = 1; j < size; j++) acc = acc.add(padded.narrow(1, j, c));
-  const div = acc.mul((opts.alpha ?? 1e-4) / size).add(opts.k ?? 1).pow(opts.beta ?? 0.75);
+  const div = acc
+    .mul((opts.alpha ?? 1e-4) / size)
+    .add(opts.k ?? 1)
+    .pow(opts.beta ?? 0.75);
   return input.div(div);
 }
 

@@ -2,7 +2,7 @@
 // circular padding. Constant padding concatenates filled blocks; the other
 // modes are an indexSelect along each padded dimension, so their backward
 // (a scatterAdd) folds the gradient of every copy back onto its source.
-import { ArgumentError, ShapeError, fmtShape } from "../../errors.js";
+import { ArgumentError, fmtShape, ShapeError } from "../../errors.js";
 import { Tensor } from "../../tensor/tensor.js";
 
 export type PaddingMode = "zeros" | "constant" | "reflect" | "replicate" | "circular";
@@ -54,7 +54,10 @@ export function pad(x: Tensor, padding: readonly number[], opts: PadOptions = {}
     const before = padding[2 * p]!;
     const after = padding[2 * p + 1]!;
     if (before === 0 && after === 0) continue;
-    y = mode === "constant" ? padConstant(y, dim, before, after, opts.value ?? 0) : padIndexed(y, dim, before, after, mode);
+    y =
+      mode === "constant"
+        ? padConstant(y, dim, before, after, opts.value ?? 0)
+        : padIndexed(y, dim, before, after, mode);
   }
   return y;
 }
@@ -75,18 +78,34 @@ function padConstant(x: Tensor, dim: number, before: number, after: number, valu
   return parts.length === 1 ? y : Tensor.cat(parts, dim);
 }
 
-function padIndexed(x: Tensor, dim: number, before: number, after: number, mode: PaddingMode): Tensor {
+function padIndexed(
+  x: Tensor,
+  dim: number,
+  before: number,
+  after: number,
+  mode: PaddingMode,
+): Tensor {
   const size = x.shape[dim]!;
-  if (before < 0 || after < 0) throw new ArgumentError(`pad: ${mode} padding must be non-negative, got (${before}, ${after})`);
+  if (before < 0 || after < 0)
+    throw new ArgumentError(`pad: ${mode} padding must be non-negative, got (${before}, ${after})`);
   if (mode === "reflect" && (before >= size || after >= size)) {
     throw new ShapeError(
       `pad: reflect padding (${before}, ${after}) must be smaller than the padded dimension ${dim} of size ${size} (input ${fmtShape(x.shape)})`,
     );
   }
   if (mode === "circular" && (before > size || after > size)) {
-    throw new ShapeError(`pad: circular padding (${before}, ${after}) can wrap at most once around dimension ${dim} of size ${size}`);
+    throw new ShapeError(
+      `pad: circular padding (${before}, ${after}) can wrap at most once around dimension ${dim} of size ${size}`,
+    );
   }
-  if (size === 0) throw new ShapeError(`pad: cannot ${mode}-pad an empty dimension ${dim} of input ${fmtShape(x.shape)}`);
-  const idx = Tensor.fromArray(sourceIndex(mode, size, before, after), [size + before + after], x.device);
+  if (size === 0)
+    throw new ShapeError(
+      `pad: cannot ${mode}-pad an empty dimension ${dim} of input ${fmtShape(x.shape)}`,
+    );
+  const idx = Tensor.fromArray(
+    sourceIndex(mode, size, before, after),
+    [size + before + after],
+    x.device,
+  );
   return x.indexSelect(dim, idx);
 }

@@ -3,9 +3,16 @@
 // the same gather as convolution (conv.ts), then reduces over the window:
 // max → max(0), whose gradient goes to the first maximum as in PyTorch;
 // average → sum(0) divided by a per-position count.
-import { ArgumentError, ShapeError, fmtShape } from "../../errors.js";
+import { ArgumentError, fmtShape, ShapeError } from "../../errors.js";
 import { Tensor } from "../../tensor/tensor.js";
-import { convTable, gatherWindows, pair, type Size2, type WindowTable, windowTable } from "./conv.js";
+import {
+  convTable,
+  gatherWindows,
+  pair,
+  type Size2,
+  type WindowTable,
+  windowTable,
+} from "./conv.js";
 
 export interface MaxPoolOptions {
   /** Window step (the kernel size). */
@@ -28,7 +35,8 @@ export interface AvgPoolOptions {
 }
 
 function planar(op: string, x: Tensor): Tensor {
-  if (x.ndim !== 4 && x.ndim !== 3) throw new ShapeError(`${op}: expected a 3-d or 4-d input, got shape ${fmtShape(x.shape)}`);
+  if (x.ndim !== 4 && x.ndim !== 3)
+    throw new ShapeError(`${op}: expected a 3-d or 4-d input, got shape ${fmtShape(x.shape)}`);
   return x.ndim === 3 ? x.unsqueeze(0) : x;
 }
 
@@ -39,10 +47,21 @@ function poolTable(op: string, x: Tensor, kernelSize: Size2, opts: MaxPoolOption
   const d = pair(op, "dilation", opts.dilation ?? 1);
   for (let i = 0; i < 2; i++) {
     if (p[i]! > k[i]! / 2) {
-      throw new ArgumentError(`${op}: padding ${p[i]} should be at most half of the kernel size ${k[i]}`);
+      throw new ArgumentError(
+        `${op}: padding ${p[i]} should be at most half of the kernel size ${k[i]}`,
+      );
     }
   }
-  return convTable(op, x.shape[2]!, x.shape[3]!, k, stride, [p[0]!, p[0]!, p[1]!, p[1]!], d, opts.ceilMode ?? false);
+  return convTable(
+    op,
+    x.shape[2]!,
+    x.shape[3]!,
+    k,
+    stride,
+    [p[0]!, p[0]!, p[1]!, p[1]!],
+    d,
+    opts.ceilMode ?? false,
+  );
 }
 
 /** The max over each window's rows, and the flat input position it came from. */
@@ -78,7 +97,11 @@ export function maxPool2d(input: Tensor, kernelSize: Size2, opts: MaxPoolOptions
  * @example
  * const [y, idx] = F.maxPool2dWithIndices(fl.randn([1, 1, 4, 4]), 2);
  */
-export function maxPool2dWithIndices(input: Tensor, kernelSize: Size2, opts: MaxPoolOptions = {}): [Tensor, Tensor] {
+export function maxPool2dWithIndices(
+  input: Tensor,
+  kernelSize: Size2,
+  opts: MaxPoolOptions = {},
+): [Tensor, Tensor] {
   const x = planar("maxPool2d", input);
   const { values, indices } = maxOverWindows(x, poolTable("maxPool2d", x, kernelSize, opts));
   return input.ndim === 3 ? [values.squeeze(0), indices.squeeze(0)] : [values, indices];
@@ -94,22 +117,43 @@ export function maxPool1d(input: Tensor, kernelSize: number, opts: MaxPoolOption
   return maxPool1dWithIndices(input, kernelSize, opts)[0];
 }
 
-export function maxPool1dWithIndices(input: Tensor, kernelSize: number, opts: MaxPoolOptions = {}): [Tensor, Tensor] {
-  if (input.ndim !== 3 && input.ndim !== 2) throw new ShapeError(`maxPool1d: expected a 2-d or 3-d input, got shape ${fmtShape(input.shape)}`);
+export function maxPool1dWithIndices(
+  input: Tensor,
+  kernelSize: number,
+  opts: MaxPoolOptions = {},
+): [Tensor, Tensor] {
+  if (input.ndim !== 3 && input.ndim !== 2)
+    throw new ShapeError(
+      `maxPool1d: expected a 2-d or 3-d input, got shape ${fmtShape(input.shape)}`,
+    );
   const [v, i] = maxPool2dWithIndices(input.unsqueeze(-2), [1, kernelSize], to2d(opts, 1));
   return [v.squeeze(-2), i.squeeze(-2)];
 }
 
 /** 1-d options as 2-d ones over a height-1 plane. */
 function to2d<T extends MaxPoolOptions | AvgPoolOptions>(opts: T, fill: number): T {
-  const one = (v: Size2 | null | undefined): number[] | undefined => (v === null || v === undefined ? undefined : [fill, pair("pool1d", "argument", v, 1)[0]!]);
-  const out = { ...opts, stride: one(opts.stride) ?? null, padding: [0, pair("pool1d", "padding", opts.padding ?? 0, 1)[0]!] } as T;
-  if ("dilation" in opts && opts.dilation !== undefined) (out as MaxPoolOptions).dilation = [1, pair("pool1d", "dilation", opts.dilation, 1)[0]!];
+  const one = (v: Size2 | null | undefined): number[] | undefined =>
+    v === null || v === undefined ? undefined : [fill, pair("pool1d", "argument", v, 1)[0]!];
+  const out = {
+    ...opts,
+    stride: one(opts.stride) ?? null,
+    padding: [0, pair("pool1d", "padding", opts.padding ?? 0, 1)[0]!],
+  } as T;
+  if ("dilation" in opts && opts.dilation !== undefined)
+    (out as MaxPoolOptions).dilation = [1, pair("pool1d", "dilation", opts.dilation, 1)[0]!];
   return out;
 }
 
 /** The divisor of each output position: PyTorch's window size clipped to the padded input, or the real elements only. */
-function avgDivisors(h: number, w: number, t: WindowTable, k: number[], s: number[], p: number[], includePad: boolean): Float64Array {
+function avgDivisors(
+  h: number,
+  w: number,
+  t: WindowTable,
+  k: number[],
+  s: number[],
+  p: number[],
+  includePad: boolean,
+): Float64Array {
   const div = new Float64Array(t.l);
   for (let oi = 0; oi < t.outH; oi++) {
     let hs = oi * s[0]! - p[0]!;
@@ -132,8 +176,14 @@ function avgDivisors(h: number, w: number, t: WindowTable, k: number[], s: numbe
 /** Sums each window and divides by `div` [L]: [N, C, outH, outW]. */
 function meanOverWindows(x: Tensor, t: WindowTable, div: Float64Array): Tensor {
   const [n, c] = x.shape as [number, number];
-  const sums = gatherWindows(x, t, 0).reshape([t.k, t.l, n * c]).sum(0); // [L, NC]
-  const d = Tensor.fromArray(x.dtype === "float64" ? div : Float32Array.from(div), [t.l, 1], x.device);
+  const sums = gatherWindows(x, t, 0)
+    .reshape([t.k, t.l, n * c])
+    .sum(0); // [L, NC]
+  const d = Tensor.fromArray(
+    x.dtype === "float64" ? div : Float32Array.from(div),
+    [t.l, 1],
+    x.device,
+  );
   return sums.div(d).t().reshape([n, c, t.outH, t.outW]);
 }
 
@@ -148,7 +198,11 @@ export function avgPool2d(input: Tensor, kernelSize: Size2, opts: AvgPoolOptions
   const k = pair("avgPool2d", "kernelSize", kernelSize);
   const s = pair("avgPool2d", "stride", opts.stride ?? k);
   const p = pair("avgPool2d", "padding", opts.padding ?? 0);
-  const t = poolTable("avgPool2d", x, k, { stride: s, padding: p, ceilMode: opts.ceilMode ?? false });
+  const t = poolTable("avgPool2d", x, k, {
+    stride: s,
+    padding: p,
+    ceilMode: opts.ceilMode ?? false,
+  });
   const div = opts.divisorOverride
     ? new Float64Array(t.l).fill(opts.divisorOverride)
     : avgDivisors(x.shape[2]!, x.shape[3]!, t, k, s, p, opts.countIncludePad ?? true);
@@ -163,12 +217,18 @@ export function avgPool2d(input: Tensor, kernelSize: Size2, opts: AvgPoolOptions
  * F.avgPool1d(fl.randn([2, 3, 10]), 2).shape; // [2, 3, 5]
  */
 export function avgPool1d(input: Tensor, kernelSize: number, opts: AvgPoolOptions = {}): Tensor {
-  if (input.ndim !== 3 && input.ndim !== 2) throw new ShapeError(`avgPool1d: expected a 2-d or 3-d input, got shape ${fmtShape(input.shape)}`);
+  if (input.ndim !== 3 && input.ndim !== 2)
+    throw new ShapeError(
+      `avgPool1d: expected a 2-d or 3-d input, got shape ${fmtShape(input.shape)}`,
+    );
   return avgPool2d(input.unsqueeze(-2), [1, kernelSize], to2d(opts, 1)).squeeze(-2);
 }
 
 /** Adaptive windows along one dimension: start floor(o·in/out), end ceil((o+1)·in/out). */
-function adaptivePositions(size: number, out: number): { pos: Int32Array; k: number; count: Int32Array } {
+function adaptivePositions(
+  size: number,
+  out: number,
+): { pos: Int32Array; k: number; count: Int32Array } {
   let k = 0;
   for (let o = 0; o < out; o++) {
     k = Math.max(k, Math.ceil(((o + 1) * size) / out) - Math.floor((o * size) / out));
@@ -186,17 +246,28 @@ function adaptivePositions(size: number, out: number): { pos: Int32Array; k: num
 
 export type AdaptiveSize = number | null | readonly (number | null)[];
 
-function adaptiveTable(op: string, x: Tensor, outputSize: AdaptiveSize): { t: WindowTable; div: Float64Array } {
+function adaptiveTable(
+  op: string,
+  x: Tensor,
+  outputSize: AdaptiveSize,
+): { t: WindowTable; div: Float64Array } {
   const [h, w] = [x.shape[2]!, x.shape[3]!];
-  const sizes = typeof outputSize === "number" || outputSize === null ? [outputSize, outputSize] : [...outputSize];
-  if (sizes.length !== 2) throw new ArgumentError(`${op}: outputSize must be one or two sizes, got ${JSON.stringify(outputSize)}`);
+  const sizes =
+    typeof outputSize === "number" || outputSize === null
+      ? [outputSize, outputSize]
+      : [...outputSize];
+  if (sizes.length !== 2)
+    throw new ArgumentError(
+      `${op}: outputSize must be one or two sizes, got ${JSON.stringify(outputSize)}`,
+    );
   const oh = sizes[0] ?? h;
   const ow = sizes[1] ?? w;
   const ah = adaptivePositions(h, oh);
   const aw = adaptivePositions(w, ow);
   const t = windowTable(ah.pos, ah.k, oh, aw.pos, aw.k, ow, w);
   const div = new Float64Array(oh * ow);
-  for (let i = 0; i < oh; i++) for (let j = 0; j < ow; j++) div[i * ow + j] = ah.count[i]! * aw.count[j]!;
+  for (let i = 0; i < oh; i++)
+    for (let j = 0; j < ow; j++) div[i * ow + j] = ah.count[i]! * aw.count[j]!;
   return { t, div };
 }
 
@@ -220,7 +291,10 @@ export function adaptiveAvgPool2d(input: Tensor, outputSize: AdaptiveSize): Tens
  * @example
  * const [y] = F.adaptiveMaxPool2dWithIndices(fl.randn([1, 2, 5, 5]), [2, 2]);
  */
-export function adaptiveMaxPool2dWithIndices(input: Tensor, outputSize: AdaptiveSize): [Tensor, Tensor] {
+export function adaptiveMaxPool2dWithIndices(
+  input: Tensor,
+  outputSize: AdaptiveSize,
+): [Tensor, Tensor] {
   const x = planar("adaptiveMaxPool2d", input);
   const { t } = adaptiveTable("adaptiveMaxPool2d", x, outputSize);
   const { values, indices } = maxOverWindows(x, t);

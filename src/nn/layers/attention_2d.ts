@@ -24,7 +24,10 @@ export class SqueezeExcitation extends Module {
   activation = new ReLU();
   scaleActivation = new Sigmoid();
 
-  constructor(readonly inputChannels: number, readonly squeezeChannels: number) {
+  constructor(
+    readonly inputChannels: number,
+    readonly squeezeChannels: number,
+  ) {
     super();
     this.fc1 = new Conv2d(inputChannels, squeezeChannels, 1);
     this.fc2 = new Conv2d(squeezeChannels, inputChannels, 1);
@@ -33,7 +36,9 @@ export class SqueezeExcitation extends Module {
   /** The per-channel weights, [N, C, 1, 1]. */
   scale(x: Tensor): Tensor {
     const s = adaptiveAvgPool2d(x, 1); // [N, C, 1, 1]
-    return this.scaleActivation.forward(this.fc2.forward(this.activation.forward(this.fc1.forward(s))));
+    return this.scaleActivation.forward(
+      this.fc2.forward(this.activation.forward(this.fc1.forward(s))),
+    );
   }
 
   override forward(x: Tensor): Tensor {
@@ -54,7 +59,10 @@ export class ChannelAttention extends Module {
   relu = new ReLU();
   fc2: Conv2d;
 
-  constructor(readonly channels: number, readonly reduction = 16) {
+  constructor(
+    readonly channels: number,
+    readonly reduction = 16,
+  ) {
     super();
     const hidden = Math.max(1, Math.floor(channels / reduction));
     this.fc1 = new Conv2d(channels, hidden, 1, { bias: false });
@@ -63,7 +71,9 @@ export class ChannelAttention extends Module {
 
   override forward(x: Tensor): Tensor {
     const mlp = (t: Tensor): Tensor => this.fc2.forward(this.relu.forward(this.fc1.forward(t)));
-    const w = mlp(adaptiveAvgPool2d(x, 1)).add(mlp(adaptiveMaxPool2d(x, 1))).sigmoid(); // [N, C, 1, 1]
+    const w = mlp(adaptiveAvgPool2d(x, 1))
+      .add(mlp(adaptiveMaxPool2d(x, 1)))
+      .sigmoid(); // [N, C, 1, 1]
     return x.mul(w);
   }
 }

@@ -3,7 +3,7 @@ import type { DType } from "../../dtype.js";
 import { ArgumentError } from "../../errors.js";
 import { Tensor } from "../../tensor/tensor.js";
 import { conv1d, conv2d, convTranspose2d, pair, type Size2 } from "../functional/conv.js";
-import { pad, type PaddingMode } from "../functional/padding.js";
+import { type PaddingMode, pad } from "../functional/padding.js";
 import * as init from "../init.js";
 import { Module, pyBool } from "../module.js";
 import { Parameter } from "../parameter.js";
@@ -50,27 +50,41 @@ abstract class ConvNd extends Module {
   ) {
     super();
     this.groups = opts.groups ?? 1;
-    if (!Number.isInteger(this.groups) || this.groups < 1) throw new ArgumentError(`${op}: groups must be a positive integer, got ${this.groups}`);
-    if (inChannels % this.groups !== 0) throw new ArgumentError(`${op}: in_channels (${inChannels}) must be divisible by groups (${this.groups})`);
-    if (outChannels % this.groups !== 0) throw new ArgumentError(`${op}: out_channels (${outChannels}) must be divisible by groups (${this.groups})`);
+    if (!Number.isInteger(this.groups) || this.groups < 1)
+      throw new ArgumentError(`${op}: groups must be a positive integer, got ${this.groups}`);
+    if (inChannels % this.groups !== 0)
+      throw new ArgumentError(
+        `${op}: in_channels (${inChannels}) must be divisible by groups (${this.groups})`,
+      );
+    if (outChannels % this.groups !== 0)
+      throw new ArgumentError(
+        `${op}: out_channels (${outChannels}) must be divisible by groups (${this.groups})`,
+      );
     this.paddingMode = opts.paddingMode ?? "zeros";
     if (!MODES.includes(this.paddingMode)) {
-      throw new ArgumentError(`${op}: paddingMode must be one of ${MODES.join(", ")}, got "${this.paddingMode}"`);
+      throw new ArgumentError(
+        `${op}: paddingMode must be one of ${MODES.join(", ")}, got "${this.paddingMode}"`,
+      );
     }
     this.kernelSize = pair(op, "kernelSize", kernelSize, nd);
     this.stride = pair(op, "stride", opts.stride ?? 1, nd);
     this.dilation = pair(op, "dilation", opts.dilation ?? 1, nd);
     const p = opts.padding ?? 0;
     this.padding = typeof p === "string" ? p : pair(op, "padding", p, nd);
-    if (typeof p === "string" && p !== "same" && p !== "valid") throw new ArgumentError(`${op}: invalid padding string "${p}", should be one of "valid", "same"`);
-    if (p === "same" && this.stride.some((s) => s !== 1)) throw new ArgumentError(`${op}: padding='same' is not supported for strided convolutions`);
+    if (typeof p === "string" && p !== "same" && p !== "valid")
+      throw new ArgumentError(
+        `${op}: invalid padding string "${p}", should be one of "valid", "same"`,
+      );
+    if (p === "same" && this.stride.some((s) => s !== 1))
+      throw new ArgumentError(`${op}: padding='same' is not supported for strided convolutions`);
     const shape = transposed
       ? [inChannels, outChannels / this.groups, ...this.kernelSize]
       : [outChannels, inChannels / this.groups, ...this.kernelSize];
     const dtype = opts.dtype ?? "float32";
     const device = opts.device ?? "cpu";
     this.weight = new Parameter(Tensor.zeros(shape, dtype, device));
-    this.bias = (opts.bias ?? true) ? new Parameter(Tensor.zeros([outChannels], dtype, device)) : null;
+    this.bias =
+      (opts.bias ?? true) ? new Parameter(Tensor.zeros([outChannels], dtype, device)) : null;
     this.resetParameters();
   }
 
@@ -119,13 +133,23 @@ abstract class ConvNd extends Module {
  * conv.forward(fl.randn([8, 1, 28, 28])).shape; // [8, 6, 28, 28]
  */
 export class Conv2d extends ConvNd {
-  constructor(inChannels: number, outChannels: number, kernelSize: Size2, opts: ConvLayerOptions = {}) {
+  constructor(
+    inChannels: number,
+    outChannels: number,
+    kernelSize: Size2,
+    opts: ConvLayerOptions = {},
+  ) {
     super("Conv2d", inChannels, outChannels, kernelSize, 2, false, opts);
   }
 
   override forward(input: Tensor): Tensor {
     const [x, padding] = this.padInput(input);
-    return conv2d(x, this.weight, this.bias, { stride: this.stride, padding, dilation: this.dilation, groups: this.groups });
+    return conv2d(x, this.weight, this.bias, {
+      stride: this.stride,
+      padding,
+      dilation: this.dilation,
+      groups: this.groups,
+    });
   }
 }
 
@@ -136,7 +160,12 @@ export class Conv2d extends ConvNd {
  * new nn.Conv1d(3, 5, 3, { padding: 1 }).forward(fl.randn([2, 3, 9])).shape; // [2, 5, 9]
  */
 export class Conv1d extends ConvNd {
-  constructor(inChannels: number, outChannels: number, kernelSize: Size2, opts: ConvLayerOptions = {}) {
+  constructor(
+    inChannels: number,
+    outChannels: number,
+    kernelSize: Size2,
+    opts: ConvLayerOptions = {},
+  ) {
     super("Conv1d", inChannels, outChannels, kernelSize, 1, false, opts);
   }
 
@@ -173,7 +202,12 @@ export interface ConvTransposeLayerOptions {
 export class ConvTranspose2d extends ConvNd {
   readonly outputPadding: number[];
 
-  constructor(inChannels: number, outChannels: number, kernelSize: Size2, opts: ConvTransposeLayerOptions = {}) {
+  constructor(
+    inChannels: number,
+    outChannels: number,
+    kernelSize: Size2,
+    opts: ConvTransposeLayerOptions = {},
+  ) {
     super("ConvTranspose2d", inChannels, outChannels, kernelSize, 2, true, {
       stride: opts.stride,
       padding: opts.padding,
@@ -198,6 +232,8 @@ export class ConvTranspose2d extends ConvNd {
 
   override extraRepr(): string {
     const s = super.extraRepr();
-    return this.outputPadding.some((p) => p !== 0) ? `${s}, output_padding=${tuple(this.outputPadding)}` : s;
+    return this.outputPadding.some((p) => p !== 0)
+      ? `${s}, output_padding=${tuple(this.outputPadding)}`
+      : s;
   }
 }

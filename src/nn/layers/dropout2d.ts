@@ -18,7 +18,10 @@ export class Dropout2d extends Module {
 
   constructor(p = 0.5, inplace = false) {
     super();
-    if (!(p >= 0 && p <= 1)) throw new ArgumentError(`Dropout2d: dropout probability has to be between 0 and 1, but got ${p}`);
+    if (!(p >= 0 && p <= 1))
+      throw new ArgumentError(
+        `Dropout2d: dropout probability has to be between 0 and 1, but got ${p}`,
+      );
     this.p = p;
     this.inplace = inplace;
   }

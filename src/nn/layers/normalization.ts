@@ -4,9 +4,15 @@
 // running_mean, running_var, num_batches_tracked).
 import { noGrad } from "../../autograd/grad_mode.js";
 import type { DType } from "../../dtype.js";
-import { ArgumentError, ShapeError, fmtShape } from "../../errors.js";
+import { ArgumentError, fmtShape, ShapeError } from "../../errors.js";
 import { Tensor } from "../../tensor/tensor.js";
-import { batchNorm, groupNorm, instanceNorm, layerNorm, localResponseNorm } from "../functional/normalization.js";
+import {
+  batchNorm,
+  groupNorm,
+  instanceNorm,
+  layerNorm,
+  localResponseNorm,
+} from "../functional/normalization.js";
 import { Module, pyBool, pyFloat } from "../module.js";
 import { Parameter } from "../parameter.js";
 
@@ -34,7 +40,11 @@ abstract class NormBase extends Module {
   readonly affine: boolean;
   readonly trackRunningStats: boolean;
 
-  constructor(readonly numFeatures: number, opts: BatchNormLayerOptions, defaults: { affine: boolean; track: boolean }) {
+  constructor(
+    readonly numFeatures: number,
+    opts: BatchNormLayerOptions,
+    defaults: { affine: boolean; track: boolean },
+  ) {
     super();
     this.eps = opts.eps ?? 1e-5;
     this.momentum = opts.momentum === undefined ? 0.1 : opts.momentum;
@@ -66,7 +76,8 @@ abstract class NormBase extends Module {
 
   /** Counts a training batch and returns the running-average factor to use (PyTorch's exponential_average_factor). */
   protected averageFactor(): number {
-    if (!this.training || !this.trackRunningStats || !this.num_batches_tracked) return this.momentum ?? 0;
+    if (!this.training || !this.trackRunningStats || !this.num_batches_tracked)
+      return this.momentum ?? 0;
     noGrad(() => this.num_batches_tracked!.add_(1));
     if (this.momentum === null) return 1 / Number(this.num_batches_tracked.itemSync());
     return this.momentum;
@@ -74,7 +85,9 @@ abstract class NormBase extends Module {
 
   protected checkChannels(input: Tensor, dims: number[]): void {
     if (!dims.includes(input.ndim)) {
-      throw new ShapeError(`${this.getName()}: expected ${dims.map((d) => `${d}-d`).join(" or ")} input, got shape ${fmtShape(input.shape)}`);
+      throw new ShapeError(
+        `${this.getName()}: expected ${dims.map((d) => `${d}-d`).join(" or ")} input, got shape ${fmtShape(input.shape)}`,
+      );
     }
   }
 
@@ -93,18 +106,25 @@ abstract class BatchNormNd extends NormBase {
   override forward(input: Tensor): Tensor {
     this.checkChannels(input, this.ranks);
     if (input.shape[1] !== this.numFeatures) {
-      throw new ShapeError(`${this.getName()}: expected ${this.numFeatures} channels (dim 1), got input of shape ${fmtShape(input.shape)}`);
+      throw new ShapeError(
+        `${this.getName()}: expected ${this.numFeatures} channels (dim 1), got input of shape ${fmtShape(input.shape)}`,
+      );
     }
     const factor = this.averageFactor();
     // Batch statistics while training, or always when there are no running ones.
     const useBatch = this.training || !this.running_mean;
-    return batchNorm(input, useBatch && !this.training ? null : this.running_mean, useBatch && !this.training ? null : this.running_var, {
-      weight: this.weight,
-      bias: this.bias,
-      training: useBatch,
-      momentum: factor,
-      eps: this.eps,
-    });
+    return batchNorm(
+      input,
+      useBatch && !this.training ? null : this.running_mean,
+      useBatch && !this.training ? null : this.running_var,
+      {
+        weight: this.weight,
+        bias: this.bias,
+        training: useBatch,
+        momentum: factor,
+        eps: this.eps,
+      },
+    );
   }
 }
 
@@ -150,7 +170,9 @@ abstract class InstanceNormNd extends NormBase {
     const unbatched = input.ndim === this.ranks[0];
     const x = unbatched ? input.unsqueeze(0) : input;
     if (x.shape[1] !== this.numFeatures && this.affine) {
-      throw new ShapeError(`${this.getName()}: expected ${this.numFeatures} channels (dim 1), got input of shape ${fmtShape(input.shape)}`);
+      throw new ShapeError(
+        `${this.getName()}: expected ${this.numFeatures} channels (dim 1), got input of shape ${fmtShape(input.shape)}`,
+      );
     }
     // PyTorch's InstanceNorm passes its momentum straight through and never counts batches.
     const factor = this.momentum ?? 0.1;
@@ -222,17 +244,27 @@ export class LayerNorm extends Module {
 
   constructor(normalizedShape: number | readonly number[], opts: LayerNormLayerOptions = {}) {
     super();
-    this.normalizedShape = typeof normalizedShape === "number" ? [normalizedShape] : [...normalizedShape];
+    this.normalizedShape =
+      typeof normalizedShape === "number" ? [normalizedShape] : [...normalizedShape];
     this.eps = opts.eps ?? 1e-5;
     this.elementwiseAffine = opts.elementwiseAffine ?? true;
     const dtype = opts.dtype ?? "float32";
     const device = opts.device ?? "cpu";
-    this.weight = this.elementwiseAffine ? new Parameter(Tensor.ones(this.normalizedShape, dtype, device)) : null;
-    this.bias = this.elementwiseAffine && (opts.bias ?? true) ? new Parameter(Tensor.zeros(this.normalizedShape, dtype, device)) : null;
+    this.weight = this.elementwiseAffine
+      ? new Parameter(Tensor.ones(this.normalizedShape, dtype, device))
+      : null;
+    this.bias =
+      this.elementwiseAffine && (opts.bias ?? true)
+        ? new Parameter(Tensor.zeros(this.normalizedShape, dtype, device))
+        : null;
   }
 
   override forward(input: Tensor): Tensor {
-    return layerNorm(input, this.normalizedShape, { weight: this.weight, bias: this.bias, eps: this.eps });
+    return layerNorm(input, this.normalizedShape, {
+      weight: this.weight,
+      bias: this.bias,
+      eps: this.eps,
+    });
   }
 
   override extraRepr(): string {
@@ -260,10 +292,16 @@ export class GroupNorm extends Module {
   readonly eps: number;
   readonly affine: boolean;
 
-  constructor(readonly numGroups: number, readonly numChannels: number, opts: GroupNormLayerOptions = {}) {
+  constructor(
+    readonly numGroups: number,
+    readonly numChannels: number,
+    opts: GroupNormLayerOptions = {},
+  ) {
     super();
     if (numChannels % numGroups !== 0) {
-      throw new ArgumentError(`GroupNorm: num_channels (${numChannels}) must be divisible by num_groups (${numGroups})`);
+      throw new ArgumentError(
+        `GroupNorm: num_channels (${numChannels}) must be divisible by num_groups (${numGroups})`,
+      );
     }
     this.eps = opts.eps ?? 1e-5;
     this.affine = opts.affine ?? true;
@@ -275,9 +313,15 @@ export class GroupNorm extends Module {
 
   override forward(input: Tensor): Tensor {
     if (input.ndim < 2 || input.shape[1] !== this.numChannels) {
-      throw new ShapeError(`GroupNorm: expected input [N, ${this.numChannels}, …], got shape ${fmtShape(input.shape)}`);
+      throw new ShapeError(
+        `GroupNorm: expected input [N, ${this.numChannels}, …], got shape ${fmtShape(input.shape)}`,
+      );
     }
-    return groupNorm(input, this.numGroups, { weight: this.weight, bias: this.bias, eps: this.eps });
+    return groupNorm(input, this.numGroups, {
+      weight: this.weight,
+      bias: this.bias,
+      eps: this.eps,
+    });
   }
 
   override extraRepr(): string {
@@ -296,7 +340,10 @@ export class LocalResponseNorm extends Module {
   readonly beta: number;
   readonly k: number;
 
-  constructor(readonly size: number, opts: { alpha?: number; beta?: number; k?: number } = {}) {
+  constructor(
+    readonly size: number,
+    opts: { alpha?: number; beta?: number; k?: number } = {},
+  ) {
     super();
     this.alpha = opts.alpha ?? 1e-4;
     this.beta = opts.beta ?? 0.75;

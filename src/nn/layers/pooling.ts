@@ -24,7 +24,9 @@ export interface MaxPoolLayerOptions {
 }
 
 function fmt(v: Size2 | null | undefined): string {
-  return typeof v === "number" || v === null || v === undefined ? String(v ?? "None") : `(${v.join(", ")})`;
+  return typeof v === "number" || v === null || v === undefined
+    ? String(v ?? "None")
+    : `(${v.join(", ")})`;
 }
 
 abstract class MaxPoolNd extends Module {
@@ -34,7 +36,10 @@ abstract class MaxPoolNd extends Module {
   readonly returnIndices: boolean;
   readonly ceilMode: boolean;
 
-  constructor(readonly kernelSize: Size2, opts: MaxPoolLayerOptions) {
+  constructor(
+    readonly kernelSize: Size2,
+    opts: MaxPoolLayerOptions,
+  ) {
     super();
     this.stride = opts.stride ?? kernelSize;
     this.padding = opts.padding ?? 0;
@@ -98,7 +103,10 @@ abstract class AvgPoolNd extends Module {
   readonly countIncludePad: boolean;
   readonly divisorOverride: number | null;
 
-  constructor(readonly kernelSize: Size2, opts: AvgPoolLayerOptions) {
+  constructor(
+    readonly kernelSize: Size2,
+    opts: AvgPoolLayerOptions,
+  ) {
     super();
     this.stride = opts.stride ?? kernelSize;
     this.padding = opts.padding ?? 0;
@@ -173,7 +181,10 @@ export class AdaptiveAvgPool2d extends Module {
 export class AdaptiveMaxPool2d extends Module {
   readonly returnIndices: boolean;
 
-  constructor(readonly outputSize: AdaptiveSize, opts: { returnIndices?: boolean } = {}) {
+  constructor(
+    readonly outputSize: AdaptiveSize,
+    opts: { returnIndices?: boolean } = {},
+  ) {
     super();
     this.returnIndices = opts.returnIndices ?? false;
   }

@@ -1,6 +1,10 @@
 // Upsampling layer (torch.nn.Upsample): nearest or (bi)linear resizing.
 import type { Tensor } from "../../tensor/tensor.js";
-import { type InterpolateMode, type InterpolateOptions, interpolate } from "../functional/upsample.js";
+import {
+  type InterpolateMode,
+  type InterpolateOptions,
+  interpolate,
+} from "../functional/upsample.js";
 import { Module } from "../module.js";
 
 /**
@@ -25,11 +29,19 @@ export class Upsample extends Module {
   }
 
   override forward(input: Tensor): Tensor {
-    return interpolate(input, { size: this.size, scaleFactor: this.scaleFactor, mode: this.mode, alignCorners: this.alignCorners });
+    return interpolate(input, {
+      size: this.size,
+      scaleFactor: this.scaleFactor,
+      mode: this.mode,
+      alignCorners: this.alignCorners,
+    });
   }
 
   override extraRepr(): string {
-    const s = this.scaleFactor === null ? `size=${JSON.stringify(this.size)}` : `scale_factor=${JSON.stringify(this.scaleFactor)}`;
+    const s =
+      this.scaleFactor === null
+        ? `size=${JSON.stringify(this.size)}`
+        : `scale_factor=${JSON.stringify(this.scaleFactor)}`;
     return `${s}, mode='${this.mode}'`;
   }
 }

@@ -50,7 +50,9 @@ export function spectralNorm<M extends Module>(module: M, opts: SpectralNormOpti
   const iterations = opts.nPowerIterations ?? 1;
   const eps = opts.eps ?? 1e-12;
   if (!Number.isInteger(iterations) || iterations < 0) {
-    throw new ArgumentError(`spectralNorm: expected nPowerIterations to be a non-negative integer, got ${iterations}`);
+    throw new ArgumentError(
+      `spectralNorm: expected nPowerIterations to be a non-negative integer, got ${iterations}`,
+    );
   }
   const dim = opts.dim ?? (module.getName().startsWith("ConvTranspose") ? 1 : 0);
   const members = module as unknown as Members;
@@ -59,7 +61,9 @@ export function spectralNorm<M extends Module>(module: M, opts: SpectralNormOpti
     throw new ArgumentError(`spectralNorm: ${module.getName()} has no parameter "${name}"`);
   }
   if (members[`${name}_orig`] !== undefined) {
-    throw new ArgumentError(`spectralNorm: cannot register two spectral_norm hooks on the same parameter ${name}`);
+    throw new ArgumentError(
+      `spectralNorm: cannot register two spectral_norm hooks on the same parameter ${name}`,
+    );
   }
   const mat = asMatrix(weight.detach(), dim);
   const [h, w] = mat.shape as [number, number];
@@ -77,7 +81,14 @@ export function spectralNorm<M extends Module>(module: M, opts: SpectralNormOpti
   return module;
 }
 
-function computeWeight(members: Members, name: string, dim: number, iterations: number, eps: number, powerIterate: boolean): Tensor {
+function computeWeight(
+  members: Members,
+  name: string,
+  dim: number,
+  iterations: number,
+  eps: number,
+  powerIterate: boolean,
+): Tensor {
   const weight = members[`${name}_orig`] as Tensor;
   let u = members[`${name}_u`] as Tensor;
   let v = members[`${name}_v`] as Tensor;

@@ -43,7 +43,9 @@ export function weightNorm<M extends Module>(module: M, opts: WeightNormOptions 
     throw new ArgumentError(`weightNorm: ${module.getName()} has no parameter "${name}"`);
   }
   if (handles.get(module)?.has(name)) {
-    throw new ArgumentError(`weightNorm: cannot register two weight_norm hooks on the same parameter ${name}`);
+    throw new ArgumentError(
+      `weightNorm: cannot register two weight_norm hooks on the same parameter ${name}`,
+    );
   }
   const g = new Parameter(normExceptDim(weight.detach(), dim));
   const v = new Parameter(weight.detach().clone());
@@ -51,7 +53,11 @@ export function weightNorm<M extends Module>(module: M, opts: WeightNormOptions 
   module.registerParameter(`${name}_g`, g);
   module.registerParameter(`${name}_v`, v);
   const refresh = (): void => {
-    members[name] = computeWeight(members[`${name}_g`] as Tensor, members[`${name}_v`] as Tensor, dim);
+    members[name] = computeWeight(
+      members[`${name}_g`] as Tensor,
+      members[`${name}_v`] as Tensor,
+      dim,
+    );
   };
   refresh();
   const handle = module.registerForwardPreHook(() => {
@@ -73,7 +79,10 @@ export function weightNorm<M extends Module>(module: M, opts: WeightNormOptions 
 export function removeWeightNorm<M extends Module>(module: M, opts: { name?: string } = {}): M {
   const name = opts.name ?? "weight";
   const handle = handles.get(module)?.get(name);
-  if (!handle) throw new ArgumentError(`weightNorm: weight_norm of '${name}' not found in ${module.getName()}`);
+  if (!handle)
+    throw new ArgumentError(
+      `weightNorm: weight_norm of '${name}' not found in ${module.getName()}`,
+    );
   handle.remove();
   handles.get(module)!.delete(name);
   const members = module as unknown as Members;
