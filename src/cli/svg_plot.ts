@@ -39,7 +39,8 @@ function escapeXml(s: string): string {
 export function lineChart(series: Series[], opts: ChartOptions): string {
   const W = opts.width ?? 480;
   const H = opts.height ?? 300;
-  const m = { left: 56, right: 16, top: 32, bottom: 44 };
+  // The legend sits in its own row under the title, never over the curves.
+  const m = { left: 56, right: 16, top: 48, bottom: 44 };
   const all = series.flatMap((s) => s.values).filter(Number.isFinite);
   const n = Math.max(1, ...series.map((s) => s.values.length));
   let lo = all.length ? Math.min(...all) : 0;
@@ -100,11 +101,10 @@ export function lineChart(series: Series[], opts: ChartOptions): string {
       const [px, py] = p!.split(",");
       parts.push(`<circle cx="${px}" cy="${py}" r="2.5" fill="${color}"/>`);
     }
-    const ly = m.top + 6 + k * 15;
-    parts.push(
-      `<line x1="${W - m.right - 110}" x2="${W - m.right - 94}" y1="${ly}" y2="${ly}" stroke="${color}" stroke-width="2"/>`,
-    );
-    parts.push(`<text x="${W - m.right - 90}" y="${ly + 4}">${escapeXml(s.name)}</text>`);
+    const lx = m.left + k * 110;
+    const ly = 34;
+    parts.push(`<line x1="${lx}" x2="${lx + 16}" y1="${ly}" y2="${ly}" stroke="${color}" stroke-width="2"/>`);
+    parts.push(`<text x="${lx + 20}" y="${ly + 4}">${escapeXml(s.name)}</text>`);
   });
   parts.push("</svg>");
   return parts.join("\n");
