@@ -1,113 +1,108 @@
-// flint's side of the benchmark: each task timed as in bench/torch_bench.py
-// (warm-up, then batches of calls, median per-call time).
+// flint's side of the benchmark: the models and steps, built exactly like
+// bench/torch_bench.py's. Each builder returns one training step (forward,
+// loss, backward, optimizer step, loss read back) on a fixed random batch.
 import * as fl from "../src/index.js";
 
-export interface Measurement {
-  system: string;
-  task: string;
-  size: number;
-  threads: number;
-  median: number;
-  min: number;
-  max: number;
-}
+const { nn } = fl;
 
-function now(): number {
-  return performance.now() / 1000;
-}
-
-export function measure(
-  fn: () => unknown,
-  budget: number,
-): { median: number; min: number; max: number } {
-  fn();
-  const start = now();
-  fn();
-  const one = Math.max(now() - start, 1e-9);
-  const inner = Math.max(1, Math.floor(0.1 / one));
-  const reps = Math.max(3, Math.min(15, Math.floor(budget / (one * inner))));
-  const times: number[] = [];
-  for (let r = 0; r < reps; r++) {
-    const t0 = now();
-    for (let i = 0; i < inner; i++) fn();
-    times.push((now() - t0) / inner);
-  }
-  times.sort((a, b) => a - b);
-  return {
-    median: times[Math.floor(times.length / 2)]!,
-    min: times[0]!,
-    max: times[times.length - 1]!,
-  };
-}
-
-function record(
-  task: string,
-  size: number,
-  m: { median: number; min: number; max: number },
-): Measurement {
-  return { system: "flint", task, size, threads: 1, ...m };
-}
-
-export function flintTasks(tasks: string[], sizes: number[], budget: number): Measurement[] {
-  const out: Measurement[] = [];
-  // Recorded as threads: 1, so measured on one thread (the default is the core count).
-  fl.setNumThreads(1);
-  fl.manualSeed(0);
-  if (tasks.includes("add16")) {
-    const a = fl.randn([16]);
-    const b = fl.randn([16]);
-    out.push(
-      record(
-        "add16",
-        16,
-        measure(() => a.add(b), budget),
-      ),
-    );
-  }
-  if (tasks.includes("sgemm")) {
-    for (const n of sizes) {
-      const a = fl.randn([n, n]);
-      const b = fl.randn([n, n]);
-      out.push(
-        record(
-          "sgemm",
-          n,
-          measure(() => a.mm(b), budget),
-        ),
-      );
-    }
-  }
-  if (tasks.includes("mlp")) out.push(record("mlp", 128, measure(mlpStep(), budget * 2)));
-  if (tasks.includes("epoch")) {
-    const m = fashionEpoch();
-    if (m) out.push(record("epoch", 60000, m));
-  }
-  return out;
-}
-
-/** One training step of a 784-512-256-10 MLP, batch 128, Adam (loss read back each step). */
-function mlpStep(): () => unknown {
-  const model = new fl.nn.Sequential(
-    new fl.nn.Linear(784, 512),
-    new fl.nn.ReLU(),
-    new fl.nn.Linear(512, 256),
-    new fl.nn.ReLU(),
-    new fl.nn.Linear(256, 10),
+/** The MLP: 784-512-256-10, ReLU. */
+export function mlp(): fl.nn.Module {
+  return new nn.Sequential(
+    new nn.Linear(784, 512),
+    new nn.ReLU(),
+    new nn.Linear(512, 256),
+    new nn.ReLU(),
+    new nn.Linear(256, 10),
   );
-  const opt = new fl.optim.Adam(model.parameters(), { lr: 1e-3 });
-  const x = fl.randn([128, 784]);
-  const y = fl.randint(0, 10, [128]);
+}
+
+function stepOf(
+  model: fl.nn.Module,
+  opt: fl.optim.Optimizer<fl.optim.OptimizerOptions>,
+  x: fl.Tensor,
+  y: fl.Tensor,
+): () => number {
   return () => {
     opt.zeroGrad();
-    const loss = fl.nn.functional.crossEntropy(model.forward(x), y);
+    const out = model.forward(x) as fl.Tensor;
+    const loss = nn.functional.crossEntropy(out.reshape([-1, out.shape.at(-1)!]), y.reshape([-1]));
     loss.backward();
     opt.step();
-    return loss.itemSync();
+    return Number(loss.itemSync());
   };
 }
 
-/** One epoch of the 784-256-128-10 MLP on Fashion-MNIST (batch 128, Adam), timed once. */
-function fashionEpoch(): { median: number; min: number; max: number } | null {
+/** MLP step, batch 128, Adam (lr 1e-3). */
+export function mlpStep(): () => number {
+  const model = mlp();
+  const opt = new fl.optim.Adam(model.parameters(), { lr: 1e-3 });
+  return stepOf(model, opt, fl.randn([128, 784]), fl.randint(0, 10, [128]));
+}
+
+/** LeNet-5 step (1×28×28, batch 64, SGD momentum 0.9); null while nn.Conv2d is missing. */
+export function lenetStep(): (() => number) | null {
+  const layers = nn as unknown as Record<string, unknown>;
+  if (typeof layers.Conv2d !== "function" || typeof layers.MaxPool2d !== "function") return null;
+  const model = new nn.Sequential(
+    new nn.Conv2d(1, 6, 5),
+    new nn.ReLU(),
+    new nn.MaxPool2d(2),
+    new nn.Conv2d(6, 16, 5),
+    new nn.ReLU(),
+    new nn.MaxPool2d(2),
+    new nn.Flatten(),
+    new nn.Linear(256, 120),
+    new nn.ReLU(),
+    new nn.Linear(120, 84),
+    new nn.ReLU(),
+    new nn.Linear(84, 10),
+  );
+  const opt = new fl.optim.SGD(model.parameters(), { lr: 0.01, momentum: 0.9 });
+  return stepOf(model, opt, fl.randn([64, 1, 28, 28]), fl.randint(0, 10, [64]));
+}
+
+/**
+ * Tiny GPT: token + position embeddings, two pre-norm causal
+ * TransformerEncoderLayers (d_model 128, 4 heads, feed-forward 512, GELU,
+ * no dropout), final LayerNorm, bias-free head to the 256-token vocabulary.
+ */
+class TinyGPT extends nn.Module {
+  tok = new nn.Embedding(256, 128);
+  pos = new nn.Embedding(64, 128);
+  layers = new nn.ModuleList(
+    [0, 1].map(
+      () =>
+        new nn.TransformerEncoderLayer(128, 4, {
+          dimFeedforward: 512,
+          dropout: 0,
+          activation: "gelu",
+          batchFirst: true,
+          normFirst: true,
+        }),
+    ),
+  );
+  norm = new nn.LayerNorm(128);
+  head = new nn.Linear(128, 256, { bias: false });
+  positions = fl.arange(64);
+
+  override forward(idx: fl.Tensor): fl.Tensor {
+    let x = this.tok.forward(idx).add(this.pos.forward(this.positions));
+    for (const layer of this.layers) {
+      x = (layer as fl.nn.TransformerEncoderLayer).forward(x, { isCausal: true });
+    }
+    return this.head.forward(this.norm.forward(x));
+  }
+}
+
+/** Tiny-GPT step, batch 16 × context 64, AdamW (lr 3e-4, weight decay 0.01). */
+export function gptStep(): () => number {
+  const model = new TinyGPT();
+  const opt = new fl.optim.AdamW(model.parameters(), { lr: 3e-4, weightDecay: 0.01 });
+  return stepOf(model, opt, fl.randint(0, 256, [16, 64]), fl.randint(0, 256, [16, 64]));
+}
+
+/** One epoch of the MLP on Fashion-MNIST (batch 128, shuffled, Adam), in seconds; null without the data. */
+export function fashionEpoch(): number | null {
   let images: fl.Tensor;
   let labels: fl.Tensor;
   try {
@@ -115,30 +110,15 @@ function fashionEpoch(): { median: number; min: number; max: number } | null {
     images = d.images.flatten(1);
     labels = d.labels;
   } catch {
-    console.log(
-      "bench: Fashion-MNIST not installed (apt-get install dataset-fashion-mnist); skipping the epoch task",
-    );
     return null;
   }
-  const model = new fl.nn.Sequential(
-    new fl.nn.Linear(784, 256),
-    new fl.nn.ReLU(),
-    new fl.nn.Linear(256, 128),
-    new fl.nn.ReLU(),
-    new fl.nn.Linear(128, 10),
-  );
+  const model = mlp();
   const opt = new fl.optim.Adam(model.parameters(), { lr: 1e-3 });
   const loader = new fl.data.DataLoader(new fl.data.TensorDataset(images, labels), {
     batchSize: 128,
     shuffle: true,
   });
   const t0 = performance.now();
-  for (const [x, y] of loader) {
-    opt.zeroGrad();
-    const loss = fl.nn.functional.crossEntropy(model.forward(x as fl.Tensor), y as fl.Tensor);
-    loss.backward();
-    opt.step();
-  }
-  const t = (performance.now() - t0) / 1000;
-  return { median: t, min: t, max: t };
+  for (const [x, y] of loader) stepOf(model, opt, x as fl.Tensor, y as fl.Tensor)();
+  return (performance.now() - t0) / 1000;
 }

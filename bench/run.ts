@@ -1,158 +1,276 @@
-// `npm run bench`: flint and PyTorch (Debian's python3-torch, when installed)
-// on the same work in one run, one process at a time, printed as ratios.
+// `npm run bench`: flint, PyTorch (Debian's python3-torch, when installed)
+// and TensorFlow.js (cpu and wasm backends) on the same work in one run. Each
+// system runs in its own child process, one at a time, so no two share a
+// heap, a thread pool or the cores; the table gives each figure's time ratio
+// to PyTorch at the same thread count. See bench/README.md.
 //
-//   npm run bench                    # default tasks, PyTorch with 1 thread
-//   npm run bench -- --quick         # smaller sizes, shorter budgets
-//   npm run bench -- --json out.json # also write the table as JSON
-//   npm run bench -- --tasks add16,sgemm --sizes 64,256,512,1024
+//   npm run bench                           # everything, threads 1 and 2
+//   npm run bench -- --quick                # smoke run (< 1 min)
+//   npm run bench -- --json out.json        # also write the measurements as JSON
+//   npm run bench -- --systems flint,torch --tasks sgemm --sizes 256,1024 --threads 1
 import { spawnSync } from "node:child_process";
 import { existsSync, writeFileSync } from "node:fs";
-import { flintTasks, type Measurement } from "./flint_tasks.js";
+import { cpus } from "node:os";
+import type { Measurement } from "./timing.js";
+
+const ALL_TASKS = ["add16", "sgemm", "mlp", "lenet", "gpt", "epoch"];
+const ALL_SYSTEMS = ["flint", "torch", "tfjs-wasm", "tfjs-cpu"];
 
 interface Args {
+  systems: string[];
   tasks: string[];
   sizes: number[];
   threads: number[];
   budget: number;
   json: string | null;
+  quick: boolean;
 }
 
 function parseArgs(argv: string[]): Args {
   const args: Args = {
-    tasks: ["add16", "sgemm", "mlp", "epoch"],
-    sizes: [64, 128, 256, 512],
-    threads: [1],
+    systems: ALL_SYSTEMS,
+    tasks: ALL_TASKS,
+    sizes: [64, 128, 256, 512, 1024, 2048],
+    threads: [1, 2],
     budget: 2,
     json: null,
+    quick: false,
   };
+  const list = (s: string) => s.split(",").filter(Boolean);
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!;
     const next = () => argv[++i] ?? "";
-    if (a === "--tasks") args.tasks = next().split(",");
-    else if (a === "--sizes") args.sizes = next().split(",").map(Number);
-    else if (a === "--threads") args.threads = next().split(",").map(Number);
+    if (a === "--systems") args.systems = list(next());
+    else if (a === "--tasks") args.tasks = list(next());
+    else if (a === "--sizes") args.sizes = list(next()).map(Number);
+    else if (a === "--threads") args.threads = list(next()).map(Number);
     else if (a === "--budget") args.budget = Number(next());
     else if (a === "--json") args.json = next();
     else if (a === "--quick") {
+      // Smoke run: one thread, small sizes, short budgets, and no
+      // tfjs-cpu (a tiny-GPT step takes it ~20 s) and no epoch.
+      args.quick = true;
       args.sizes = [64, 256];
-      args.budget = 0.5;
-    } else throw new Error(`bench: unknown argument ${a}`);
+      args.threads = [1];
+      args.budget = 0.25;
+      args.systems = ["flint", "torch", "tfjs-wasm"];
+      args.tasks = ["add16", "sgemm", "mlp", "lenet", "gpt"];
+    } else throw new Error(`bench: unknown argument ${a} (see bench/README.md)`);
   }
   return args;
 }
 
 const PYTHON = "/usr/bin/python3";
 
-function torchAvailable(): boolean {
-  if (!existsSync(PYTHON)) return false;
-  const r = spawnSync(PYTHON, ["-c", "import torch"], { encoding: "utf8" });
-  return r.status === 0;
+/** The command that runs one system's child, or a reason it cannot run here. */
+function command(system: string): { cmd: string; argv: string[] } | string {
+  const tsx = ["--import", "tsx"];
+  if (system === "flint") return { cmd: process.execPath, argv: [...tsx, "bench/flint_bench.ts"] };
+  if (system === "tfjs-wasm" || system === "tfjs-cpu")
+    return {
+      cmd: process.execPath,
+      argv: [...tsx, "bench/tfjs_bench.ts", "--system", system],
+    };
+  if (system === "torch") {
+    if (!existsSync(PYTHON)) return `${PYTHON} not found`;
+    const r = spawnSync(PYTHON, ["-c", "import torch"], { encoding: "utf8" });
+    if (r.status !== 0) return "python3-torch not installed (apt-get install python3-torch)";
+    return { cmd: PYTHON, argv: ["bench/torch_bench.py"] };
+  }
+  return `unknown system ${system}`;
 }
 
-function runTorch(args: Args, threads: number): Measurement[] {
-  const tasks = args.tasks;
-  const r = spawnSync(
-    PYTHON,
-    [
-      "bench/torch_bench.py",
-      "--threads",
-      String(threads),
-      "--tasks",
-      tasks.join(","),
-      "--sizes",
-      args.sizes.join(","),
-      "--budget",
-      String(args.budget),
-    ],
-    { encoding: "utf8", maxBuffer: 1 << 24 },
-  );
-  if (r.status !== 0) {
-    console.error(`bench: PyTorch run failed:\n${r.stderr}`);
-    return [];
-  }
-  return r.stdout
-    .trim()
+/** Thread counts a system can use: tfjs-cpu is single-threaded, tfjs-wasm cannot start threads in Node. */
+function threadsFor(system: string, wanted: number[]): number[] {
+  return system.startsWith("tfjs") ? wanted.filter((t) => t === 1) : wanted;
+}
+
+function runChild(system: string, threads: number, args: Args, tasks: string[]): Measurement[] {
+  const c = command(system);
+  const base = { system, threads, size: 0 };
+  if (typeof c === "string") return tasks.map((task) => ({ ...base, task, skipped: c }));
+  const argv = [
+    ...c.argv,
+    "--threads",
+    String(threads),
+    "--tasks",
+    tasks.join(","),
+    "--sizes",
+    args.sizes.join(","),
+    "--budget",
+    String(args.budget),
+  ];
+  const t0 = performance.now();
+  const env = {
+    ...process.env,
+    OMP_NUM_THREADS: String(threads),
+    OPENBLAS_NUM_THREADS: String(threads),
+  };
+  const r = spawnSync(c.cmd, argv, { encoding: "utf8", maxBuffer: 1 << 26, env });
+  const out = (r.stdout ?? "")
     .split("\n")
     .filter((l) => l.startsWith("{"))
-    .map((l) => {
-      const o = JSON.parse(l);
-      return {
-        system: "torch",
-        task: o.task,
-        size: o.size,
-        threads: o.threads,
-        median: o.median,
-        min: o.min,
-        max: o.max,
-      };
-    });
+    .map((l) => JSON.parse(l) as Measurement);
+  const secs = ((performance.now() - t0) / 1000).toFixed(0);
+  console.error(`  ${system} t=${threads}: ${out.length} measurements in ${secs} s`);
+  if (r.status !== 0) {
+    const why = (r.stderr ?? "").trim().split("\n").slice(-3).join(" | ");
+    out.push({ ...base, task: "(process)", error: `exit ${r.status}: ${why}` });
+  }
+  return out;
 }
 
 function fmtTime(s: number): string {
-  if (s < 1e-6) return `${(s * 1e9).toFixed(0)} ns`;
   if (s < 1e-3) return `${(s * 1e6).toFixed(2)} µs`;
-  if (s < 1) return `${(s * 1e3).toFixed(2)} ms`;
+  if (s < 1) return `${(s * 1e3).toFixed(1)} ms`;
   return `${s.toFixed(2)} s`;
 }
 
-/** The figure a reader compares: ops/s for add16, GFLOP/s for sgemm, time otherwise. */
-function figure(m: Measurement): string {
-  if (m.task === "add16") return `${(1 / m.median / 1e6).toFixed(2)} M ops/s`;
-  if (m.task === "sgemm") return `${((2 * m.size ** 3) / m.median / 1e9).toFixed(2)} GFLOP/s`;
+/** What a reader compares: ops/s for add16, GFLOP/s for sgemm, time per step otherwise. */
+function figure(m: Measurement | undefined): string {
+  if (!m) return "-";
+  if (m.median === undefined) return m.error ? "error" : "skipped";
+  if (m.task === "add16") return `${(1 / m.median / 1e6).toFixed(2)} M/s`;
+  if (m.task === "sgemm") return `${((2 * m.size ** 3) / m.median / 1e9).toFixed(1)} GF/s`;
   return fmtTime(m.median);
+}
+
+function ratio(m: Measurement | undefined, torch: Measurement | undefined): string {
+  if (m?.median === undefined || torch?.median === undefined) return "";
+  return ` (${(m.median / torch.median).toFixed(2)}×)`;
+}
+
+const TASK_LABEL: Record<string, string> = {
+  add16: "add16 (per-op)",
+  sgemm: "sgemm n=",
+  mlp: "MLP step",
+  lenet: "LeNet-5 step",
+  gpt: "tiny-GPT step",
+  epoch: "MLP epoch (F-MNIST)",
+};
+
+function table(results: Measurement[], args: Args): string[] {
+  const find = (system: string, task: string, size: number, t: number) =>
+    results.find(
+      (r) => r.system === system && r.task === task && r.size === size && r.threads === t,
+    );
+  const systems = args.systems;
+  const header = ["task", "threads", ...systems];
+  const rows: string[][] = [];
+  for (const task of args.tasks) {
+    const sizes =
+      task === "sgemm"
+        ? args.sizes
+        : [...new Set(results.filter((r) => r.task === task && r.size > 0).map((r) => r.size))];
+    for (const size of sizes) {
+      for (const t of args.threads) {
+        const torch = find("torch", task, size, t);
+        const cells = systems.map((s) => {
+          const m = find(s, task, size, t);
+          return s === "torch" ? figure(m) : `${figure(m)}${ratio(m, torch)}`;
+        });
+        if (cells.every((c) => c === "-")) continue;
+        const label = task === "sgemm" ? `${TASK_LABEL[task]}${size}` : (TASK_LABEL[task] ?? task);
+        rows.push([label, String(t), ...cells]);
+      }
+    }
+  }
+  const all = [header, ...rows];
+  const widths = header.map((_, c) => Math.max(...all.map((r) => r[c]!.length)));
+  const line = (r: string[]) => `| ${r.map((v, c) => v.padEnd(widths[c]!)).join(" | ")} |`;
+  return [line(header), `|${widths.map((w) => "-".repeat(w + 2)).join("|")}|`, ...rows.map(line)];
+}
+
+/** The issue's targets, checked on this run's figures. */
+function targets(results: Measurement[]): string[] {
+  const med = (system: string, task: string, t: number, size?: number) =>
+    results.find(
+      (r) =>
+        r.system === system &&
+        r.task === task &&
+        r.threads === t &&
+        (size === undefined || r.size === size),
+    )?.median;
+  const out: string[] = [];
+  const threads = [...new Set(results.filter((r) => r.system === "flint").map((r) => r.threads))];
+  for (const t of threads) {
+    for (const task of ["mlp", "lenet", "gpt"]) {
+      const f = med("flint", task, t);
+      const p = med("torch", task, t);
+      const tfBest = Math.min(
+        med("tfjs-wasm", task, 1) ?? Infinity,
+        med("tfjs-cpu", task, 1) ?? Infinity,
+      );
+      if (f === undefined) continue;
+      const vsTorch =
+        p === undefined
+          ? "no torch figure"
+          : `${(f / p).toFixed(2)}× PyTorch's time (target ≤ 2): ${f / p <= 2 ? "met" : "NOT met"}`;
+      const vsTf = Number.isFinite(tfBest)
+        ? `${(tfBest / f).toFixed(1)}× faster than tfjs's best (target ≥ 5): ${tfBest / f >= 5 ? "met" : "NOT met"}`
+        : "no tfjs figure";
+      out.push(`- ${TASK_LABEL[task]}, t=${t}: ${vsTorch}; ${vsTf}`);
+    }
+    const f = med("flint", "sgemm", t, 1024);
+    const p = med("torch", "sgemm", t, 1024);
+    if (f !== undefined && p !== undefined) {
+      const share = p / f;
+      out.push(
+        `- sgemm n=1024, t=${t}: ${(share * 100).toFixed(0)}% of PyTorch's GFLOP/s (target ≥ 40%): ${share >= 0.4 ? "met" : "NOT met"}`,
+      );
+    }
+    const a = med("flint", "add16", t);
+    if (a !== undefined)
+      out.push(
+        `- add16, t=${t}: ${(1 / a / 1e6).toFixed(2)} M ops/s (target ≥ 2): ${1 / a >= 2e6 ? "met" : "NOT met"}`,
+      );
+  }
+  return out;
 }
 
 function main(): void {
   const args = parseArgs(process.argv.slice(2));
+  const started = new Date().toISOString();
+  console.log(
+    `flint bench — ${started} — node ${process.version} — ${cpus().length} cores (${cpus()[0]?.model ?? "?"})`,
+  );
   const results: Measurement[] = [];
-  console.log(`flint bench — ${new Date().toISOString()} — node ${process.version}`);
-  results.push(...flintTasks(args.tasks, args.sizes, args.budget));
-  const haveTorch = torchAvailable();
-  if (haveTorch) {
-    for (const t of args.threads) results.push(...runTorch(args, t));
-  } else {
-    console.log(
-      "PyTorch not found (apt-get install python3-torch): printing flint's figures only.",
-    );
+  for (const system of args.systems) {
+    for (const t of threadsFor(system, args.threads)) {
+      results.push(...runChild(system, t, args, args.tasks));
+    }
   }
-  const rows: string[][] = [
-    [
-      "task",
-      "size",
-      "flint",
-      ...args.threads.map((t) => `torch t=${t}`),
-      "flint / torch t=1 (time ratio)",
-    ],
-  ];
-  const flint = results.filter((r) => r.system === "flint");
-  for (const f of flint) {
-    const torch = args.threads.map((t) =>
-      results.find(
-        (r) => r.system === "torch" && r.task === f.task && r.size === f.size && r.threads === t,
-      ),
-    );
-    const t1 = torch[0];
-    const ratio = t1 ? `${(f.median / t1.median).toFixed(2)}x` : "-";
-    rows.push([
-      f.task,
-      String(f.size),
-      figure(f),
-      ...torch.map((t) => (t ? figure(t) : "-")),
-      ratio,
-    ]);
+  console.log("");
+  for (const l of table(results, args)) console.log(l);
+  console.log("");
+  console.log(
+    "Figures: median over repetitions. add16 in million ops/s, sgemm in GFLOP/s, training steps and the epoch in time.",
+  );
+  console.log(
+    "(N×) = that system's time / PyTorch's time at the same thread count: < 1 faster than PyTorch, > 1 slower.",
+  );
+  console.log(
+    "tfjs runs at threads=1 only: tfjs-cpu is single-threaded and tfjs-wasm cannot start its threads under Node.",
+  );
+  const notes = results.filter((r) => r.skipped || r.error);
+  if (notes.length > 0) {
+    console.log("");
+    for (const n of notes)
+      console.log(
+        `- ${n.system} t=${n.threads} ${n.task}${n.size ? ` ${n.size}` : ""}: ${n.skipped ? `skipped, ${n.skipped}` : `error: ${n.error}`}`,
+      );
   }
-  const widths = rows[0]!.map((_, c) => Math.max(...rows.map((r) => r[c]!.length)));
-  const line = (r: string[]) => `| ${r.map((v, c) => v.padEnd(widths[c]!)).join(" | ")} |`;
-  console.log(line(rows[0]!));
-  console.log(`|${widths.map((w) => "-".repeat(w + 2)).join("|")}|`);
-  for (const r of rows.slice(1)) console.log(line(r));
-  console.log("time ratio < 1 means flint is faster; > 1 means PyTorch is faster.");
+  const goals = targets(results);
+  if (goals.length > 0) {
+    console.log("\nTargets (issue 7):");
+    for (const g of goals) console.log(g);
+  }
   if (args.json) {
     writeFileSync(
       args.json,
-      JSON.stringify({ date: new Date().toISOString(), node: process.version, results }, null, 2),
+      `${JSON.stringify({ date: started, node: process.version, cpus: cpus().length, args, results }, null, 2)}\n`,
     );
-    console.log(`wrote ${args.json}`);
+    console.log(`\nwrote ${args.json}`);
   }
 }
 

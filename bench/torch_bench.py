@@ -1,22 +1,25 @@
 #!/usr/bin/env python3
-"""PyTorch side of `npm run bench`: the same work as bench/run.ts, timed the same way.
+"""PyTorch's side of `npm run bench`: the same work as bench/flint_bench.ts, timed the same way.
 
-Run by bench/run.ts as
-  /usr/bin/python3 bench/torch_bench.py --threads 1 --tasks add16,sgemm,mlp --sizes 64,256,512
-and prints one JSON object per line: {"task", "size", "threads", "median", "min", "max", "reps"} (seconds per call).
+Run by bench/run.ts (one process per thread count) as
+  /usr/bin/python3 bench/torch_bench.py --threads 1 --tasks add16,sgemm,mlp,lenet,gpt,epoch --sizes 64,256
+and prints one JSON object per line (the Measurement of bench/timing.ts; seconds per call).
 """
 import argparse
+import gzip
 import json
+import math
 import os
-import statistics
 import time
 
 ap = argparse.ArgumentParser()
 ap.add_argument("--threads", type=int, default=1)
 ap.add_argument("--tasks", default="add16,sgemm")
-ap.add_argument("--sizes", default="64,256,512")
+ap.add_argument("--sizes", default="64,256")
 ap.add_argument("--budget", type=float, default=2.0)
+ap.add_argument("--system", default="torch")
 args = ap.parse_args()
+# The thread pools read these when torch loads; set_num_threads covers the rest.
 for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ[var] = str(args.threads)
 
@@ -24,97 +27,160 @@ import torch  # noqa: E402
 
 torch.set_num_threads(args.threads)
 torch.manual_seed(0)
+ADD16_BATCH = 1000
+MAX_SGEMM_CALL_S = 20
 
 
-def measure(fn, budget):
-    """Warm up, then repeat batches of calls; per-call seconds of each batch."""
+def measure(fn, budget, min_rep_time=0.1, min_reps=3, max_reps=15):
+    """bench/timing.ts's measure(): warm-up, then reps of `inner` calls; median per call."""
+    t0 = time.perf_counter()
     fn()
-    start = time.perf_counter()
-    fn()
-    one = max(time.perf_counter() - start, 1e-9)
-    inner = max(1, int(0.1 / one))
-    reps = max(3, min(15, int(budget / (one * inner))))
+    first = time.perf_counter() - t0
+    one = first
+    if first < 5:
+        t0 = time.perf_counter()
+        fn()
+        one = time.perf_counter() - t0
+    one = max(one, 1e-9)
+    inner = max(1, math.ceil(min_rep_time / one)) if min_rep_time > 0 else 1
+    reps = max(min_reps, min(max_reps, int(budget / (one * inner))))
     times = []
     for _ in range(reps):
-        t0 = time.perf_counter()
+        s = time.perf_counter()
         for _ in range(inner):
             fn()
-        times.append((time.perf_counter() - t0) / inner)
-    return times
+        times.append((time.perf_counter() - s) / inner)
+    times.sort()
+    m = len(times)
+    median = times[(m - 1) // 2] if m % 2 else (times[m // 2 - 1] + times[m // 2]) / 2
+    return {"median": median, "min": times[0], "max": times[-1], "reps": m}
 
 
-def emit(task, size, times):
-    print(json.dumps({"task": task, "size": size, "threads": args.threads,
-                      "median": statistics.median(times), "min": min(times), "max": max(times),
-                      "reps": len(times), "version": torch.__version__}), flush=True)
+def emit(task, size, **rec):
+    print(json.dumps({"system": args.system, "task": task, "size": size,
+                      "threads": args.threads, **rec}), flush=True)
 
 
-tasks = args.tasks.split(",")
-if "add16" in tasks:
-    a = torch.randn(16)
-    b = torch.randn(16)
-    emit("add16", 16, measure(lambda: torch.add(a, b), args.budget))
-
-if "sgemm" in tasks:
-    for n in [int(s) for s in args.sizes.split(",")]:
-        a = torch.randn(n, n)
-        b = torch.randn(n, n)
-        emit("sgemm", n, measure(lambda: torch.mm(a, b), args.budget))
-
-if "mlp" in tasks:
-    model = torch.nn.Sequential(
-        torch.nn.Linear(784, 512), torch.nn.ReLU(),
-        torch.nn.Linear(512, 256), torch.nn.ReLU(),
-        torch.nn.Linear(256, 10))
-    opt = torch.optim.Adam(model.parameters(), lr=1e-3)
-    x = torch.randn(128, 784)
-    y = torch.randint(0, 10, (128,))
-    loss_fn = torch.nn.CrossEntropyLoss()
-
+def train_step(model, opt, x, y):
     def step():
         opt.zero_grad(set_to_none=True)
-        loss = loss_fn(model(x), y)
+        out = model(x)
+        loss = torch.nn.functional.cross_entropy(out.reshape(-1, out.shape[-1]), y.reshape(-1))
         loss.backward()
         opt.step()
         return loss.item()
+    return step
 
-    emit("mlp", 128, measure(step, args.budget * 2))
 
-if "epoch" in tasks:
-    import gzip
-    import numpy as np
+def mlp():
+    nn = torch.nn
+    return nn.Sequential(nn.Linear(784, 512), nn.ReLU(), nn.Linear(512, 256), nn.ReLU(),
+                         nn.Linear(256, 10))
 
+
+def lenet():
+    nn = torch.nn
+    return nn.Sequential(
+        nn.Conv2d(1, 6, 5), nn.ReLU(), nn.MaxPool2d(2),
+        nn.Conv2d(6, 16, 5), nn.ReLU(), nn.MaxPool2d(2),
+        nn.Flatten(), nn.Linear(256, 120), nn.ReLU(), nn.Linear(120, 84), nn.ReLU(),
+        nn.Linear(84, 10))
+
+
+class TinyGPT(torch.nn.Module):
+    """vocab 256, context 64, d_model 128, 4 heads, 2 pre-norm TransformerEncoderLayers (causal)."""
+
+    def __init__(self, vocab=256, ctx=64, d=128, heads=4, layers=2):
+        super().__init__()
+        nn = torch.nn
+        self.tok = nn.Embedding(vocab, d)
+        self.pos = nn.Embedding(ctx, d)
+        self.layers = nn.ModuleList([
+            nn.TransformerEncoderLayer(d, heads, dim_feedforward=4 * d, dropout=0.0,
+                                       activation="gelu", batch_first=True, norm_first=True)
+            for _ in range(layers)])
+        self.norm = nn.LayerNorm(d)
+        self.head = nn.Linear(d, vocab, bias=False)
+        self.register_buffer("mask", torch.triu(torch.full((ctx, ctx), float("-inf")), 1))
+
+    def forward(self, idx):
+        t = idx.shape[1]
+        x = self.tok(idx) + self.pos(torch.arange(t))
+        for layer in self.layers:
+            x = layer(x, src_mask=self.mask[:t, :t])
+        return self.head(self.norm(x))
+
+
+def fashion():
     root = "/usr/share/datasets/fashion-mnist"
 
     def idx(name):
         for path in (f"{root}/{name}.gz", f"{root}/{name}"):
             if os.path.exists(path):
-                opener = gzip.open if path.endswith(".gz") else open
-                with opener(path, "rb") as f:
+                with (gzip.open if path.endswith(".gz") else open)(path, "rb") as f:
                     data = f.read()
-                ndim = data[3]
-                dims = [int.from_bytes(data[4 + 4 * i:8 + 4 * i], "big") for i in range(ndim)]
-                return np.frombuffer(data, dtype=np.uint8, offset=4 + 4 * ndim).reshape(dims)
+                nd = data[3]
+                dims = [int.from_bytes(data[4 + 4 * i:8 + 4 * i], "big") for i in range(nd)]
+                t = torch.frombuffer(bytearray(data[4 + 4 * nd:]), dtype=torch.uint8)
+                return t.reshape(dims)
         return None
 
-    images = idx("train-images-idx3-ubyte")
-    labels = idx("train-labels-idx1-ubyte")
-    if images is not None:
-        x_all = torch.tensor(images.reshape(-1, 784), dtype=torch.float32) / 255
-        y_all = torch.tensor(labels, dtype=torch.long)
-        ds = torch.utils.data.TensorDataset(x_all, y_all)
-        loader = torch.utils.data.DataLoader(ds, batch_size=128, shuffle=True)
-        model = torch.nn.Sequential(
-            torch.nn.Linear(784, 256), torch.nn.ReLU(),
-            torch.nn.Linear(256, 128), torch.nn.ReLU(),
-            torch.nn.Linear(128, 10))
-        opt = torch.optim.Adam(model.parameters(), lr=1e-3)
-        loss_fn = torch.nn.CrossEntropyLoss()
+    return idx("train-images-idx3-ubyte"), idx("train-labels-idx1-ubyte")
+
+
+tasks = args.tasks.split(",")
+if "add16" in tasks:
+    a, b = torch.randn(16), torch.randn(16)
+
+    def adds():
+        for _ in range(ADD16_BATCH):
+            torch.add(a, b)
+    t = measure(adds, args.budget)
+    emit("add16", 16, **{k: (v / ADD16_BATCH if k != "reps" else v) for k, v in t.items()})
+
+if "sgemm" in tasks:
+    prev_t, prev_n = 0.0, 0
+    for n in [int(s) for s in args.sizes.split(",")]:
+        predicted = prev_t * (n / max(prev_n, 1)) ** 3
+        if prev_t > 0 and predicted > MAX_SGEMM_CALL_S:
+            emit("sgemm", n, skipped=f"predicted {predicted:.0f} s per call from n={prev_n}")
+            continue
+        a, b, c = torch.randn(n, n), torch.randn(n, n), torch.empty(n, n)
+        t = measure(lambda: torch.mm(a, b, out=c), args.budget * (2 if n >= 1024 else 1))
+        emit("sgemm", n, **t)
+        prev_t, prev_n = t["median"], n
+
+if "mlp" in tasks:
+    m = mlp()
+    step = train_step(m, torch.optim.Adam(m.parameters(), lr=1e-3), torch.randn(128, 784),
+                      torch.randint(0, 10, (128,)))
+    emit("mlp", 128, **measure(step, args.budget * 3, min_rep_time=0))
+
+if "lenet" in tasks:
+    m = lenet()
+    step = train_step(m, torch.optim.SGD(m.parameters(), lr=0.01, momentum=0.9),
+                      torch.randn(64, 1, 28, 28), torch.randint(0, 10, (64,)))
+    emit("lenet", 64, **measure(step, args.budget * 3, min_rep_time=0))
+
+if "gpt" in tasks:
+    m = TinyGPT()
+    step = train_step(m, torch.optim.AdamW(m.parameters(), lr=3e-4, weight_decay=0.01),
+                      torch.randint(0, 256, (16, 64)), torch.randint(0, 256, (16, 64)))
+    emit("gpt", 16, **measure(step, args.budget * 3, min_rep_time=0))
+
+if "epoch" in tasks:
+    images, labels = fashion()
+    if images is None:
+        emit("epoch", 60000, skipped="Fashion-MNIST not installed (dataset-fashion-mnist)")
+    else:
+        x_all = images.reshape(-1, 784).float() / 255
+        y_all = labels.long()
+        loader = torch.utils.data.DataLoader(torch.utils.data.TensorDataset(x_all, y_all),
+                                             batch_size=128, shuffle=True)
+        m = mlp()
+        opt = torch.optim.Adam(m.parameters(), lr=1e-3)
         t0 = time.perf_counter()
         for xb, yb in loader:
-            opt.zero_grad(set_to_none=True)
-            loss = loss_fn(model(xb), yb)
-            loss.backward()
-            opt.step()
+            train_step(m, opt, xb, yb)()
         t = time.perf_counter() - t0
-        emit("epoch", 60000, [t])
+        emit("epoch", 60000, median=t, min=t, max=t, reps=1)

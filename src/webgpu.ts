@@ -1,4 +1,6 @@
+/// <reference types="@webgpu/types" />
 import { registerBackend } from "./backend/backend.js";
+import { registerMemoryReporter } from "./backend/memory.js";
 import { GpuContext } from "./backend/webgpu/context.js";
 import {
   exposeGc,
@@ -60,6 +62,10 @@ export async function init(opts: RequestOptions = {}): Promise<DeviceInfo> {
       const ctx = new GpuContext(handle.device, handle.adapterName);
       ctx.pool.collect = await exposeGc();
       registerBackend(createWebGpuBackend(ctx));
+      registerMemoryReporter("webgpu", () => {
+        const m = ctx.pool.snapshot();
+        return { tensors: m.liveBuffers, bytes: m.liveBytes, ...m, dispatches: ctx.dispatches };
+      });
       context = ctx;
       sourceOf.set(ctx, handle.source);
       return ctx;
@@ -117,6 +123,18 @@ export function memory(): MemoryInfo {
 /** Destroys the idle buffers of the pool (live tensors keep theirs). */
 export function emptyCache(): void {
   current().pool.trim();
+}
+
+/**
+ * The GPUDevice flint runs on, to share buffers or run WebGPU code beside
+ * flint's kernels.
+ *
+ * @example
+ * const dev = fl.webgpu.gpuDevice();
+ * console.log(dev.limits.maxStorageBufferBindingSize);
+ */
+export function gpuDevice(): GPUDevice {
+  return current().device;
 }
 
 /** Whether init() has registered a device that is still usable. */

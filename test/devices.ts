@@ -46,3 +46,35 @@ export async function webgpuSkipReason(): Promise<string | false> {
 export async function values(t: fl.Tensor): Promise<number[]> {
   return Array.from(await t.data(), Number);
 }
+
+/**
+ * Tests a device does not run, by device and test name, each with its
+ * reason: reviewable data rather than scattered skips. Suites look names up
+ * with knownGap(); an entry that stops failing should be deleted.
+ */
+export const KNOWN_GAPS: Record<string, Record<string, string>> = {
+  cpu: {},
+  webgpu: {},
+};
+
+/** `{ skip: reason }` for a test a device is known not to pass, else `{}`. */
+export function knownGap(device: string, name: string): { skip?: string } {
+  const reason = KNOWN_GAPS[device]?.[name];
+  return reason ? { skip: `known ${device} gap: ${reason}` } : {};
+}
+
+/**
+ * A CPU tensor made ready for `device`: moved there, and, when it was a
+ * gradient leaf, made a leaf on the device (a leaf on the CPU could not
+ * receive a gradient read back from the device synchronously).
+ */
+export function onDevice(t: fl.Tensor, device: string): fl.Tensor {
+  if (device === "cpu") return t;
+  const d = t.detach().to(device);
+  return t.requiresGrad ? d.requiresGrad_() : d;
+}
+
+/** A tensor's CPU copy, from any device. */
+export function toCpu(t: fl.Tensor): Promise<fl.Tensor> {
+  return t.toAsync("cpu");
+}

@@ -1,5 +1,6 @@
 import { AutogradError, fmtShape, ShapeError } from "../errors.js";
 import { sameShape } from "../shape.js";
+import { adoptGrad, gradMark, keep, releaseGrad } from "../tensor/memory.js";
 import { Tensor } from "../tensor/tensor.js";
 import { enableGrad, isAnomalyEnabled, noGrad } from "./grad_mode.js";
 import type { Node } from "./node.js";
@@ -63,6 +64,8 @@ function run(
   capture: Map<Tensor, Tensor | null> | null,
 ): void {
   const retain = opts.retainGraph ?? opts.createGraph ?? false;
+  // Gradients whose memory is allocated from here on are the engine's own.
+  const mark = gradMark();
   // Count, for each reachable node, how many edges point into it.
   const deps = new Map<Node, number>();
   const stack: Node[] = [];
@@ -109,11 +112,16 @@ function run(
       return;
     }
     const detached = opts.createGraph ? g : g.detach();
-    leaf.grad = leaf.grad
+    const old = leaf.grad;
+    leaf.grad = old
       ? opts.createGraph
-        ? leaf.grad.add(detached)
-        : leaf.grad.add(detached).detach()
+        ? old.add(detached)
+        : old.add(detached).detach()
       : detached;
+    // A gradient outlives the tidy() scope that ran backward, like the leaf
+    // it belongs to; an accumulated one replaces the engine's earlier sum.
+    adoptGrad(leaf.grad, mark);
+    if (old && !opts.createGraph) releaseGrad(old);
   };
   const deliver = (t: Tensor, g: Tensor) => {
     if (!sameShape(g.shape, t.shape)) g = sumToShape(g, t.shape);
@@ -147,7 +155,7 @@ function run(
       }
       if (node.retainedBy && !capture) {
         const t = node.retainedBy;
-        t.grad = t.grad ? t.grad.add(g.detach()).detach() : g.detach();
+        t.grad = keep(t.grad ? t.grad.add(g.detach()).detach() : g.detach());
       }
       const captured = captureByNode.get(node);
       if (captured) {

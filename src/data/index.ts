@@ -22,6 +22,13 @@ export { readIdx } from "./datasets/idx.js";
 export type { LoadOptions, TabularDataset } from "./datasets/tabular.js";
 // The loaders below read files (node:fs); everything above is browser-safe.
 export { loadBreastCancer, loadDigits, loadIris, loadWine } from "./datasets/tabular.js";
+export type {
+  CmudictEntry,
+  CmudictOptions,
+  FirstNamesOptions,
+  SpamAssassinMessage,
+} from "./datasets/text.js";
+export { loadCmudict, loadFirstNames, loadSpamAssassin } from "./datasets/text.js";
 export { randomSplit } from "./random_split.js";
 export type { RandomSamplerOptions, Sized } from "./sampler.js";
 export {

@@ -10,6 +10,7 @@ import { noGrad } from "../autograd/grad_mode.js";
 import type { DType } from "../dtype.js";
 import { isFloating } from "../dtype.js";
 import { ArgumentError, fmtShape, NotImplementedError, ShapeError } from "../errors.js";
+import { keep, releaseGrad } from "../tensor/memory.js";
 import { Tensor } from "../tensor/tensor.js";
 import { Parameter } from "./parameter.js";
 
@@ -348,6 +349,7 @@ export class Module {
     for (const p of this.parameters()) {
       if (p.grad === null) continue;
       if (setToNone) {
+        releaseGrad(p.grad); // frees it now if autograd made it
         p.grad = null;
       } else {
         // A grad built with createGraph belongs to a graph: cut it loose first.
@@ -390,12 +392,12 @@ export class Module {
       for (const m of this.modules()) {
         for (const [, p] of m.ownParameters()) {
           const moved = convert(p);
-          if (moved !== p) p.set_(moved);
-          if (p.grad !== null) p.grad = convert(p.grad);
+          if (moved !== p) p.set_(keep(moved));
+          if (p.grad !== null) p.grad = keep(convert(p.grad));
         }
         for (const [k, b] of m.ownBuffers()) {
           const moved = convert(b);
-          if (moved !== b) m.setMember(k, moved);
+          if (moved !== b) m.setMember(k, keep(moved));
         }
       }
     });

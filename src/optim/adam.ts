@@ -1,4 +1,5 @@
 import { Tensor } from "../tensor/tensor.js";
+import { fusedAdam } from "./fused.js";
 import {
   check,
   Optimizer,
@@ -75,6 +76,15 @@ export function adamUpdate(
   }
   const step = (state.step as number) + 1;
   state.step = step;
+  const fused = fusedAdam(
+    p,
+    grad,
+    state.exp_avg as Tensor,
+    state.exp_avg_sq as Tensor,
+    g.amsgrad ? (state.max_exp_avg_sq as Tensor) : null,
+    { ...g, beta1, beta2, decoupled, step },
+  );
+  if (fused) return;
   let d = g.maximize ? grad.neg() : grad;
   if (decoupled) p.mul_(1 - g.lr * g.weightDecay);
   else if (g.weightDecay !== 0) d = d.add(p, { alpha: g.weightDecay });

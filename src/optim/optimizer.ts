@@ -1,5 +1,6 @@
 import { enableGrad, noGrad } from "../autograd/grad_mode.js";
 import { ArgumentError } from "../errors.js";
+import { keep, releaseGrad } from "../tensor/memory.js";
 import { Tensor } from "../tensor/tensor.js";
 
 /** Options every optimizer has; each optimizer adds its own. */
@@ -124,6 +125,7 @@ export abstract class Optimizer<O extends OptimizerOptions = OptimizerOptions> {
       for (const p of group.params) {
         if (p.grad === null) continue;
         if (setToNone) {
+          releaseGrad(p.grad); // frees it now if autograd made it
           p.grad = null;
           continue;
         }
@@ -152,6 +154,8 @@ export abstract class Optimizer<O extends OptimizerOptions = OptimizerOptions> {
             this.state.set(p, state);
           }
           this.update(p, p.grad, group, state);
+          // State lives as long as the optimizer, not the tidy() scope of a step.
+          for (const v of Object.values(state)) if (typeof v !== "number") keep(v);
         }
       }
     });

@@ -1,4 +1,5 @@
 import type { Tensor } from "../tensor/tensor.js";
+import { fusedSGD } from "./fused.js";
 import {
   check,
   Optimizer,
@@ -52,6 +53,12 @@ export class SGD extends Optimizer<SGDOptions> {
   }
 
   protected update(p: Tensor, grad: Tensor, g: ParamGroup<SGDOptions>, state: ParamState): void {
+    const buf0 = (state.momentum_buffer as Tensor | undefined) ?? null;
+    const fused = fusedSGD(p, grad, buf0, g);
+    if (fused !== false) {
+      if (fused !== null) state.momentum_buffer = fused;
+      return;
+    }
     let d = g.maximize ? grad.neg() : grad;
     if (g.weightDecay !== 0) d = d.add(p, { alpha: g.weightDecay });
     if (g.momentum !== 0) {

@@ -2,6 +2,7 @@ import { type BackwardOptions, backward as runBackward } from "../autograd/engin
 import { isGradEnabled, noGrad } from "../autograd/grad_mode.js";
 import { type GradHook, type Node, record } from "../autograd/node.js";
 import { type Backend, getBackend, type Storage } from "../backend/backend.js";
+import { isReleasable } from "../backend/memory.js";
 import "../backend/cpu/index.js";
 import { allocArray, checkDType, type DType, isFloating, type TypedArray } from "../dtype.js";
 import {
@@ -159,6 +160,31 @@ export class Tensor {
 
   elementSize(): number {
     return this.dtype === "float64" ? 8 : this.dtype === "bool" ? 1 : 4;
+  }
+
+  // ---- memory -------------------------------------------------------------
+
+  /**
+   * Frees this tensor's device memory now instead of when it is collected;
+   * views of it share that memory and become unusable too. Does nothing on
+   * the CPU, whose arrays the garbage collector frees. `using` calls it.
+   *
+   * @example
+   * const y = x.to("webgpu").exp();
+   * console.log(await y.data());
+   * y.dispose();
+   */
+  dispose(): void {
+    if (isReleasable(this.storage)) this.storage.release();
+  }
+
+  [Symbol.dispose](): void {
+    this.dispose();
+  }
+
+  /** Whether dispose() (or a tidy scope) has freed this tensor's memory. */
+  get isDisposed(): boolean {
+    return isReleasable(this.storage) && this.storage.isReleased;
   }
 
   // ---- reading values -----------------------------------------------------

@@ -1,9 +1,11 @@
 // Runs every `method` and `fn` case PyTorch computed (torch-reference.json
-// and torch-functional.json): flint's output and input gradients must match.
+// and torch-functional.json): flint's output and input gradients must match,
+// on every device (inputs moved there, gradient leaves made there).
 import assert from "node:assert/strict";
 import { existsSync } from "node:fs";
 import { describe, test } from "node:test";
 import * as fl from "../../src/index.js";
+import { knownGap, onDevice, testDevices, toCpu } from "../devices.js";
 import { assertClose, type Case, loadCases, toArg, toTensor } from "./helpers.js";
 
 // FLINT_CONFORMANCE=a.json,b.json runs other generated sets (other seeds)
@@ -30,10 +32,18 @@ function leaves(args: unknown[]): fl.Tensor[] {
   return args.flatMap((a) => (Array.isArray(a) ? leaves(a) : a instanceof fl.Tensor ? [a] : []));
 }
 
-function run(c: Case): void {
-  const args: unknown[] = c.args.map(toArg);
+/** A case argument with its tensors on `device`, lists included. */
+function deviceArg(a: unknown, device: string): unknown {
+  if (Array.isArray(a)) return a.map((x) => deviceArg(x, device));
+  return a instanceof fl.Tensor ? onDevice(a, device) : a;
+}
+
+async function run(c: Case, device: string): Promise<void> {
+  const args: unknown[] = c.args.map((a: unknown) => deviceArg(toArg(a), device));
   // Tensor-valued options (class weights, masks) are written like arguments.
-  const kwargs = Object.fromEntries(Object.entries(c.kwargs ?? {}).map(([k, v]) => [k, toArg(v)]));
+  const kwargs = Object.fromEntries(
+    Object.entries(c.kwargs ?? {}).map(([k, v]) => [k, deviceArg(toArg(v), device)]),
+  );
   const withKwargs = Object.keys(kwargs).length > 0 ? [kwargs] : [];
   let out: unknown;
   if (c.kind === "method") {
@@ -50,32 +60,38 @@ function run(c: Case): void {
   if (typeof out === "number") out = fl.tensor(out);
   assert.ok(out instanceof fl.Tensor, `${c.name}: expected a tensor result`);
   const y = out as fl.Tensor;
-  assertClose(y, c.out, c.tol, `${c.name} out`);
+  assert.equal(y.device, device, `${c.name}: the result left ${device}`);
+  assertClose(await toCpu(y), c.out, c.tol, `${c.name} out`);
   if (!c.grads) return;
-  y.mul(toTensor(c.gradOut)).sum().backward();
+  y.mul(onDevice(toTensor(c.gradOut), device)).sum().backward();
   const inputs = leaves(args);
   assert.equal(
     inputs.length,
     c.grads.length,
     `${c.name}: ${inputs.length} tensor inputs, case lists ${c.grads.length}`,
   );
-  c.grads.forEach((g: Case["grads"][number], i: number) => {
+  for (const [i, g] of (c.grads as Case["grads"][number][]).entries()) {
     const x = inputs[i]!;
     if (g === null) {
       assert.equal(x.grad, null, `${c.name}: input ${i} should have no grad`);
-      return;
+      continue;
     }
     assert.ok(x.grad, `${c.name}: input ${i} has no grad`);
-    assertClose(x.grad!, g, c.tol, `${c.name} grad[${i}]`);
-  });
+    assert.equal(x.grad!.device, device, `${c.name}: grad[${i}] left ${device}`);
+    assertClose(await toCpu(x.grad!), g, c.tol, `${c.name} grad[${i}]`);
+  }
 }
 
-for (const file of FIXTURES) {
-  describe(file, { skip: !existsSync(file) && "fixture missing" }, () => {
-    if (!existsSync(file)) return;
-    for (const c of loadCases(file)) {
-      if (c.kind !== "method" && c.kind !== "fn") continue;
-      test(c.name, () => run(c));
+for (const device of await testDevices()) {
+  describe(device, () => {
+    for (const file of FIXTURES) {
+      describe(file, { skip: !existsSync(file) && "fixture missing" }, () => {
+        if (!existsSync(file)) return;
+        for (const c of loadCases(file)) {
+          if (c.kind !== "method" && c.kind !== "fn") continue;
+          test(c.name, knownGap(device, `ops/${c.name}`), () => run(c, device));
+        }
+      });
     }
   });
 }

@@ -330,3 +330,27 @@ describe("attention for images", () => {
     assert.ok((ratio.max().itemSync() as number) < 1 && (ratio.min().itemSync() as number) > 0);
   });
 });
+
+describe("the CPU scatter block path (used by fold and indexSelect's backward)", () => {
+  test("scatterAdd and scatter of whole rows match the per-element definition", () => {
+    fl.manualSeed(4);
+    // A transposed (strided) src, as a gradient arriving through a permute.
+    const src = fl.randn([5, 10, 3]).transpose(1, 2);
+    const rows = [2, 0, 2, 3, 0];
+    const idx = fl.tensor(rows, { dtype: "int32" }).reshape([5, 1, 1]).expand([5, 3, 10]);
+    const sum = fl.zeros([4, 3, 10]).scatterAdd(0, idx, src).tolistSync() as number[][][];
+    const put = fl
+      .zeros([4, 3, 10])
+      .scatter(0, idx.narrow(0, 1, 3), src.narrow(0, 1, 3))
+      .tolistSync() as number[][][];
+    const s = src.tolistSync() as number[][][];
+    for (let r = 0; r < 4; r++)
+      for (let c = 0; c < 3; c++)
+        for (let k = 0; k < 10; k++) {
+          const want = rows.reduce((acc, row, j) => (row === r ? acc + s[j]![c]![k]! : acc), 0);
+          assert.ok(Math.abs(sum[r]![c]![k]! - want) < 1e-5);
+          const last = [1, 2, 3].filter((j) => rows[j] === r).pop();
+          assert.equal(put[r]![c]![k], last === undefined ? 0 : s[last]![c]![k]);
+        }
+  });
+});

@@ -3,7 +3,7 @@ import { ArgumentError } from "../../errors.js";
 import type { View } from "../backend.js";
 import { copyKernel } from "./elementwise.js";
 import { forEachRow } from "./iterate.js";
-import { dataOf } from "./storage.js";
+import { dataOf, wrap } from "./storage.js";
 
 function checkIndex(op: string, idx: number, size: number, dim: number): number {
   if (idx < -size || idx >= size) {
@@ -100,18 +100,22 @@ function scatterBlocks(
   size: number,
   dim: number,
   index: View,
-  src: View,
+  srcView: View,
   accumulate: boolean,
 ): boolean {
   const nd = index.shape.length;
   let block = 1;
+  let dense = true;
   for (let d = nd - 1; d > dim; d--) {
-    if (index.shape[d]! > 1 && (index.strides[d] !== 0 || src.strides[d] !== block)) return false;
+    if (index.shape[d]! > 1 && index.strides[d] !== 0) return false;
     if (index.shape[d] !== outStrides[d - 1]! / outStrides[d]!) return false;
+    if (index.shape[d]! > 1 && srcView.strides[d] !== block) dense = false;
     block *= index.shape[d]!;
   }
   if (block < 8) return false;
   for (let d = 0; d < dim; d++) if (index.shape[d]! > 1 && index.strides[d] !== 0) return false;
+  // A strided src (a gradient arriving through a permute) is packed once: far cheaper than the element walk.
+  const src = dense ? srcView : packed(srcView, index.shape);
   const id = dataOf(index);
   const sd = dataOf(src);
   const k = index.shape[dim]!;
@@ -139,6 +143,18 @@ function scatterBlocks(
     }
   }
   return true;
+}
+
+/** The part of src that index covers, copied into a contiguous view. */
+function packed(src: View, shape: readonly number[]): View {
+  const strides = new Array<number>(shape.length);
+  let n = 1;
+  for (let d = shape.length - 1; d >= 0; d--) {
+    strides[d] = n;
+    n *= shape[d]!;
+  }
+  const data = copyKernel({ ...src, shape: [...shape] }, src.dtype);
+  return { storage: wrap(data), dtype: src.dtype, shape: [...shape], strides, offset: 0 };
 }
 
 export function scatterKernel(

@@ -1,4 +1,4 @@
-import { allocArray, type DType } from "../../dtype.js";
+import { allocArray, type DType, type TypedArray } from "../../dtype.js";
 import type { ReduceOp, View } from "../backend.js";
 import { elementOffsets } from "./iterate.js";
 import { dataOf } from "./storage.js";
@@ -30,6 +30,7 @@ export function reduceKernel(op: ReduceOp, x: View, dims: readonly number[], out
   const xd = dataOf(x);
   switch (op) {
     case "sum":
+      if (sumFast(out, xd, outer, inner)) break;
       for (let o = 0; o < O; o++) {
         const base = outer[o]!;
         let s = 0;
@@ -89,4 +90,42 @@ export function reduceKernel(op: ReduceOp, x: View, dims: readonly number[], out
     }
   }
   return out;
+}
+
+/**
+ * Sums whose walk is plain, with the same order of additions as the
+ * general loop: reduced elements back to back (softmax and layer-norm rows),
+ * or kept elements back to back (a bias gradient's sum over the batch),
+ * where the rows are added into the output one after another.
+ */
+function sumFast(out: TypedArray, xd: TypedArray, outer: Int32Array, inner: Int32Array): boolean {
+  const O = outer.length;
+  const R = inner.length;
+  if (isRange(inner)) {
+    for (let o = 0; o < O; o++) {
+      const base = outer[o]!;
+      let s = 0;
+      for (let r = base; r < base + R; r++) s += xd[r]!;
+      out[o] = s;
+    }
+    return true;
+  }
+  if (O > 1 && isRange(outer)) {
+    const acc = new Float64Array(O);
+    const base = outer[0]!;
+    for (let r = 0; r < R; r++) {
+      const row = base + inner[r]!;
+      for (let o = 0; o < O; o++) acc[o] += xd[row + o]!;
+    }
+    for (let o = 0; o < O; o++) out[o] = acc[o]!;
+    return true;
+  }
+  return false;
+}
+
+/** Whether offsets are first, first + 1, first + 2, …. */
+function isRange(offsets: Int32Array): boolean {
+  const first = offsets[0]!;
+  for (let i = 1; i < offsets.length; i++) if (offsets[i] !== first + i) return false;
+  return true;
 }

@@ -1,6 +1,7 @@
 /// <reference types="@webgpu/types" />
 import { allocArray, type DType, type TypedArray } from "../../dtype.js";
 import { ArgumentError, DeviceError } from "../../errors.js";
+import { trackAlloc } from "../memory.js";
 import { FAULT_CODES, WG } from "./kernels.js";
 import { BufferPool, ELEMENT_BYTES, GpuStorage } from "./pool.js";
 import { storageType } from "./wgsl.js";
@@ -83,6 +84,7 @@ export class GpuContext {
     const { buffer, bytes: got, fresh } = this.pool.acquire(bytes, `flint:${op}`);
     const s = new GpuStorage(buffer, got, size, dtype, this.pool);
     freshness.set(s, fresh);
+    trackAlloc(s);
     return s;
   }
 
@@ -219,6 +221,8 @@ export class GpuContext {
   }
 
   destroy(): void {
+    // Lost at once: the device's own `lost` promise settles only on a later turn.
+    this.lostReason ??= "destroyed";
     this.pool.trim();
     this.device.destroy();
   }

@@ -78,7 +78,7 @@ export function collapse(
 export function createWebGpuBackend(ctx: GpuContext): Backend {
   /** The view's storage on this device; a CPU 0-d operand (PyTorch allows them) is uploaded. */
   function onGpu(op: string, v: View): { view: View; storage: GpuStorage } {
-    if (v.storage instanceof GpuStorage) {
+    if (v.storage instanceof GpuStorage && v.storage.belongsTo(ctx.pool)) {
       if (v.storage.isReleased)
         throw new DeviceError(`${op}: a tensor on webgpu was used after its memory was freed`);
       return { view: v, storage: v.storage };

@@ -101,6 +101,9 @@ export class BufferPool {
   release(buffer: GPUBuffer, bytes: number): void {
     this.stats.liveBuffers--;
     this.stats.liveBytes -= bytes;
+    // Memory the finalizers or dispose() freed lowers the mark the next sweep
+    // is measured from, so sweeps keep pace with the loop that allocates.
+    if (this.stats.liveBytes < this.liveAfterSweep) this.liveAfterSweep = this.stats.liveBytes;
     if (this.stats.pooledBytes + bytes > this.maxPooledBytes) {
       buffer.destroy();
       return;
@@ -189,5 +192,10 @@ export class GpuStorage implements Storage {
 
   get isReleased(): boolean {
     return this.released;
+  }
+
+  /** Whether this storage lives in `pool` (not on a device that has since been replaced). */
+  belongsTo(pool: BufferPool): boolean {
+    return this.pool === pool;
   }
 }

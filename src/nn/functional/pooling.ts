@@ -117,6 +117,12 @@ export function maxPool1d(input: Tensor, kernelSize: number, opts: MaxPoolOption
   return maxPool1dWithIndices(input, kernelSize, opts)[0];
 }
 
+/**
+ * max_pool1d with return_indices: [values, indices], indices the position of each maximum along L.
+ *
+ * @example
+ * const [y, idx] = F.maxPool1dWithIndices(fl.randn([1, 2, 6]), 2);
+ */
 export function maxPool1dWithIndices(
   input: Tensor,
   kernelSize: number,
