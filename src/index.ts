@@ -23,7 +23,13 @@ export * as nn from "./nn/index.js";
 export * as optim from "./optim/index.js";
 export { defaultGenerator, Generator, manualSeed } from "./random.js";
 export * from "./tensor/creation.js";
-export { dispose, keep, type MemoryInfo as DeviceMemoryInfo, memory, tidy } from "./tensor/memory.js";
+export {
+  dispose,
+  keep,
+  type MemoryInfo as DeviceMemoryInfo,
+  memory,
+  tidy,
+} from "./tensor/memory.js";
 export type { NestedArray, TensorLike } from "./tensor/tensor.js";
 export { Tensor } from "./tensor/tensor.js";
 export * as text from "./text/index.js";

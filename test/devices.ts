@@ -54,7 +54,18 @@ export async function values(t: fl.Tensor): Promise<number[]> {
  */
 export const KNOWN_GAPS: Record<string, Record<string, string>> = {
   cpu: {},
-  webgpu: {},
+  webgpu: {
+    "gradcheck/where with broadcasting, both branches differentiable":
+      "the case builds its condition on the CPU inside the function; a CPU mask with device operands is refused (as in PyTorch)",
+    "gradcheck/maskedFill with a broadcast mask":
+      "the case builds its mask on the CPU inside the function; a CPU mask with a device input is refused (as in PyTorch)",
+    "gradcheck/matmul with only the second operand differentiable":
+      "the case builds its first operand on the CPU inside the function",
+    "gradcheck/index with a bool mask":
+      "boolean-mask indexing has a value-dependent output shape, which needs a synchronous read (use await x.toAsync('cpu') first)",
+    "gradcheck/float64 → float32 → float64": "casts to float64, which WGSL lacks",
+    "gradcheck/to('float32').to('float64') via to()": "casts to float64, which WGSL lacks",
+  },
 };
 
 /** `{ skip: reason }` for a test a device is known not to pass, else `{}`. */

@@ -1,8 +1,13 @@
 // Every differentiable op against central differences, in float64
-// (fl.autograd.gradcheck), and a handful twice (gradgradcheck).
+// (fl.autograd.gradcheck), and a handful twice (gradgradcheck). On other
+// devices, which lack float64, each case instead compares the device's
+// float32 values and gradients with the CPU's float32 ones.
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import * as fl from "../src/index.js";
+import { knownGap, onDevice, testDevices, toCpu } from "./devices.js";
+
+const devices = (await testDevices()).filter((d) => d !== "cpu");
 
 type Fn = (...xs: fl.Tensor[]) => fl.Tensor | fl.Tensor[];
 
@@ -38,6 +43,61 @@ function check(
   test(name, () => {
     assert.equal(fl.autograd.gradcheck(fn, inputs(), opts), true);
   });
+  for (const device of devices) {
+    test(`${name} (${device} float32 = cpu float32)`, knownGap(device, `gradcheck/${name}`), () =>
+      compareWithCpu(fn, inputs(), device),
+    );
+  }
+}
+
+/** fn's outputs and input gradients on `device` against the CPU's, both in float32. */
+async function compareWithCpu(fn: Fn, inputs: fl.Tensor[], device: string): Promise<void> {
+  const f32 = inputs.map((x) => {
+    const y = x.isFloatingPoint() ? x.detach().to("float32") : x.detach();
+    return x.requiresGrad ? y.requiresGrad_() : y;
+  });
+  const runOn = (d: string) => {
+    const xs = f32.map((x) =>
+      d === "cpu" ? (x.requiresGrad ? x.detach().requiresGrad_() : x) : onDevice(x, d),
+    );
+    const out = fn(...xs);
+    const outs = Array.isArray(out) ? out : [out];
+    // A fixed, uneven weighting of every output element, so each gradient entry counts.
+    const loss = outs
+      .filter((o) => o.requiresGrad)
+      .map((o) =>
+        o
+          .mul(fl.arange(0, o.numel()).float().mul(0.37).sin().add(1.1).reshape(o.shape).to(d))
+          .sum(),
+      )
+      .reduce((a, b) => a.add(b));
+    loss.backward();
+    return { outs, xs };
+  };
+  const cpu = runOn("cpu");
+  const dev = runOn(device);
+  const close = async (g: fl.Tensor, c: fl.Tensor, what: string) => {
+    assert.equal(g.device, device, `${what} left ${device}`);
+    const a = await (await toCpu(g)).data();
+    const b = c.dataSync();
+    assert.equal(a.length, b.length, what);
+    for (let i = 0; i < b.length; i++) {
+      const ok = Number.isNaN(b[i]!)
+        ? Number.isNaN(a[i]!)
+        : Math.abs(a[i]! - b[i]!) <= 1e-4 * (1 + Math.abs(b[i]!));
+      assert.ok(ok, `${what}[${i}]: ${device} ${a[i]}, cpu ${b[i]}`);
+    }
+  };
+  for (const [i, o] of cpu.outs.entries()) await close(dev.outs[i]!, o, `output ${i}`);
+  for (const [i, x] of cpu.xs.entries()) {
+    if (!x.requiresGrad) continue;
+    if (x.grad === null) {
+      assert.equal(dev.xs[i]!.grad, null, `input ${i}: no gradient expected`);
+      continue;
+    }
+    assert.ok(dev.xs[i]!.grad, `input ${i}: no gradient on ${device}`);
+    await close(dev.xs[i]!.grad!, x.grad, `grad ${i}`);
+  }
 }
 
 function checkTwice(name: string, fn: Fn, inputs: () => fl.Tensor[]): void {

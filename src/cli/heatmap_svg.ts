@@ -46,13 +46,19 @@ export function heatmap(matrix: number[][], opts: HeatmapOptions): string {
     });
     const label = opts.rowLabels?.[i];
     if (label !== undefined)
-      parts.push(`<text x="${m.left - 6}" y="${m.top + i * c + c / 2 + 4}" text-anchor="end">${escapeXml(label)}</text>`);
+      parts.push(
+        `<text x="${m.left - 6}" y="${m.top + i * c + c / 2 + 4}" text-anchor="end">${escapeXml(label)}</text>`,
+      );
   });
   opts.colLabels?.slice(0, cols).forEach((label, j) => {
-    parts.push(`<text x="${m.left + j * c + c / 2}" y="${m.top - 6}" text-anchor="middle">${escapeXml(label)}</text>`);
+    parts.push(
+      `<text x="${m.left + j * c + c / 2}" y="${m.top - 6}" text-anchor="middle">${escapeXml(label)}</text>`,
+    );
   });
   if (opts.xLabel)
-    parts.push(`<text x="${m.left + (cols * c) / 2}" y="${H - 12}" text-anchor="middle">${escapeXml(opts.xLabel)}</text>`);
+    parts.push(
+      `<text x="${m.left + (cols * c) / 2}" y="${H - 12}" text-anchor="middle">${escapeXml(opts.xLabel)}</text>`,
+    );
   if (opts.yLabel)
     parts.push(
       `<text transform="translate(14 ${m.top + (rows * c) / 2}) rotate(-90)" text-anchor="middle">${escapeXml(opts.yLabel)}</text>`,

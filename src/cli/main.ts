@@ -1,5 +1,6 @@
 // The `flint` command line: `flint train …` (and `flint --help`).
 import { Command, InvalidArgumentError, Option } from "commander";
+import { runTask, TASKS } from "./tasks.js";
 import { type DatasetName, train } from "./train.js";
 
 function positiveInt(v: string): number {
@@ -64,7 +65,31 @@ export function program(): Command {
     .option("--resume <checkpoint>", "resume from a checkpoint written by an earlier run")
     .option("--data-root <dir>", "where the data set's files are (Fashion-MNIST)")
     .option("--no-progress", "no progress bar")
-    .action(async (o) => {
+    .addOption(
+      new Option("--device <name>", "where to train").choices(["cpu", "webgpu"]).default("cpu"),
+    )
+    .addOption(
+      new Option(
+        "--task <name>",
+        "a sequence task instead of a data set (names-gpt, g2p, spam, …)",
+      ).choices(TASKS),
+    )
+    .option("--steps <n>", "optimizer steps (names tasks)", positiveInt)
+    .action(async (o, cmd: Command) => {
+      if (o.task) {
+        await runTask(o.task, {
+          steps: o.steps,
+          epochs: o.epochs,
+          batchSize: o.batchSize,
+          lr: o.lr,
+          // The tasks' own default seed (42) unless --seed is given.
+          seed: cmd.getOptionValueSource("seed") === "cli" ? o.seed : undefined,
+          out: o.out,
+          progress: o.progress && Boolean(process.stderr.isTTY),
+          log: (line) => console.log(line),
+        });
+        return;
+      }
       const d = DEFAULTS[o.dataset as DatasetName];
       const model = o.model ?? d.model;
       await train({
@@ -83,6 +108,7 @@ export function program(): Command {
         dataRoot: o.dataRoot,
         progress: o.progress && Boolean(process.stderr.isTTY),
         log: (line) => console.log(line),
+        device: o.device,
       });
     });
   return cli;

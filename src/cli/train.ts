@@ -19,7 +19,8 @@ import { Adam } from "../optim/adam.js";
 import type { Optimizer } from "../optim/optimizer.js";
 import { SGD } from "../optim/sgd.js";
 import { defaultGenerator, Generator } from "../random.js";
-import type { Tensor } from "../tensor/tensor.js";
+import { Tensor } from "../tensor/tensor.js";
+import * as webgpu from "../webgpu.js";
 import { buildModel, type ModelName } from "./models.js";
 import { epochBar } from "./progress.js";
 import { trainingCurves } from "./svg_plot.js";
@@ -45,6 +46,8 @@ export interface TrainOptions {
   progress: boolean;
   /** Print per-epoch lines. */
   log: (line: string) => void;
+  /** "cpu" (default) or "webgpu": where the model and batches live. */
+  device?: string;
 }
 
 export interface History {
@@ -127,17 +130,34 @@ function loadSplits(name: DatasetName, seed: number, root?: string): Splits {
   };
 }
 
-function evaluate(model: Module, ds: TensorDataset): { loss: number; acc: number } {
-  const [x, y] = ds.tensors as [Tensor, Tensor];
+async function evaluate(
+  model: Module,
+  ds: TensorDataset,
+  device: string,
+): Promise<{ loss: number; acc: number }> {
+  const [x, y] = (ds.tensors as [Tensor, Tensor]).map((t) => t.to(device)) as [Tensor, Tensor];
   model.eval();
-  const result = noGrad(() => {
+  const [loss, correct] = noGrad(() => {
     const logits = model.forward(x) as Tensor;
-    const loss = crossEntropy(logits, y).itemSync() as number;
-    const acc = (logits.argmax(1).eq(y).sum().itemSync() as number) / y.shape[0]!;
-    return { loss, acc };
+    return [crossEntropy(logits, y), logits.argmax(1).eq(y).sum()];
   });
   model.train();
-  return result;
+  // Reading is asynchronous so that the same loop runs on every device.
+  return {
+    loss: (await loss.item()) as number,
+    acc: ((await correct.item()) as number) / y.shape[0]!,
+  };
+}
+
+/** A state dict's tensors (nested in objects) copied to the CPU, for saving. */
+async function onCpu<T>(state: T): Promise<T> {
+  if (state instanceof Tensor) return (await state.toAsync("cpu")) as T;
+  if (state === null || typeof state !== "object") return state;
+  if (Array.isArray(state)) return (await Promise.all(state.map(onCpu))) as T;
+  const entries = await Promise.all(
+    Object.entries(state).map(async ([k, v]) => [k, await onCpu(v)]),
+  );
+  return Object.fromEntries(entries) as T;
 }
 
 function makeOptimizer(opts: TrainOptions, model: Module): Optimizer {
@@ -156,6 +176,9 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
     hidden: opts.hidden,
     dropout: opts.dropout,
   });
+  const device = opts.device ?? "cpu";
+  if (device === "webgpu") await webgpu.init();
+  model.to(device);
   const optimizer = makeOptimizer(opts, model);
   const shuffle = new Generator().manualSeed(opts.seed + 1);
   const loader = new DataLoader(splits.train, {
@@ -169,6 +192,9 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
     const ckpt = (await loadCheckpoint(opts.resume)) as Record<string, unknown>;
     model.loadStateDict(ckpt.model as Record<string, Tensor>);
     optimizer.loadStateDict(ckpt.optimizer as never);
+    // The checkpoint's optimizer state was saved from the CPU; it lives beside its parameters.
+    for (const st of optimizer.state.values())
+      for (const [k, v] of Object.entries(st)) if (v instanceof Tensor) st[k] = v.to(device);
     shuffle.setState(ckpt.shuffleGenerator as never);
     defaultGenerator.setState(ckpt.globalGenerator as never);
     history = ckpt.history as History;
@@ -179,7 +205,7 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
   const checkpoint = join(opts.out, "checkpoint.safetensors");
   opts.log(
     `training ${opts.model} on ${opts.dataset}: ${splits.train.length} train / ${splits.val.length} val / ${splits.test.length} test samples, ` +
-      `${model.numParameters()} parameters, ${opts.optimizer} lr ${opts.lr}, batch ${opts.batchSize}`,
+      `${model.numParameters()} parameters, ${opts.optimizer} lr ${opts.lr}, batch ${opts.batchSize}, on ${device}`,
   );
   model.train();
   for (let epoch = firstEpoch; epoch <= opts.epochs; epoch++) {
@@ -189,7 +215,8 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
     let lossSum = 0;
     let correct = 0;
     let batches = 0;
-    for (const [x, y] of loader) {
+    for (const [xb, yb] of loader) {
+      const [x, y] = [xb!.to(device), yb!.to(device)];
       const logits = model.forward(x) as Tensor;
       const loss = crossEntropy(logits, y);
       optimizer.zeroGrad();
@@ -197,8 +224,8 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
       optimizer.step();
       const n = y.shape[0]!;
       seen += n;
-      lossSum += (loss.itemSync() as number) * n;
-      correct += noGrad(() => logits.argmax(1).eq(y).sum().itemSync() as number);
+      lossSum += ((await loss.item()) as number) * n;
+      correct += (await noGrad(() => logits.argmax(1).eq(y).sum()).item()) as number;
       batches++;
       bar.update(batches, {
         loss: lossSum / seen,
@@ -207,7 +234,7 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
       });
     }
     bar.stop();
-    const val = evaluate(model, splits.val);
+    const val = await evaluate(model, splits.val, device);
     const secs = (performance.now() - t0) / 1000;
     history.trainLoss.push(lossSum / seen);
     history.trainAcc.push(correct / seen);
@@ -221,8 +248,8 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
         `${Math.round(seen / secs)} samples/s  ${secs.toFixed(1)} s`,
     );
     await saveCheckpoint(checkpoint, {
-      model: model.stateDict(),
-      optimizer: optimizer.stateDict() as never,
+      model: await onCpu(model.stateDict()),
+      optimizer: (await onCpu(optimizer.stateDict())) as never,
       epoch,
       shuffleGenerator: shuffle.getState() as never,
       globalGenerator: defaultGenerator.getState() as never,
@@ -236,9 +263,9 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
       },
     });
   }
-  const test = evaluate(model, splits.test);
+  const test = await evaluate(model, splits.test, device);
   const seconds = (performance.now() - start) / 1000;
-  await save(model.stateDict(), join(opts.out, "model.safetensors"));
+  await save(await onCpu(model.stateDict()), join(opts.out, "model.safetensors"));
   writeFileSync(
     join(opts.out, "history.json"),
     `${JSON.stringify({ ...history, test }, null, 2)}\n`,

@@ -346,7 +346,12 @@ export function where(cond: Tensor, a: TensorLike, b: TensorLike): Tensor {
   const ta = toTensor(a, cond, a instanceof Tensor ? undefined : dtype);
   const tb = toTensor(b, cond, b instanceof Tensor ? undefined : dtype);
   const shape = broadcastShapes("where", cond.shape, ta.shape, tb.shape);
-  const storage = cond.backend.where(
+  checkDevices("where", cond, ta);
+  checkDevices("where", cond, tb);
+  checkDevices("where", ta, tb);
+  // A 0-d CPU operand may meet device tensors; the device's kernel runs.
+  const on = [cond, ta, tb].find((t) => t.device !== "cpu") ?? cond;
+  const storage = on.backend.where(
     broadcastView(cond, shape),
     broadcastView(ta, shape),
     broadcastView(tb, shape),

@@ -66,7 +66,9 @@ export class ByteBPETokenizer {
     this.merges.forEach(([a, b], i) => {
       const id = 256 + i;
       if (!(a < id && b < id && a >= 0 && b >= 0))
-        throw new FormatError(`ByteBPETokenizer: merge ${i} joins [${a}, ${b}], which are not earlier tokens`);
+        throw new FormatError(
+          `ByteBPETokenizer: merge ${i} joins [${a}, ${b}], which are not earlier tokens`,
+        );
       const bytes = new Uint8Array(this.vocab[a]!.length + this.vocab[b]!.length);
       bytes.set(this.vocab[a]!, 0);
       bytes.set(this.vocab[b]!, this.vocab[a]!.length);
@@ -78,7 +80,9 @@ export class ByteBPETokenizer {
       this.vocab.push(utf8.encode(s));
     });
     if (this.vocab.length > MAX_VOCAB)
-      throw new ArgumentError(`ByteBPETokenizer: at most ${MAX_VOCAB} tokens, got ${this.vocab.length}`);
+      throw new ArgumentError(
+        `ByteBPETokenizer: at most ${MAX_VOCAB} tokens, got ${this.vocab.length}`,
+      );
     const escaped = this.specialTokens.map((s) => s.replace(/[.*+?^${}()|[\]\\]/g, "\\$&"));
     this.specialPattern = escaped.length ? new RegExp(`(${escaped.join("|")})`, "u") : null;
   }
@@ -115,7 +119,8 @@ export class ByteBPETokenizer {
       });
       let best = -1;
       let bestCount = 0;
-      for (const [k, c] of pairs) if (c > bestCount || (c === bestCount && k < best)) [best, bestCount] = [k, c];
+      for (const [k, c] of pairs)
+        if (c > bestCount || (c === bestCount && k < best)) [best, bestCount] = [k, c];
       if (best < 0 || bestCount < minFrequency) break;
       const a = Math.floor(best / MAX_VOCAB);
       const b = best % MAX_VOCAB;
@@ -134,7 +139,9 @@ export class ByteBPETokenizer {
   specialId(token: string): number {
     const id = this.specialIds.get(token);
     if (id === undefined)
-      throw new ArgumentError(`ByteBPETokenizer: ${JSON.stringify(token)} is not a special token (${this.specialTokens.join(", ") || "none"})`);
+      throw new ArgumentError(
+        `ByteBPETokenizer: ${JSON.stringify(token)} is not a special token (${this.specialTokens.join(", ") || "none"})`,
+      );
     return id;
   }
 
@@ -162,7 +169,9 @@ export class ByteBPETokenizer {
     for (const id of Array.from(list)) {
       const bytes = this.vocab[id];
       if (!bytes)
-        throw new ArgumentError(`ByteBPETokenizer.decode: id ${id} is outside [0, ${this.vocabSize})`);
+        throw new ArgumentError(
+          `ByteBPETokenizer.decode: id ${id} is outside [0, ${this.vocabSize})`,
+        );
       parts.push(bytes);
       n += bytes.length;
     }
@@ -200,7 +209,11 @@ export class ByteBPETokenizer {
   }
 
   toJSON(): ByteBPEJSON {
-    return { type: "byte-bpe", merges: this.merges.map(([a, b]) => [a, b]), specialTokens: [...this.specialTokens] };
+    return {
+      type: "byte-bpe",
+      merges: this.merges.map(([a, b]) => [a, b]),
+      specialTokens: [...this.specialTokens],
+    };
   }
 
   static fromJSON(json: ByteBPEJSON): ByteBPETokenizer {
@@ -242,6 +255,7 @@ function splitSpecials(
 ): string[] {
   if (specials.length === 0) return [text];
   const re =
-    pattern ?? new RegExp(`(${specials.map((s) => s.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")).join("|")})`, "u");
+    pattern ??
+    new RegExp(`(${specials.map((s) => s.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")).join("|")})`, "u");
   return text.split(re).filter((p) => p.length > 0);
 }

@@ -33,11 +33,13 @@ export class CharTokenizer {
     this.specials = [...specials];
     this.ids = new Map();
     this.tokens.forEach((t, i) => {
-      if (this.ids.has(t)) throw new ArgumentError(`CharTokenizer: token ${JSON.stringify(t)} appears twice`);
+      if (this.ids.has(t))
+        throw new ArgumentError(`CharTokenizer: token ${JSON.stringify(t)} appears twice`);
       this.ids.set(t, i);
     });
     for (const s of this.specials)
-      if (!this.ids.has(s)) throw new ArgumentError(`CharTokenizer: special ${JSON.stringify(s)} is not a token`);
+      if (!this.ids.has(s))
+        throw new ArgumentError(`CharTokenizer: special ${JSON.stringify(s)} is not a token`);
   }
 
   /** Builds the vocabulary from every character of the texts. */
@@ -91,7 +93,9 @@ export class CharTokenizer {
 
   static fromJSON(json: CharTokenizerJSON): CharTokenizer {
     if (json?.type !== "char" || !Array.isArray(json.tokens))
-      throw new FormatError(`CharTokenizer.fromJSON: expected {type: "char", tokens: [...]}, got ${JSON.stringify(json)?.slice(0, 80)}`);
+      throw new FormatError(
+        `CharTokenizer.fromJSON: expected {type: "char", tokens: [...]}, got ${JSON.stringify(json)?.slice(0, 80)}`,
+      );
     return new CharTokenizer(json.tokens, json.specials ?? []);
   }
 

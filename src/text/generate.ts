@@ -8,7 +8,7 @@
 // recurrent hidden state plus the encoder's output. Greedy decoding,
 // sampling and beam search are written once against it.
 import { noGrad } from "../autograd/grad_mode.js";
-import { ArgumentError, ShapeError, fmtShape } from "../errors.js";
+import { ArgumentError, fmtShape, ShapeError } from "../errors.js";
 import { logSoftmax } from "../nn/functional/softmax.js";
 import { Tensor } from "../tensor/tensor.js";
 import type { KVCache } from "./kv_cache.js";
@@ -32,7 +32,8 @@ export interface DecodeOptions extends SamplingOptions {
   eos?: number;
 }
 
-const ids = (list: readonly number[]) => Tensor.fromArray(Int32Array.from(list), [list.length], "cpu", "int32");
+const ids = (list: readonly number[]) =>
+  Tensor.fromArray(Int32Array.from(list), [list.length], "cpu", "int32");
 
 /**
  * Greedy decoding or sampling (see SamplingOptions) from one start token
@@ -140,7 +141,12 @@ export function beamSearch<S>(
         if (nextBeams.length >= width) break;
         const tokens = beams[c.parent]!.tokens;
         if (c.token === opts.eos) {
-          finished.push({ tokens, logProb: c.logProb, score: score(c.logProb, tokens.length + 1), finished: true });
+          finished.push({
+            tokens,
+            logProb: c.logProb,
+            score: score(c.logProb, tokens.length + 1),
+            finished: true,
+          });
           continue;
         }
         nextBeams.push({ tokens: [...tokens, c.token], logProb: c.logProb, last: c.token });
@@ -157,14 +163,21 @@ export function beamSearch<S>(
       if (beams.length > 0) s = decoder.select(next, parents);
     }
     for (const b of beams)
-      finished.push({ tokens: b.tokens, logProb: b.logProb, score: score(b.logProb, b.tokens.length), finished: false });
+      finished.push({
+        tokens: b.tokens,
+        logProb: b.logProb,
+        score: score(b.logProb, b.tokens.length),
+        finished: false,
+      });
     return finished.sort((a, b) => b.score - a.score);
   });
 }
 
 function checkLogits(op: string, logits: Tensor, rows: number): void {
   if (logits.ndim !== 2 || logits.shape[0] !== rows)
-    throw new ShapeError(`${op}: the decoder's step must return logits (${rows}, V), got ${fmtShape(logits.shape)}`);
+    throw new ShapeError(
+      `${op}: the decoder's step must return logits (${rows}, V), got ${fmtShape(logits.shape)}`,
+    );
 }
 
 // ---- decoder-only language models ------------------------------------------
@@ -214,7 +227,11 @@ export function causalLMDecoder(
     step(next, state) {
       const add = Array.from(next.contiguous().dataSync() as ArrayLike<number>);
       const tokens = state.tokens.map((r, i) => [...r, add[i]!]);
-      if (!cached) return [lastLogits(model.forward(batch(tokens.map((r) => r.slice(-limit))))), { tokens, cache: null }];
+      if (!cached)
+        return [
+          lastLogits(model.forward(batch(tokens.map((r) => r.slice(-limit))))),
+          { tokens, cache: null },
+        ];
       let cache = state.cache!;
       let feed = add.map((t) => [t]);
       if (cache.length + 1 > limit) {
@@ -225,7 +242,10 @@ export function causalLMDecoder(
       return [lastLogits(model.forward(batch(feed), { cache })), { tokens, cache }];
     },
     select(state, rows) {
-      return { tokens: rows.map((r) => state.tokens[r]!), cache: state.cache ? state.cache.select(rows) : null };
+      return {
+        tokens: rows.map((r) => state.tokens[r]!),
+        cache: state.cache ? state.cache.select(rows) : null,
+      };
     },
   };
 }
@@ -248,15 +268,25 @@ export interface GenerateOptions extends SamplingOptions {
  * const gpt = new fl.text.GPT({ vocabSize: 27, blockSize: 16, nEmbd: 32, nHead: 4, nLayer: 2 });
  * fl.text.generate(gpt, [[0], [0]], { maxNewTokens: 10, temperature: 0.8, topK: 5, eos: 0 });
  */
-export function generate(model: CausalLM, prompt: number[][] | Tensor, opts: GenerateOptions): number[][] {
-  const rows = prompt instanceof Tensor ? (prompt.tolistSync() as number[][]) : prompt.map((r) => [...r]);
+export function generate(
+  model: CausalLM,
+  prompt: number[][] | Tensor,
+  opts: GenerateOptions,
+): number[][] {
+  const rows =
+    prompt instanceof Tensor ? (prompt.tolistSync() as number[][]) : prompt.map((r) => [...r]);
   if (rows.length === 0 || rows[0]!.length === 0 || rows.some((r) => r.length !== rows[0]!.length))
     throw new ArgumentError("generate: the prompt must be non-empty rows of equal length");
   const dec = causalLMDecoder(model, { useCache: opts.useCache });
-  const out = decode(dec, dec.prime(rows), rows.map((r) => r[r.length - 1]!), {
-    ...opts,
-    maxLength: opts.maxNewTokens,
-  });
+  const out = decode(
+    dec,
+    dec.prime(rows),
+    rows.map((r) => r[r.length - 1]!),
+    {
+      ...opts,
+      maxLength: opts.maxNewTokens,
+    },
+  );
   // decode drops eos; put it back where a row stopped early.
   return rows.map((r, i) => {
     const add = out[i]!;

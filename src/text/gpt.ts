@@ -10,12 +10,12 @@
 // forward accepts a KVCache: the keys and values of earlier positions are
 // then reused, and only the new tokens are computed.
 import { ArgumentError, fmtShape, ShapeError } from "../errors.js";
+import * as F from "../nn/functional/index.js";
 import { ModuleList } from "../nn/layers/container.js";
 import { Dropout } from "../nn/layers/dropout.js";
 import { Embedding } from "../nn/layers/embedding.js";
 import { Linear } from "../nn/layers/linear.js";
 import { LayerNorm } from "../nn/layers/normalization.js";
-import * as F from "../nn/functional/index.js";
 import { Module } from "../nn/module.js";
 import { Tensor } from "../tensor/tensor.js";
 import { KVCache } from "./kv_cache.js";
@@ -42,7 +42,9 @@ export class CausalSelfAttention extends Module {
   constructor(cfg: GPTConfig) {
     super();
     if (cfg.nEmbd % cfg.nHead !== 0)
-      throw new ArgumentError(`GPT: nEmbd (${cfg.nEmbd}) must be divisible by nHead (${cfg.nHead})`);
+      throw new ArgumentError(
+        `GPT: nEmbd (${cfg.nEmbd}) must be divisible by nHead (${cfg.nHead})`,
+      );
     this.c_attn = new Linear(cfg.nEmbd, 3 * cfg.nEmbd);
     this.c_proj = new Linear(cfg.nEmbd, cfg.nEmbd);
     this.resid_dropout = new Dropout(cfg.dropout ?? 0);

@@ -1,6 +1,6 @@
 // fl.text: tokenizers (characters, words, byte-level BPE), a small GPT with
 // a KV cache, and decoding (greedy, temperature, top-k, top-p, beam search).
-export type { ByteBPEJSON, BPETrainOptions } from "./bpe.js";
+export type { BPETrainOptions, ByteBPEJSON } from "./bpe.js";
 export { ByteBPETokenizer, pretokenize } from "./bpe.js";
 export type { CharTokenizerJSON } from "./char_tokenizer.js";
 export { CharTokenizer } from "./char_tokenizer.js";

@@ -6,7 +6,7 @@
 // Runs on plain arrays: one row of V numbers per sequence is tiny next to
 // the model, and exact control of ties and draws makes sampling
 // reproducible from a seeded Generator.
-import { ArgumentError, ShapeError, fmtShape } from "../errors.js";
+import { ArgumentError, fmtShape, ShapeError } from "../errors.js";
 import { defaultGenerator, type Generator } from "../random.js";
 import { Tensor } from "../tensor/tensor.js";
 
@@ -32,7 +32,8 @@ export function argmax(row: ArrayLike<number>): number {
 
 /** softmax(logits / temperature) as a Float64Array. */
 export function softmaxRow(logits: ArrayLike<number>, temperature = 1): Float64Array {
-  if (!(temperature > 0)) throw new ArgumentError(`sampling: temperature must be > 0, got ${temperature}`);
+  if (!(temperature > 0))
+    throw new ArgumentError(`sampling: temperature must be > 0, got ${temperature}`);
   const out = new Float64Array(logits.length);
   let max = Number.NEGATIVE_INFINITY;
   for (let i = 0; i < logits.length; i++) max = Math.max(max, logits[i]! / temperature);
@@ -47,7 +48,9 @@ export function softmaxRow(logits: ArrayLike<number>, temperature = 1): Float64A
 
 /** Token ids by decreasing probability (lower id first on ties). */
 function ranked(probs: ArrayLike<number>): number[] {
-  return Array.from({ length: probs.length }, (_, i) => i).sort((a, b) => probs[b]! - probs[a]! || a - b);
+  return Array.from({ length: probs.length }, (_, i) => i).sort(
+    (a, b) => probs[b]! - probs[a]! || a - b,
+  );
 }
 
 /**
@@ -57,7 +60,8 @@ function ranked(probs: ArrayLike<number>): number[] {
  * fl.text.topKFilter([0.1, 0.5, 0.4], 2); // [0, 0.5/0.9, 0.4/0.9]
  */
 export function topKFilter(probs: ArrayLike<number>, k: number): Float64Array {
-  if (!Number.isInteger(k) || k < 1) throw new ArgumentError(`topK: k must be a positive integer, got ${k}`);
+  if (!Number.isInteger(k) || k < 1)
+    throw new ArgumentError(`topK: k must be a positive integer, got ${k}`);
   const keep = ranked(probs).slice(0, k);
   return renormalized(probs, keep);
 }
@@ -92,7 +96,10 @@ function renormalized(probs: ArrayLike<number>, keep: number[]): Float64Array {
 }
 
 /** One draw from a categorical distribution (inverse CDF on a 53-bit uniform). */
-export function drawCategorical(probs: ArrayLike<number>, generator: Generator = defaultGenerator): number {
+export function drawCategorical(
+  probs: ArrayLike<number>,
+  generator: Generator = defaultGenerator,
+): number {
   const u = generator.uniform53();
   let acc = 0;
   let last = 0;
@@ -107,7 +114,9 @@ export function drawCategorical(probs: ArrayLike<number>, generator: Generator =
 
 /** The next token for one row of logits. */
 export function sampleRow(logits: ArrayLike<number>, opts: SamplingOptions = {}): number {
-  const sample = opts.doSample ?? (opts.temperature !== undefined || opts.topK !== undefined || opts.topP !== undefined);
+  const sample =
+    opts.doSample ??
+    (opts.temperature !== undefined || opts.topK !== undefined || opts.topP !== undefined);
   if (!sample) return argmax(logits);
   let probs = softmaxRow(logits, opts.temperature ?? 1);
   if (opts.topK !== undefined) probs = topKFilter(probs, Math.min(opts.topK, probs.length));
@@ -127,7 +136,9 @@ export function sampleRow(logits: ArrayLike<number>, opts: SamplingOptions = {})
  */
 export function sampleLogits(logits: Tensor, opts: SamplingOptions = {}): Tensor {
   if (logits.ndim !== 1 && logits.ndim !== 2)
-    throw new ShapeError(`sampleLogits: logits must be (V) or (N, V), got ${fmtShape(logits.shape)}`);
+    throw new ShapeError(
+      `sampleLogits: logits must be (V) or (N, V), got ${fmtShape(logits.shape)}`,
+    );
   const rows = logitRows(logits);
   const ids = rows.map((r) => sampleRow(r, opts));
   const shape = logits.ndim === 1 ? [] : [ids.length];

@@ -27,7 +27,9 @@ export class WordTokenizer {
 
   constructor(tokens: readonly string[]) {
     if (tokens[0] !== "<pad>" || tokens[1] !== "<unk>")
-      throw new ArgumentError(`WordTokenizer: the first tokens must be "<pad>" and "<unk>", got ${JSON.stringify(tokens.slice(0, 2))}`);
+      throw new ArgumentError(
+        `WordTokenizer: the first tokens must be "<pad>" and "<unk>", got ${JSON.stringify(tokens.slice(0, 2))}`,
+      );
     this.tokens = [...tokens];
     this.ids = new Map(this.tokens.map((t, i) => [t, i]));
   }
@@ -41,9 +43,13 @@ export class WordTokenizer {
    * Keeps the maxSize most frequent tokens (counting "<pad>" and "<unk>")
    * that occur at least minFrequency times; ties go in order of first appearance.
    */
-  static fromCorpus(texts: Iterable<string>, opts: { maxSize: number; minFrequency?: number }): WordTokenizer {
+  static fromCorpus(
+    texts: Iterable<string>,
+    opts: { maxSize: number; minFrequency?: number },
+  ): WordTokenizer {
     const counts = new Map<string, number>();
-    for (const t of texts) for (const w of WordTokenizer.split(t)) counts.set(w, (counts.get(w) ?? 0) + 1);
+    for (const t of texts)
+      for (const w of WordTokenizer.split(t)) counts.set(w, (counts.get(w) ?? 0) + 1);
     const min = opts.minFrequency ?? 1;
     const kept = [...counts.entries()]
       .filter(([, c]) => c >= min)

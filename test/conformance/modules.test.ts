@@ -2,10 +2,12 @@
 // construct, loadStateDict(PyTorch's state_dict), forward, backward, and
 // compare outputs, input and parameter gradients and the state afterwards.
 // Also runs the `init` cases of torch-modules.json (seeded default
-// initialization and nn.init against PyTorch's own draws).
+// initialization and nn.init against PyTorch's own draws). Module cases run
+// on every device: the module is built and loaded on the CPU, then moved.
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import * as fl from "../../src/index.js";
+import { knownGap, onDevice, testDevices, toCpu } from "../devices.js";
 import { assertClose, type Case, type JsonTensor, loadCases, toArg, toTensor } from "./helpers.js";
 
 const nnRegistry = fl.nn as unknown as Record<string, unknown>;
@@ -47,12 +49,13 @@ function stateOf(json: Record<string, JsonTensor>): Record<string, fl.Tensor> {
   return Object.fromEntries(Object.entries(json).map(([k, t]) => [k, toTensor(t)]));
 }
 
-function runModuleCase(c: Case): void {
+async function runModuleCase(c: Case, device = "cpu"): Promise<void> {
   const m = construct(c.target!, c.args ?? [], c.kwargs ?? {});
   m.loadStateDict(stateOf(c.state));
+  m.to(device);
   if (c.mode === "eval") m.eval();
   const inputs = (c.inputs as { tensor: JsonTensor; requiresGrad: boolean }[]).map((a) =>
-    toTensor(a.tensor, a.requiresGrad),
+    onDevice(toTensor(a.tensor, a.requiresGrad), device),
   );
   let out = m.forward(...inputs) as unknown;
   if (c.outIndex !== undefined) {
@@ -60,17 +63,22 @@ function runModuleCase(c: Case): void {
     if (Array.isArray(out)) out = out[0];
   }
   assert.ok(out instanceof fl.Tensor, `${c.name}: forward did not return a Tensor`);
-  assertClose(out, c.out, c.tol, `${c.name} out`);
+  assert.equal(out.device, device, `${c.name}: the output left ${device}`);
+  assertClose(await toCpu(out), c.out, c.tol, `${c.name} out`);
 
-  if (out.requiresGrad) out.mul(toTensor(c.gradOut)).sum().backward();
-  (c.inputGrads as (JsonTensor | null)[]).forEach((g, i) => {
+  if (out.requiresGrad)
+    out
+      .mul(onDevice(toTensor(c.gradOut), device))
+      .sum()
+      .backward();
+  for (const [i, g] of (c.inputGrads as (JsonTensor | null)[]).entries()) {
     if (g === null)
       assert.equal(inputs[i]!.grad, null, `${c.name} input ${i}: expected no gradient`);
     else {
       assert.ok(inputs[i]!.grad, `${c.name} input ${i}: missing gradient`);
-      assertClose(inputs[i]!.grad!, g, c.tol, `${c.name} input ${i} grad`);
+      assertClose(await toCpu(inputs[i]!.grad!), g, c.tol, `${c.name} input ${i} grad`);
     }
-  });
+  }
   const params = new Map(m.namedParameters());
   assert.deepEqual(
     [...params.keys()],
@@ -79,24 +87,24 @@ function runModuleCase(c: Case): void {
   );
   for (const [k, g] of Object.entries(c.paramGrads as Record<string, JsonTensor>)) {
     assert.ok(params.get(k)!.grad, `${c.name} ${k}: missing gradient`);
-    assertClose(params.get(k)!.grad!, g, c.tol, `${c.name} ${k} grad`);
+    assertClose(await toCpu(params.get(k)!.grad!), g, c.tol, `${c.name} ${k} grad`);
   }
-  checkState(c, m);
+  await checkState(c, m);
 }
 
 /** stateDict() against PyTorch's state_dict: the same keys in the same order, and values. */
-function checkState(c: Case, m: fl.nn.Module): void {
+async function checkState(c: Case, m: fl.nn.Module): Promise<void> {
   const sd = m.stateDict();
   assert.deepEqual(Object.keys(sd), Object.keys(c.stateAfter), `${c.name}: stateDict keys`);
   for (const [k, t] of Object.entries(c.stateAfter as Record<string, JsonTensor>)) {
-    assertClose(sd[k]!, t, c.tol, `${c.name} state ${k}`);
+    assertClose(await toCpu(sd[k]!), t, c.tol, `${c.name} state ${k}`);
   }
 }
 
-function runInitCase(c: Case): void {
+async function runInitCase(c: Case): Promise<void> {
   fl.manualSeed(c.seed);
   if (c.module) {
-    checkState(c, construct(c.target!, c.args ?? [], c.kwargs ?? {}));
+    await checkState(c, construct(c.target!, c.args ?? [], c.kwargs ?? {}));
     return;
   }
   const t = fl.zeros(c.shape);
@@ -109,6 +117,7 @@ function runInitCase(c: Case): void {
 }
 
 const shared = loadCases().filter((c) => c.kind === "module");
+const devices = await testDevices();
 const own = loadCases("test/fixtures/torch-modules.json");
 
 describe("module conformance: torch-reference.json", () => {
@@ -119,9 +128,14 @@ describe("module conformance: torch-reference.json", () => {
     assert.deepEqual(missing, Object.keys(NOT_YET).sort());
   });
 
-  for (const c of shared) {
-    const reason = NOT_YET[c.target!];
-    test(c.name, reason ? { skip: reason } : {}, () => runModuleCase(c));
+  for (const device of devices) {
+    describe(device, () => {
+      for (const c of shared) {
+        const reason = NOT_YET[c.target!];
+        const opts = reason ? { skip: reason } : knownGap(device, `modules/${c.name}`);
+        test(c.name, opts, () => runModuleCase(c, device));
+      }
+    });
   }
 });
 
@@ -130,7 +144,13 @@ describe("module conformance: torch-modules.json", () => {
     assert.deepEqual([...new Set(own.map((c) => c.kind))].sort(), ["init", "module"]);
   });
 
-  for (const c of own) {
-    test(c.name, () => (c.kind === "init" ? runInitCase(c) : runModuleCase(c)));
+  // Initialization draws on the CPU's generator, so init cases run there only.
+  for (const c of own.filter((c) => c.kind === "init")) test(c.name, () => runInitCase(c));
+  for (const device of devices) {
+    describe(device, () => {
+      for (const c of own.filter((c) => c.kind === "module")) {
+        test(c.name, knownGap(device, `modules/${c.name}`), () => runModuleCase(c, device));
+      }
+    });
   }
 });

@@ -63,7 +63,9 @@ async function run(c: Case, device: string): Promise<void> {
   assert.equal(y.device, device, `${c.name}: the result left ${device}`);
   assertClose(await toCpu(y), c.out, c.tol, `${c.name} out`);
   if (!c.grads) return;
-  y.mul(onDevice(toTensor(c.gradOut), device)).sum().backward();
+  y.mul(onDevice(toTensor(c.gradOut), device))
+    .sum()
+    .backward();
   const inputs = leaves(args);
   assert.equal(
     inputs.length,

@@ -1,8 +1,8 @@
 // Shared pieces of the sequence tasks: seeded splits, a step progress bar,
 // and the log/checkpoint options every task takes.
 import cliProgress from "cli-progress";
-import { randperm } from "../../tensor/creation.js";
 import { Generator } from "../../random.js";
+import { randperm } from "../../tensor/creation.js";
 
 export interface TaskOptions {
   /** Random seed for the split, init and batches (42). */
@@ -16,8 +16,16 @@ export interface TaskOptions {
 }
 
 /** The items in randperm(n, seed) order, cut at the given fractions (torch.randperm's order for the seed). */
-export function seededSplit<T>(items: readonly T[], fractions: readonly number[], seed: number): T[][] {
-  const perm = Array.from(randperm(items.length, { generator: new Generator().manualSeed(seed) }).dataSync() as Int32Array);
+export function seededSplit<T>(
+  items: readonly T[],
+  fractions: readonly number[],
+  seed: number,
+): T[][] {
+  const perm = Array.from(
+    randperm(items.length, {
+      generator: new Generator().manualSeed(seed),
+    }).dataSync() as Int32Array,
+  );
   const out: T[][] = [];
   let start = 0;
   fractions.forEach((f, i) => {
@@ -64,7 +72,9 @@ export function editDistance<T>(a: readonly T[], b: readonly T[]): number {
   for (let i = 1; i <= a.length; i++) {
     const cur = [i];
     for (let j = 1; j <= b.length; j++)
-      cur.push(Math.min(prev[j]! + 1, cur[j - 1]! + 1, prev[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1)));
+      cur.push(
+        Math.min(prev[j]! + 1, cur[j - 1]! + 1, prev[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1)),
+      );
     prev = cur;
   }
   return prev[b.length]!;

@@ -10,6 +10,7 @@ import { join } from "node:path";
 import { noGrad } from "../../autograd/grad_mode.js";
 import { loadFirstNames } from "../../data/datasets/text.js";
 import { ArgumentError } from "../../errors.js";
+import type { CheckpointValue } from "../../io/checkpoint.js";
 import { saveCheckpoint } from "../../io/checkpoint.js";
 import * as F from "../../nn/functional/index.js";
 import { Embedding } from "../../nn/layers/embedding.js";
@@ -20,7 +21,6 @@ import { AdamW } from "../../optim/adamw.js";
 import { defaultGenerator, Generator } from "../../random.js";
 import { randint } from "../../tensor/creation.js";
 import { Tensor } from "../../tensor/tensor.js";
-import type { CheckpointValue } from "../../io/checkpoint.js";
 import { CharTokenizer } from "../../text/char_tokenizer.js";
 import { decode, generate, type StepDecoder } from "../../text/generate.js";
 import { GPT } from "../../text/gpt.js";
@@ -46,14 +46,22 @@ export function namesData(seed = 42, limit?: number): NamesData {
   for (const n of loadFirstNames()) seen.add(n.toLowerCase());
   let names = [...seen];
   if (limit !== undefined) names = names.slice(0, limit);
-  const [train, val, test] = seededSplit(names, [0.8, 0.1, 0.1], seed) as [string[], string[], string[]];
+  const [train, val, test] = seededSplit(names, [0.8, 0.1, 0.1], seed) as [
+    string[],
+    string[],
+    string[],
+  ];
   const tokenizer = CharTokenizer.fromCorpus(names, { specials: ["."] });
   const blockSize = Math.max(...names.map((n) => n.length)) + 1;
   return { tokenizer, train, val, test, blockSize };
 }
 
 /** Inputs ". e m m a" and targets "e m m a .", padded to blockSize (targets with -1, ignored). */
-export function encodeNames(names: readonly string[], tok: CharTokenizer, blockSize: number): [Tensor, Tensor] {
+export function encodeNames(
+  names: readonly string[],
+  tok: CharTokenizer,
+  blockSize: number,
+): [Tensor, Tensor] {
   const x = new Int32Array(names.length * blockSize);
   const y = new Int32Array(names.length * blockSize).fill(IGNORE);
   names.forEach((n, i) => {
@@ -71,7 +79,11 @@ export function encodeNames(names: readonly string[], tok: CharTokenizer, blockS
 }
 
 /** (context, next) pairs with a fixed context of `block` previous characters (the MLP's view). */
-export function contextPairs(names: readonly string[], tok: CharTokenizer, block: number): [Tensor, Tensor] {
+export function contextPairs(
+  names: readonly string[],
+  tok: CharTokenizer,
+  block: number,
+): [Tensor, Tensor] {
   const xs: number[] = [];
   const ys: number[] = [];
   for (const n of names) {
@@ -206,7 +218,9 @@ export async function trainNames(opts: NamesOptions): Promise<NamesResult> {
     trainXY = encodeNames(data.train, tok, data.blockSize);
     valXY = encodeNames(data.val, tok, data.blockSize);
     lossOf = (m, x, y) =>
-      F.crossEntropy((m.forward(x) as Tensor).reshape([-1, V]), y.reshape([-1]), { ignoreIndex: IGNORE });
+      F.crossEntropy((m.forward(x) as Tensor).reshape([-1, V]), y.reshape([-1]), {
+        ignoreIndex: IGNORE,
+      });
   }
   const opt = new AdamW(model.parameters(), { lr: d.lr, weightDecay: 0.01 });
   const batches = new Generator().manualSeed(seed + 1);
@@ -224,7 +238,10 @@ export async function trainNames(opts: NamesOptions): Promise<NamesResult> {
     opt.step();
     last = loss.itemSync() as number;
     if (step === 1 || step % every === 0 || step === d.steps) curve.push(last);
-    bar.update(step, { loss: last.toFixed(4), rate: (step / ((performance.now() - t0) / 1000)).toFixed(1) });
+    bar.update(step, {
+      loss: last.toFixed(4),
+      rate: (step / ((performance.now() - t0) / 1000)).toFixed(1),
+    });
     if (step % Math.max(1, Math.floor(d.steps / 5)) === 0 || step === d.steps)
       log(`  step ${step}/${d.steps}  loss ${last.toFixed(4)}`);
   }
@@ -233,7 +250,9 @@ export async function trainNames(opts: NamesOptions): Promise<NamesResult> {
   const valLoss = noGrad(() => lossOf(model, valXY[0], valXY[1]).itemSync() as number);
   const samples = sampleNames(opts.model, model, data, opts.samples ?? 10, seed);
   const seconds = (performance.now() - t0) / 1000;
-  log(`names-${opts.model}: val ${valLoss.toFixed(4)} nats/char after ${d.steps} steps (${seconds.toFixed(1)} s)`);
+  log(
+    `names-${opts.model}: val ${valLoss.toFixed(4)} nats/char after ${d.steps} steps (${seconds.toFixed(1)} s)`,
+  );
   log(`  samples: ${samples.join(", ")}`);
   const checkpoint = await writeCheckpoint(opts, {
     model: model.stateDict(),
@@ -263,7 +282,10 @@ function defined(o: NamesOptions): Partial<{ steps: number; batchSize: number; l
   return out;
 }
 
-async function writeCheckpoint(opts: TaskOptions, value: Record<string, CheckpointValue>): Promise<string | null> {
+async function writeCheckpoint(
+  opts: TaskOptions,
+  value: Record<string, CheckpointValue>,
+): Promise<string | null> {
   if (!opts.out) return null;
   mkdirSync(opts.out, { recursive: true });
   const path = join(opts.out, "checkpoint.safetensors");
@@ -309,7 +331,9 @@ async function bigram(data: NamesData, opts: NamesOptions, t0: number): Promise<
     generator: gen,
   }).map((ids) => tok.decode(ids));
   const seconds = (performance.now() - t0) / 1000;
-  opts.log?.(`names-bigram: val ${valLoss.toFixed(4)} nats/char (train ${trainLoss.toFixed(4)}), ${seconds.toFixed(1)} s`);
+  opts.log?.(
+    `names-bigram: val ${valLoss.toFixed(4)} nats/char (train ${trainLoss.toFixed(4)}), ${seconds.toFixed(1)} s`,
+  );
   opts.log?.(`  samples: ${samples.join(", ")}`);
   const checkpoint = await writeCheckpoint(opts, {
     model: { logP: table },
@@ -330,18 +354,28 @@ async function bigram(data: NamesData, opts: NamesOptions, t0: number): Promise<
 }
 
 /** Samples names (temperature 1) from a trained model, one character at a time. */
-export function sampleNames(kind: NamesModel, model: Module, data: NamesData, n: number, seed: number): string[] {
+export function sampleNames(
+  kind: NamesModel,
+  model: Module,
+  data: NamesData,
+  n: number,
+  seed: number,
+): string[] {
   const tok = data.tokenizer;
   const gen = new Generator().manualSeed(seed + 2);
   const sampling = { doSample: true, generator: gen } as const;
   const maxLength = data.blockSize + 10;
   const names = (rows: number[][]) => rows.map((r) => tok.decode(r.filter((t) => t !== 0)));
   if (kind === "gpt") {
-    const rows = generate(model as GPT, new Array(n).fill(0).map(() => [0]), {
-      maxNewTokens: data.blockSize - 1,
-      eos: 0,
-      ...sampling,
-    });
+    const rows = generate(
+      model as GPT,
+      new Array(n).fill(0).map(() => [0]),
+      {
+        maxNewTokens: data.blockSize - 1,
+        eos: 0,
+        ...sampling,
+      },
+    );
     return names(rows.map((r) => r.slice(1)));
   }
   if (kind === "lstm") {
@@ -366,7 +400,12 @@ export function sampleNames(kind: NamesModel, model: Module, data: NamesData, n:
       step(t, ctx) {
         const last = Array.from(t.dataSync() as Int32Array);
         const next = ctx.map((c, i) => [...c.slice(1), last[i]!]);
-        const x = Tensor.fromArray(Int32Array.from(next.flat()), [next.length, mlp.block], "cpu", "int32");
+        const x = Tensor.fromArray(
+          Int32Array.from(next.flat()),
+          [next.length, mlp.block],
+          "cpu",
+          "int32",
+        );
         return [mlp.forward(x), next];
       },
       select: (ctx, rows) => rows.map((r) => ctx[r]!),

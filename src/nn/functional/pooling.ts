@@ -70,14 +70,12 @@ function maxOverWindows(x: Tensor, t: WindowTable): { values: Tensor; indices: T
   const rows = gatherWindows(x, t, Number.NEGATIVE_INFINITY).reshape([t.k, t.l, n * c]);
   const { values, indices } = rows.max(0); // [L, NC]
   const out = values.t().reshape([n, c, t.outH, t.outW]);
-  // PyTorch returns the position within the input plane (h * W + w).
-  const kk = indices.dataSync();
-  const flat = new Int32Array(kk.length);
-  const nc = n * c;
-  for (let l = 0; l < t.l; l++) {
-    for (let j = 0; j < nc; j++) flat[j * t.l + l] = t.index[(kk[l * nc + j] as number) * t.l + l]!;
-  }
-  return { values: out, indices: Tensor.fromArray(flat, [n, c, t.outH, t.outW], x.device) };
+  // PyTorch returns the position within the input plane (h * W + w): the
+  // table's entry [k, l] for each window's winner k, looked up on the device
+  // (a gather), so no value has to be read back synchronously.
+  const table = Tensor.fromArray(t.index, [t.k, t.l, 1], x.device).expand([t.k, t.l, n * c]);
+  const pos = table.gather(0, indices.unsqueeze(0)).squeeze(0); // [L, NC]
+  return { values: out, indices: pos.t().reshape([n, c, t.outH, t.outW]) };
 }
 
 /**
