@@ -129,8 +129,10 @@ describe("webgpu memory", { skip }, () => {
     }
     // After the first step (which makes the optimizer state), zeroGrad frees
     // the gradients autograd made and state is updated in place: the live
-    // count is the same at every step.
-    assert.equal(new Set(counts.slice(1)).size, 1, `live tensors per step: ${counts.join(", ")}`);
+    // count never grows (it may fall, when the collector frees what earlier
+    // tests left behind).
+    for (let i = 2; i < counts.length; i++)
+      assert.ok(counts[i]! <= counts[i - 1]!, `live tensors per step: ${counts.join(", ")}`);
     assert.ok(losses.at(-1)! < losses[0]! * 0.8, `loss fell: ${losses[0]} → ${losses.at(-1)}`);
   });
 

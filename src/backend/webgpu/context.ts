@@ -8,14 +8,20 @@ import { storageType } from "./wgsl.js";
 
 // One GPUDevice and what flint keeps beside it: the buffer pool, compiled
 // pipelines, the index-fault buffer, and the first asynchronous error.
-// Each kernel is encoded and submitted at once: the queue then orders every
-// write after every earlier read, which is what lets buffers return to the
-// pool the moment their tensor is collected.
+// Kernels are recorded into one command encoder and submitted in batches
+// (a submit per kernel costs more than a small kernel). Within a batch the
+// passes run in order, so a buffer that returns to the pool may be reused
+// by a later kernel of the same batch. Writes from the CPU
+// (queue.writeBuffer) would overtake the unsubmitted batch, so the batch is
+// submitted before each of them, and before every read.
 
 const MAP_READ = 0x01;
 const COPY_DST = 0x08;
 const STORAGE = 0x80;
 const COPY_SRC = 0x04;
+
+/** Bytes of kernel parameters one batch carries; a full arena submits the batch. */
+const ARENA_BYTES = 64 * 1024;
 
 export class GpuContext {
   readonly pool: BufferPool;
@@ -25,6 +31,14 @@ export class GpuContext {
   private firstError: string | null = null;
   /** Kernels submitted so far. */
   dispatches = 0;
+  // The batch being recorded: its encoder, and its kernels' `meta` words in
+  // one arena buffer, each at an offset the device's alignment allows.
+  private encoder: GPUCommandEncoder | null = null;
+  private arena: GPUBuffer | null = null;
+  // Arenas of submitted batches, for reuse (kept apart from the pool, whose counts are tensors').
+  private spareArenas: GPUBuffer[] = [];
+  private arenaData = new Int32Array(ARENA_BYTES / 4);
+  private arenaUsed = 0;
 
   constructor(
     readonly device: GPUDevice,
@@ -90,11 +104,7 @@ export class GpuContext {
 
   zeros(dtype: DType, size: number): GpuStorage {
     const s = this.alloc("zeros", dtype, size);
-    if (!freshness.get(s)) {
-      const enc = this.device.createCommandEncoder();
-      enc.clearBuffer(s.buffer);
-      this.device.queue.submit([enc.finish()]);
-    }
+    if (!freshness.get(s)) this.batch().clearBuffer(s.buffer);
     return s;
   }
 
@@ -103,6 +113,8 @@ export class GpuContext {
     if (data.length === 0) return s;
     // bool is one byte on the CPU and a u32 on the GPU.
     const words = data instanceof Uint8Array ? Uint32Array.from(data) : data;
+    // The buffer may come from the pool with recorded kernels still to read it.
+    this.flush();
     this.device.queue.writeBuffer(
       s.buffer,
       0,
@@ -144,24 +156,68 @@ export class GpuContext {
     const grid = typeof groups === "number" ? flatGrid(op, groups) : groups;
     if (grid[0] === 0 || grid[1] === 0 || grid[2] === 0) return;
     const pipeline = this.pipeline(op, code);
-    const m = new Int32Array(Math.max(4, meta.length));
-    m.set(meta);
-    const metaBuf = this.pool.acquire(m.byteLength, "flint:meta");
-    this.device.queue.writeBuffer(metaBuf.buffer, 0, m);
-    const all = [metaBuf.buffer, ...buffers, ...(withFault ? [this.fault] : [])];
+    const metaBytes = Math.max(4, meta.length) * 4;
+    const align = this.device.limits.minStorageBufferOffsetAlignment;
+    let offset = Math.ceil(this.arenaUsed / align) * align;
+    if (offset + metaBytes > ARENA_BYTES) {
+      this.flush();
+      offset = 0;
+    }
+    if (metaBytes > ARENA_BYTES)
+      throw new DeviceError(`${op}: ${meta.length} kernel parameters is too many`);
+    const enc = this.batch();
+    this.arenaData.fill(0, offset / 4, offset / 4 + metaBytes / 4);
+    this.arenaData.set(meta, offset / 4);
+    this.arenaUsed = offset + metaBytes;
+    const arena = this.arena!;
     const bindGroup = this.device.createBindGroup({
       layout: pipeline.getBindGroupLayout(0),
-      entries: all.map((buffer, binding) => ({ binding, resource: { buffer } })),
+      entries: [
+        { binding: 0, resource: { buffer: arena, offset, size: metaBytes } },
+        ...[...buffers, ...(withFault ? [this.fault] : [])].map((buffer, i) => ({
+          binding: i + 1,
+          resource: { buffer },
+        })),
+      ],
     });
-    const enc = this.device.createCommandEncoder();
     const pass = enc.beginComputePass();
     pass.setPipeline(pipeline);
     pass.setBindGroup(0, bindGroup);
     pass.dispatchWorkgroups(grid[0], grid[1], grid[2]);
     pass.end();
-    this.device.queue.submit([enc.finish()]);
-    this.pool.release(metaBuf.buffer, metaBuf.bytes);
     this.dispatches++;
+  }
+
+  /** The encoder of the batch being recorded (a new batch when none is). */
+  private batch(): GPUCommandEncoder {
+    if (!this.encoder) {
+      this.encoder = this.device.createCommandEncoder();
+      this.arena =
+        this.spareArenas.pop() ??
+        this.device.createBuffer({
+          size: ARENA_BYTES,
+          usage: STORAGE | COPY_DST,
+          label: "flint:meta",
+        });
+      this.arenaUsed = 0;
+      // Work recorded by synchronous code goes to the GPU when that code yields.
+      queueMicrotask(() => this.flush());
+    }
+    return this.encoder;
+  }
+
+  /** Submits the recorded batch: its kernel parameters first, then its kernels. */
+  flush(): void {
+    const enc = this.encoder;
+    const arena = this.arena;
+    if (!enc || !arena) return;
+    this.encoder = null;
+    this.arena = null;
+    if (this.arenaUsed > 0)
+      this.device.queue.writeBuffer(arena, 0, this.arenaData.buffer, 0, this.arenaUsed);
+    this.device.queue.submit([enc.finish()]);
+    // Later batches may rewrite the arena only after this one has read it, which the queue orders.
+    this.spareArenas.push(arena);
   }
 
   /** `n` elements of `s` from element `offset`, read back to the CPU. */
@@ -185,6 +241,7 @@ export class GpuContext {
       usage: MAP_READ | COPY_DST,
       label: "flint:fault:readback",
     });
+    this.flush();
     const enc = this.device.createCommandEncoder();
     enc.copyBufferToBuffer(s.buffer, offset * ELEMENT_BYTES, staging, 0, bytes);
     enc.copyBufferToBuffer(this.fault, 0, faultStaging, 0, 16);
@@ -223,6 +280,8 @@ export class GpuContext {
   destroy(): void {
     // Lost at once: the device's own `lost` promise settles only on a later turn.
     this.lostReason ??= "destroyed";
+    this.encoder = null;
+    this.arena = null;
     this.pool.trim();
     this.device.destroy();
   }

@@ -19,7 +19,7 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, 
  * operand (inputs, then the output when `outStrided`): offset, strides…].
  * `body` reads the loaded inputs `v0, v1, …` and sets `r`, the stored value.
  */
-export function mapProgram(
+function mapProgramSource(
   inputs: readonly WgslType[],
   out: WgslType,
   outStrided: boolean,
@@ -70,7 +70,7 @@ export type ReduceKind = "sum" | "prod" | "max" | "min" | "argmax" | "argmin";
  * invocation reduces one output (short reductions); otherwise a workgroup of
  * 64 shares one output and combines its partial results in a tree.
  */
-export function reduceProgram(
+function reduceProgramSource(
   kind: ReduceKind,
   x: WgslType,
   c: WgslType,
@@ -196,7 +196,7 @@ ${loadOffsets}
  * aOffset, bOffset, aRowStride, aColStride, bRowStride, bColStride,
  * batchStart, batchShape…, aBatchStrides…, bBatchStrides…].
  */
-export function matmulProgram(a: WgslType, b: WgslType, c: WgslType, out: WgslType): string {
+function matmulProgramSource(a: WgslType, b: WgslType, c: WgslType, out: WgslType): string {
   return /* wgsl */ `
 @group(0) @binding(0) var<storage, read> mt: array<i32>;
 @group(0) @binding(1) var<storage, read_write> out: array<${out}>;
@@ -290,7 +290,7 @@ export const FAULT_CODES = ["", "gather", "scatter", "scatterAdd"] as const;
  * out[p] = x[… index[p] along dim …]; out has index's shape. meta = [n, rank,
  * dim, size, xOffset, indexOffset, shape…, indexStrides…, xStrides…].
  */
-export function gatherProgram(x: WgslType): string {
+function gatherProgramSource(x: WgslType): string {
   return /* wgsl */ `
 @group(0) @binding(0) var<storage, read> mt: array<i32>;
 @group(0) @binding(1) var<storage, read_write> out: array<${x}>;
@@ -331,7 +331,7 @@ ${flatIndex}
  * meta = [n, rank, dim, size, indexOffset, srcOffset, shape…, indexStrides…,
  * srcStrides…, outStrides…].
  */
-export function scatterProgram(out: WgslType, src: WgslType, accumulate: boolean): string {
+function scatterProgramSource(out: WgslType, src: WgslType, accumulate: boolean): string {
   const outDecl = accumulate ? `array<atomic<${out === "i32" ? "i32" : "u32"}>>` : `array<${out}>`;
   let write: string;
   const value = out === src ? "sv" : out === "u32" ? "select(0u, 1u, sv != 0)" : `${out}(sv)`;
@@ -382,3 +382,22 @@ ${flatIndex}
   ${write}
 }`;
 }
+
+// Each program's text is made once per distinct arguments and then shared:
+// the pipeline cache is keyed by the text, and a string V8 has hashed once
+// is looked up at once, where a freshly built copy would be hashed again.
+function memo<A extends unknown[]>(make: (...args: A) => string): (...args: A) => string {
+  const made = new Map<string, string>();
+  return (...args: A) => {
+    const key = JSON.stringify(args);
+    let code = made.get(key);
+    if (code === undefined) made.set(key, (code = make(...args)));
+    return code;
+  };
+}
+
+export const mapProgram = memo(mapProgramSource);
+export const reduceProgram = memo(reduceProgramSource);
+export const matmulProgram = memo(matmulProgramSource);
+export const gatherProgram = memo(gatherProgramSource);
+export const scatterProgram = memo(scatterProgramSource);
