@@ -29,7 +29,11 @@ export function testDevices(): Promise<string[]> {
       reason = `webgpu failed to start: ${(e as Error).message}`;
       return ["cpu"];
     }
-  })();
+  })().then((devices) => {
+    // Suites stamped out per device say once why they run on the CPU only.
+    if (!devices.includes("webgpu")) console.log(`webgpu tests skipped: ${reason}`);
+    return devices;
+  });
   return probed;
 }
 
@@ -37,9 +41,7 @@ export function testDevices(): Promise<string[]> {
 export async function webgpuSkipReason(): Promise<string | false> {
   const devices = await testDevices();
   if (devices.includes("webgpu")) return false;
-  const msg = `webgpu tests skipped: ${reason}`;
-  console.log(msg);
-  return msg;
+  return `webgpu tests skipped: ${reason}`;
 }
 
 /** A tensor's values as a plain array, on any device. */

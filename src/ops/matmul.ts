@@ -45,10 +45,27 @@ function batched(op: string, name: string, a: Tensor, b: Tensor): Tensor {
     [a, b],
     (g, [sa, sb]) => [
       a.requiresGrad ? g.matmul(sb!.transpose(-1, -2)) : null,
-      b.requiresGrad ? sa!.transpose(-1, -2).matmul(g) : null,
+      b.requiresGrad ? gradOfShared(sa!, sb!, g) : null,
     ],
     [a, b],
   );
+}
+
+/**
+ * dB = Aᵀ dY. When a 2-d B is shared by every batch (a linear layer on a
+ * sequence), that is one [K, B·M] @ [B·M, N] product rather than B products
+ * summed afterwards. When B is a transposed matrix (x @ W.t()), dB is
+ * computed as (dYᵀ A)ᵀ, so W's gradient comes out contiguous instead of as
+ * a transposed view every later op would have to copy.
+ */
+function gradOfShared(a: Tensor, b: Tensor, g: Tensor): Tensor {
+  if (b.ndim !== 2) return a.transpose(-1, -2).matmul(g);
+  const a2 = a.ndim > 2 ? a.reshape([-1, a.shape[a.ndim - 1]!]) : a;
+  const g2 = g.ndim > 2 ? g.reshape([-1, g.shape[g.ndim - 1]!]) : g;
+  if (b.strides[0] === 1 && b.strides[1] === b.shape[0] && b.shape[0]! > 1) {
+    return g2.transpose(0, 1).matmul(a2).transpose(0, 1);
+  }
+  return a2.transpose(0, 1).matmul(g2);
 }
 
 export function matmul(a: Tensor, b: Tensor): Tensor {

@@ -5,7 +5,7 @@
 // on the CPU in every browser, so its accuracy is checked in both modes.
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
-import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs";
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
@@ -29,10 +29,29 @@ const skip = !existsSync(CHROMIUM)
   : false;
 if (skip) console.log(skip);
 
-/** dist/ (built now if missing) as one browser bundle; Node-only modules stay external and are never loaded. */
+/** The newest modification time of the files under `dir`. */
+function newest(dir: string): number {
+  let t = 0;
+  for (const e of readdirSync(dir, { withFileTypes: true })) {
+    const p = join(dir, e.name);
+    t = Math.max(t, e.isDirectory() ? newest(p) : statSync(p).mtimeMs);
+  }
+  return t;
+}
+
+/** dist/ (built now if missing or older than src/) as one browser bundle; Node-only modules stay external and are never loaded. */
 async function bundle(): Promise<string> {
-  if (!existsSync(join(ROOT, "dist/index.js"))) {
-    execFileSync("npx", ["tsc", "-p", "tsconfig.build.json"], { cwd: ROOT, stdio: "inherit" });
+  const entry = join(ROOT, "dist/index.js");
+  if (!existsSync(entry) || statSync(entry).mtimeMs < newest(join(ROOT, "src"))) {
+    try {
+      execFileSync("npx", ["tsc", "-p", "tsconfig.build.json"], { cwd: ROOT, stdio: "pipe" });
+    } catch (e) {
+      // tsc still emits when it reports type errors; bundle what it wrote.
+      if (!existsSync(entry)) throw e;
+      console.log(
+        `npm run build reported errors: ${String((e as { stdout?: Buffer }).stdout).slice(0, 500)}`,
+      );
+    }
   }
   const esbuild = await import("esbuild");
   const out = await esbuild.build({

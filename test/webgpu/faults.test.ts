@@ -54,6 +54,30 @@ describe("webgpu limits and faults", { skip }, () => {
     assert.deepEqual(await values(fl.ones([4]).to("webgpu").mul(3)), [3, 3, 3, 3]);
   });
 
+  test("mixing a CPU tensor (other than 0-d) with webgpu tensors is a DeviceError", async () => {
+    const a = fl.ones([2, 3]).to("webgpu");
+    const mask = fl.tensor([[true], [false]]);
+    assert.throws(
+      () => fl.where(mask, a, 0),
+      (e: Error) =>
+        e instanceof fl.DeviceError && /where: .*same device.*cpu and webgpu/.test(e.message),
+    );
+    assert.throws(() => a.maskedFill(mask, 1), fl.DeviceError);
+    // A 0-d CPU condition is allowed, as in PyTorch, and runs on the device.
+    const r = fl.where(fl.tensor(true), a, a.neg());
+    assert.equal(r.device, "webgpu");
+    assert.deepEqual(await values(r), [1, 1, 1, 1, 1, 1]);
+  });
+
+  test("an out-of-range embedding index is reported when a result is read", async () => {
+    const emb = new fl.nn.Embedding(5, 3).to("webgpu");
+    const out = emb.forward(fl.tensor([1, 7], { dtype: "int32" }).to("webgpu"));
+    await assert.rejects(
+      out.data(),
+      (e: Error) => e instanceof fl.ArgumentError && /index 7 is out of bounds/.test(e.message),
+    );
+  });
+
   test("a lost device rejects pending and later work; init() gives a new one", async () => {
     const x = fl.randn([256, 256]).to("webgpu");
     const y = x.matmul(x);

@@ -7,7 +7,7 @@ import { dataOf, isContiguous } from "./storage.js";
 // rounded by the store into the output's typed array, so one loop serves
 // every dtype. Hot ops on contiguous inputs get their own loops.
 
-function erf(x: number): number {
+export function erf(x: number): number {
   // Abramowitz–Stegun 7.1.26 is too coarse for gradcheck; use a series /
   // continued fraction split that is accurate to ~1e-15.
   const ax = Math.abs(x);
@@ -51,7 +51,7 @@ function erf(x: number): number {
  * converges in a few terms, and Numerical Recipes' Chebyshev fit of erfc
  * (fractional error < 1.2e-7) above.
  */
-function erf32(x: number): number {
+export function erf32(x: number): number {
   const z = Math.abs(x);
   if (z < 0.5) {
     const x2 = x * x;

@@ -2,6 +2,7 @@ import type { DType, TypedArray } from "../../dtype.js";
 import { allocArray } from "../../dtype.js";
 import { type Backend, registerBackend, type View } from "../backend.js";
 import { assignKernel, binaryKernel, copyKernel, unaryKernel, whereKernel } from "./elementwise.js";
+import "./fused.js";
 import { gatherKernel, scatterKernel } from "./indexing.js";
 import { matmulKernel } from "./matmul.js";
 import { reduceKernel } from "./reduce.js";

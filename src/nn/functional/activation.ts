@@ -6,6 +6,7 @@
 import { ArgumentError } from "../../errors.js";
 import { normDim } from "../../shape.js";
 import type { Tensor } from "../../tensor/tensor.js";
+import { fusedGelu } from "./fused.js";
 
 /**
  * max(0, x).
@@ -79,6 +80,10 @@ export function celu(x: Tensor, opts: { alpha?: number } = {}): Tensor {
  */
 export function gelu(x: Tensor, opts: { approximate?: "none" | "tanh" } = {}): Tensor {
   const approximate = opts.approximate ?? "none";
+  if (approximate === "none" || approximate === "tanh") {
+    const fused = fusedGelu(x, approximate);
+    if (fused) return fused;
+  }
   if (approximate === "tanh") {
     // ½ x (1 + tanh(√(2/π) (x + 0.044715 x³)))
     const inner = x.add(x.pow(3).mul(0.044715)).mul(Math.sqrt(2 / Math.PI));

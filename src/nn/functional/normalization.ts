@@ -6,6 +6,7 @@
 import { noGrad } from "../../autograd/grad_mode.js";
 import { ArgumentError, fmtShape, ShapeError } from "../../errors.js";
 import { Tensor } from "../../tensor/tensor.js";
+import { fusedLayerNorm } from "./fused.js";
 
 /** Shape [1, C, 1, …] that broadcasts a per-channel vector over x. */
 function channelShape(x: Tensor): number[] {
@@ -128,6 +129,14 @@ export function layerNorm(
       `layerNorm: input ${fmtShape(input.shape)} does not end with normalizedShape ${fmtShape(ns)}`,
     );
   }
+  const fused = fusedLayerNorm(
+    input,
+    ns.length,
+    opts.weight ?? null,
+    opts.bias ?? null,
+    opts.eps ?? 1e-5,
+  );
+  if (fused) return fused;
   const dims = ns.map((_, i) => input.ndim - ns.length + i);
   let y = standardize(input, dims, opts.eps ?? 1e-5).y;
   if (opts.weight) y = y.mul(opts.weight);

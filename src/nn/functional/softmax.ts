@@ -3,6 +3,7 @@
 // import this file for x.softmax(dim) without an import cycle at load time.
 import type { DType } from "../../dtype.js";
 import type { Tensor } from "../../tensor/tensor.js";
+import { fusedSoftmax } from "./fused.js";
 
 export interface SoftmaxOptions {
   /** Cast the input to this dtype first (PyTorch's dtype=). */
@@ -29,6 +30,8 @@ export function softmax(
 ): Tensor {
   const d = dimOf(dim);
   const xs = opts.dtype ? x.to(opts.dtype) : x;
+  const fused = fusedSoftmax(xs, d, false);
+  if (fused) return fused;
   const e = xs.sub(xs.detach().amax(d, { keepdim: true })).exp();
   return e.div(e.sum(d, { keepdim: true }));
 }
@@ -47,6 +50,8 @@ export function logSoftmax(
 ): Tensor {
   const d = dimOf(dim);
   const xs = opts.dtype ? x.to(opts.dtype) : x;
+  const fused = fusedSoftmax(xs, d, true);
+  if (fused) return fused;
   const z = xs.sub(xs.detach().amax(d, { keepdim: true }));
   return z.sub(z.exp().sum(d, { keepdim: true }).log());
 }

@@ -50,6 +50,8 @@ export class WasmGemm {
    * `threads` threads of the pool.
    */
   matmul(a: View, b: View, threads = 1): Float32Array {
+    const folded = foldBatch(a, b);
+    if (folded) return this.matmul(folded[0], folded[1], threads);
     const nd = a.shape.length;
     const M = a.shape[nd - 2]!;
     const K = a.shape[nd - 1]!;
@@ -127,6 +129,45 @@ export class WasmGemm {
     }
     return out;
   }
+}
+
+/**
+ * x [B..., M, K] @ W [K, N] broadcast over the batch (a linear layer on a
+ * sequence): when b's batch strides are all 0 and a's batch dims run on
+ * into its rows, the product is one [B·M, K] @ [K, N] GEMM (same output
+ * layout), which packs W once and fills the register tiles better than B
+ * small GEMMs. Null when the operands do not fold.
+ */
+function foldBatch(a: View, b: View): [View, View] | null {
+  const nd = a.shape.length;
+  if (nd <= 2) return null;
+  let rows = a.shape[nd - 2]!;
+  // The stride a batch dim needs to continue the rows above it.
+  let expected = a.strides[nd - 2]! * rows;
+  for (let d = nd - 3; d >= 0; d--) {
+    const size = a.shape[d]!;
+    if (size === 1) continue;
+    if (b.strides[d] !== 0 || a.strides[d] !== expected) return null;
+    expected = a.strides[d]! * size;
+    rows *= size;
+  }
+  // A one-row product gains nothing, and [1, K] @ [K, N] hits the same kernel.
+  if (rows === a.shape[nd - 2]) return null;
+  const fa: View = {
+    storage: a.storage,
+    dtype: a.dtype,
+    shape: [rows, a.shape[nd - 1]!],
+    strides: [a.strides[nd - 2]!, a.strides[nd - 1]!],
+    offset: a.offset,
+  };
+  const fb: View = {
+    storage: b.storage,
+    dtype: b.dtype,
+    shape: [b.shape[nd - 2]!, b.shape[nd - 1]!],
+    strides: [b.strides[nd - 2]!, b.strides[nd - 1]!],
+    offset: b.offset,
+  };
+  return [fa, fb];
 }
 
 /** Smallest and largest storage offset a strided view touches. */

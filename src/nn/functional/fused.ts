@@ -1,0 +1,162 @@
+// Routes GELU, softmax/log-softmax and layer norm to a backend's fused
+// kernels (src/backend/fused.ts) when it has them, with one autograd node
+// each. The composites in activation.ts, softmax.ts and normalization.ts
+// stay the reference and the path everywhere else. Each node's backward
+// runs the fused backward kernel, except under createGraph (grad mode on
+// during backward), where it is written with flint ops on the saved,
+// graph-connected tensors, so gradients of gradients still work.
+//
+// Tensor is used only inside functions, never at load time, so importing it
+// here from softmax.ts (which tensor.ts imports) makes no load-order cycle.
+
+import { isGradEnabled } from "../../autograd/grad_mode.js";
+import { record } from "../../autograd/node.js";
+import { fusedKernels } from "../../backend/fused.js";
+import { Tensor } from "../../tensor/tensor.js";
+
+function isFloat(x: Tensor): boolean {
+  return x.dtype === "float32" || x.dtype === "float64";
+}
+
+const SQRT_2_OVER_PI = Math.sqrt(2 / Math.PI);
+const INV_SQRT_2PI = 1 / Math.sqrt(2 * Math.PI);
+const GELU_C = 0.044715;
+
+/** GELU through the fused kernel, or null when the device has none. */
+export function fusedGelu(x: Tensor, approximate: "none" | "tanh"): Tensor | null {
+  const k = fusedKernels(x.device);
+  if (!k.gelu || !isFloat(x)) return null;
+  const xc = x.contiguous();
+  const y = Tensor.fromStorage(k.gelu(xc, approximate), x.shape, x.dtype);
+  return record(
+    "GeluBackward0",
+    y,
+    [xc],
+    (g, [xs]) => [geluGrad(g, xs!, approximate)],
+    [xc],
+  );
+}
+
+function geluGrad(g: Tensor, x: Tensor, approximate: "none" | "tanh"): Tensor {
+  const k = fusedKernels(x.device);
+  if (!isGradEnabled() && k.geluBackward && g.dtype === x.dtype) {
+    return Tensor.fromStorage(k.geluBackward(g.contiguous(), x, approximate), x.shape, x.dtype);
+  }
+  if (approximate === "tanh") {
+    const t = x.add(x.pow(3).mul(GELU_C)).mul(SQRT_2_OVER_PI).tanh();
+    const du = x.square().mul(3 * GELU_C).add(1).mul(SQRT_2_OVER_PI);
+    const dt = t.square().neg().add(1);
+    return g.mul(t.add(1).mul(0.5).add(x.mul(0.5).mul(dt).mul(du)));
+  }
+  // Φ(x) + x φ(x)
+  const cdf = x.mul(Math.SQRT1_2).erf().add(1).mul(0.5);
+  const pdf = x.square().mul(-0.5).exp().mul(INV_SQRT_2PI);
+  return g.mul(cdf.add(x.mul(pdf)));
+}
+
+/**
+ * softmax or log-softmax along `dim` through the fused kernel, or null when
+ * the device has none or dim is not the last (the kernel walks rows).
+ */
+export function fusedSoftmax(x: Tensor, dim: number, log: boolean): Tensor | null {
+  const k = fusedKernels(x.device);
+  if (!k.softmax || !isFloat(x) || x.ndim === 0) return null;
+  const d = dim < 0 ? dim + x.ndim : dim;
+  if (d !== x.ndim - 1) return null;
+  const xc = x.contiguous();
+  const y = Tensor.fromStorage(k.softmax(xc, log), x.shape, x.dtype);
+  // The output is saved, as PyTorch's softmax does; the rule reads it after
+  // this function returns, when y is fully built.
+  return record(
+    log ? "LogSoftmaxBackward0" : "SoftmaxBackward0",
+    y,
+    [xc],
+    (g, [ys]) => [softmaxGrad(g, ys!, log)],
+    [y],
+  );
+}
+
+function softmaxGrad(g: Tensor, y: Tensor, log: boolean): Tensor {
+  const k = fusedKernels(y.device);
+  if (!isGradEnabled() && k.softmaxBackward && g.dtype === y.dtype) {
+    return Tensor.fromStorage(k.softmaxBackward(g.contiguous(), y, log), y.shape, y.dtype);
+  }
+  if (log) return g.sub(y.exp().mul(g.sum(-1, { keepdim: true })));
+  return y.mul(g.sub(g.mul(y).sum(-1, { keepdim: true })));
+}
+
+/**
+ * Layer norm over the last `nd` dims through the fused kernel, or null when
+ * the device has none. weight and bias, when given, have the normalized shape.
+ */
+export function fusedLayerNorm(
+  x: Tensor,
+  nd: number,
+  weight: Tensor | null,
+  bias: Tensor | null,
+  eps: number,
+): Tensor | null {
+  const k = fusedKernels(x.device);
+  if (!k.layerNorm || !isFloat(x) || nd === 0) return null;
+  if ((weight && weight.dtype !== x.dtype) || (bias && bias.dtype !== x.dtype)) return null;
+  if ((weight && weight.device !== x.device) || (bias && bias.device !== x.device)) return null;
+  const tail = x.shape.slice(x.ndim - nd);
+  const sameTail = (t: Tensor | null) =>
+    !t || (t.ndim === nd && t.shape.every((s, i) => s === tail[i]));
+  if (!sameTail(weight) || !sameTail(bias)) return null;
+  const cols = tail.reduce((a, b) => a * b, 1);
+  if (cols === 0) return null;
+  const xc = x.contiguous();
+  const wc = weight?.contiguous() ?? null;
+  const bc = bias?.contiguous() ?? null;
+  const r = k.layerNorm(xc, cols, wc, bc, eps);
+  const rows = x.numel() / cols;
+  const y = Tensor.fromStorage(r.y, x.shape, x.dtype);
+  const mean = Tensor.fromStorage(r.mean, [rows], x.dtype);
+  const rstd = Tensor.fromStorage(r.rstd, [rows], x.dtype);
+  const dims = Array.from({ length: nd }, (_, i) => x.ndim - nd + i);
+  return record(
+    "NativeLayerNormBackward0",
+    y,
+    [xc, wc, bc],
+    (g, [xs, ws]) => layerNormGrad(g, xs!, ws ?? null, bc !== null, dims, cols, mean, rstd, eps),
+    wc ? [xc, wc] : [xc],
+  );
+}
+
+function layerNormGrad(
+  g: Tensor,
+  x: Tensor,
+  w: Tensor | null,
+  hasBias: boolean,
+  dims: number[],
+  cols: number,
+  mean: Tensor,
+  rstd: Tensor,
+  eps: number,
+): (Tensor | null)[] {
+  const k = fusedKernels(x.device);
+  const affine = w !== null || hasBias;
+  if (!isGradEnabled() && k.layerNormBackward && g.dtype === x.dtype) {
+    const r = k.layerNormBackward(g.contiguous(), x, cols, mean, rstd, w, affine);
+    const ns = x.shape.slice(x.ndim - dims.length);
+    return [
+      Tensor.fromStorage(r.gx, x.shape, x.dtype),
+      w && r.gw ? Tensor.fromStorage(r.gw, ns, x.dtype) : null,
+      hasBias && r.gb ? Tensor.fromStorage(r.gb, ns, x.dtype) : null,
+    ];
+  }
+  // The same formulas with ops, μ and r recomputed from x so they carry its graph.
+  const mu = x.mean(dims, { keepdim: true });
+  const xc = x.sub(mu);
+  const rs = xc.square().mean(dims, { keepdim: true }).add(eps).rsqrt();
+  const xh = xc.mul(rs);
+  const gh = w ? g.mul(w) : g;
+  const gx = rs.mul(
+    gh
+      .sub(gh.mean(dims, { keepdim: true }))
+      .sub(xh.mul(gh.mul(xh).mean(dims, { keepdim: true }))),
+  );
+  // Broadcast-shaped weight/bias gradients are summed back by the engine.
+  return [gx, w ? g.mul(xh) : null, hasBias ? g : null];
+}
