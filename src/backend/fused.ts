@@ -39,6 +39,14 @@ export interface FusedKernels {
     weight: View | null,
     wantAffine: boolean,
   ): { gx: Storage; gw: Storage | null; gb: Storage | null };
+  /**
+   * im2col over x [N, C, H, W] (contiguous): cols [C·k, N·l] with
+   * cols[(c·k + j)·N·l + n·l + p] = x[n, c, index[j·l + p]], 0 where the
+   * index is -1 (padding). `index` is a window table over the flat H·W plane.
+   */
+  im2col?(x: View, index: Int32Array, k: number, l: number): Storage;
+  /** The adjoint of im2col: cols [C·k, N·l] summed back into [N, C, hw]. */
+  col2im?(cols: View, index: Int32Array, k: number, l: number, n: number, hw: number): Storage;
 }
 
 const registry = new Map<string, FusedKernels>();

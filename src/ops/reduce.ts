@@ -127,7 +127,9 @@ function productOfOthers(x: Tensor, dims: readonly number[]): Tensor {
   }
   const others = Tensor.cat(parts, -1).reshape(xp.shape);
   const inverse = new Array<number>(perm.length);
-  perm.forEach((p, i) => (inverse[p] = i));
+  perm.forEach((p, i) => {
+    inverse[p] = i;
+  });
   return others.permute(inverse);
 }
 

@@ -125,7 +125,9 @@ export function permute(x: Tensor, dims: readonly number[]): Tensor {
     x.offset,
   );
   const inverse = new Array<number>(d.length);
-  d.forEach((v, i) => (inverse[v] = i));
+  d.forEach((v, i) => {
+    inverse[v] = i;
+  });
   return record("PermuteBackward0", y, [x], (g) => [g.permute(inverse)]);
 }
 

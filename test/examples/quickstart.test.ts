@@ -3,8 +3,8 @@ import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
-import * as fl from "../../src/index.js";
 import { quickstart } from "../../examples/quickstart.js";
+import * as fl from "../../src/index.js";
 
 test("the README's quickstart trains and saves PyTorch-keyed weights", async () => {
   const path = join(mkdtempSync(join(tmpdir(), "flint-qs-")), "net.safetensors");

@@ -234,7 +234,55 @@ function layerNormBackward(
   return { gx: wrap(gx), gw: cast(gw), gb: cast(gb) };
 }
 
+function im2col(x: View, index: Int32Array, k: number, l: number) {
+  const [n, c, h, w] = x.shape as [number, number, number, number];
+  const hw = h * w;
+  const nl = n * l;
+  const xd = dataOf(x);
+  const out = allocArray(x.dtype, c * k * nl);
+  for (let ci = 0; ci < c; ci++) {
+    for (let j = 0; j < k; j++) {
+      const row = (ci * k + j) * nl;
+      const tab = j * l;
+      for (let ni = 0; ni < n; ni++) {
+        const src = x.offset + (ni * c + ci) * hw;
+        const dst = row + ni * l;
+        for (let p = 0; p < l; p++) {
+          const i = index[tab + p]!;
+          // The output is zero-filled, so padded reads just skip.
+          if (i >= 0) out[dst + p] = xd[src + i]!;
+        }
+      }
+    }
+  }
+  return wrap(out);
+}
+
+function col2im(cols: View, index: Int32Array, k: number, l: number, n: number, hw: number) {
+  const nl = n * l;
+  const c = cols.shape[0]! / k;
+  const cd = dataOf(cols);
+  const out = allocArray(cols.dtype, n * c * hw);
+  for (let ci = 0; ci < c; ci++) {
+    for (let j = 0; j < k; j++) {
+      const row = cols.offset + (ci * k + j) * nl;
+      const tab = j * l;
+      for (let ni = 0; ni < n; ni++) {
+        const src = row + ni * l;
+        const dst = (ni * c + ci) * hw;
+        for (let p = 0; p < l; p++) {
+          const i = index[tab + p]!;
+          if (i >= 0) out[dst + i] = out[dst + i]! + cd[src + p]!;
+        }
+      }
+    }
+  }
+  return wrap(out);
+}
+
 export const cpuFused: FusedKernels = {
+  im2col,
+  col2im,
   gelu,
   geluBackward,
   softmax,

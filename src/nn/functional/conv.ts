@@ -10,6 +10,7 @@
 // arithmetic of a convolution is one batched matmul.
 import { ArgumentError, fmtShape, ShapeError } from "../../errors.js";
 import { Tensor } from "../../tensor/tensor.js";
+import { fusedIm2col } from "./fused.js";
 import { type PaddingMode, pad as padFn } from "./padding.js";
 
 export type Size2 = number | readonly number[];
@@ -262,6 +263,32 @@ export function fold(
     .reshape([n, c, h, w]);
 }
 
+/**
+ * Every window of x [N, C, H, W] as columns [C·K, N·L] (channel-major, then
+ * window element): a backend's fused im2col where it has one, else
+ * gatherWindows and a permute. Both have the same values and gradient.
+ */
+function im2col(x: Tensor, t: WindowTable): Tensor {
+  const [n, c, h, w] = x.shape as [number, number, number, number];
+  const fused = fusedIm2col(x, t.index, t.k, t.l, (g) =>
+    scatterWindows(
+      g
+        .reshape([c, t.k, n, t.l])
+        .permute([1, 3, 2, 0])
+        .reshape([t.k * t.l, n * c]),
+      t,
+      h * w,
+    )
+      .t()
+      .reshape([n, c, h, w]),
+  );
+  if (fused) return fused;
+  return gatherWindows(x, t, 0) // [K*L, N*C]
+    .reshape([t.k, t.l, n, c])
+    .permute([3, 0, 2, 1])
+    .reshape([c * t.k, n * t.l]);
+}
+
 export interface ConvOptions {
   /** Window step (1). */
   stride?: Size2;
@@ -356,12 +383,8 @@ export function conv2d(
   const pad4 = resolvePadding("conv2d", opts.padding, [kh, kw], dilation, stride);
   const t = convTable("conv2d", h, w, [kh, kw], stride, pad4, dilation);
   const k = t.k;
-  const rows = gatherWindows(input, t, 0); // [K*L, N*C]
   // cols [G, Cg·K, N·L]: channel-major then window element, as weight is laid out.
-  const cols = rows
-    .reshape([k, t.l, n, c])
-    .permute([3, 0, 2, 1])
-    .reshape([groups, cg * k, n * t.l]);
+  const cols = im2col(input, t).reshape([groups, cg * k, n * t.l]);
   const wm = weight.reshape([groups, o / groups, cg * k]); // [G, O/G, Cg·K]
   let y = wm.matmul(cols).reshape([o, n, t.outH, t.outW]).permute([1, 0, 2, 3]); // [N, O, outH, outW]
   if (bias) y = y.add(bias.reshape([1, o, 1, 1]));

@@ -160,3 +160,28 @@ function layerNormGrad(
   // Broadcast-shaped weight/bias gradients are summed back by the engine.
   return [gx, w ? g.mul(xh) : null, hasBias ? g : null];
 }
+
+/**
+ * im2col of x [N, C, H, W] through the fused kernel: columns [C·k, N·l]
+ * for a window table `index` (k window elements × l positions over the flat
+ * H·W plane, -1 in padding); null when the device has none. `adjoint` is
+ * the composite col2im, written with flint ops, used under createGraph.
+ */
+export function fusedIm2col(
+  x: Tensor,
+  index: Int32Array,
+  k: number,
+  l: number,
+  adjoint: (cols: Tensor) => Tensor,
+): Tensor | null {
+  const kern = fusedKernels(x.device);
+  if (!kern.im2col || !kern.col2im || x.ndim !== 4 || !isFloat(x)) return null;
+  const xc = x.contiguous();
+  const [n, c, h, w] = x.shape as [number, number, number, number];
+  const cols = Tensor.fromStorage(kern.im2col(xc, index, k, l), [c * k, n * l], x.dtype);
+  return record("Im2ColBackward0", cols, [xc], (g) => {
+    if (isGradEnabled() || g.dtype !== x.dtype) return [adjoint(g)];
+    const gx = kern.col2im!(g.contiguous(), index, k, l, n, h * w);
+    return [Tensor.fromStorage(gx, [n, c, h, w], x.dtype)];
+  });
+}
