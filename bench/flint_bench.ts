@@ -1,62 +1,136 @@
 // flint's side of `npm run bench`, one child process per thread count:
 //   node --import tsx bench/flint_bench.ts --threads 2 --tasks add16,sgemm,mlp --sizes 64,256
+//   node --import tsx bench/flint_bench.ts --device webgpu --tasks sgemm,gpt --sizes 1024,4096
 // Prints one JSON Measurement per line (bench/timing.ts).
 import * as fl from "../src/index.js";
-import { fashionEpoch, gptStep, lenetStep, mlpStep } from "./flint_tasks.js";
-import { ADD16_BATCH, emit, measure, measureSteps, parseChildArgs, sgemmSweep } from "./timing.js";
+import {
+  fashionEpoch,
+  gptSetup,
+  lenetSetup,
+  lstmSetup,
+  mlpSetup,
+  type Setup,
+  trainStep,
+  trainStepAsync,
+} from "./flint_tasks.js";
+import {
+  ADD16_BATCH,
+  emit,
+  type Measurement,
+  measure,
+  measureSteps,
+  measureStepsAsync,
+  parseChildArgs,
+  sgemmSweep,
+} from "./timing.js";
 
 const args = parseChildArgs(process.argv.slice(2), "flint");
 fl.setNumThreads(args.threads);
 fl.manualSeed(0);
-const base = { system: args.system, threads: args.threads };
+const base: Partial<Measurement> & { system: string; threads: number } = {
+  system: args.system,
+  threads: args.threads,
+};
+const onCpu = args.device === "cpu";
 
-function steps(task: string, size: number, step: (() => number) | null, why: string): void {
-  if (step === null) emit({ ...base, task, size, skipped: why });
-  else emit({ ...base, task, size, ...measureSteps(step, args.budget * 3) });
+if (!onCpu) {
+  if (args.device !== "webgpu") throw new Error(`flint_bench: unknown device ${args.device}`);
+  const info = await fl.webgpu.init();
+  base.device = `webgpu: ${info.adapter}`;
+}
+
+/**
+ * Waits until the GPU has run everything enqueued so far: flint submits its
+ * batch of kernels at the next microtask, so yield once, then wait for the
+ * queue.
+ */
+async function gpuIdle(): Promise<void> {
+  await Promise.resolve();
+  await fl.webgpu.gpuDevice().queue.onSubmittedWorkDone();
+}
+
+const SETUPS: Record<string, { size: number; make: (device: string) => Setup }> = {
+  mlp: { size: 128, make: mlpSetup },
+  lenet: { size: 64, make: lenetSetup },
+  gpt: { size: 16, make: gptSetup },
+  lstm: { size: 32, make: lstmSetup },
+};
+
+async function steps(task: string): Promise<void> {
+  const { size, make } = SETUPS[task]!;
+  const s = make(args.device);
+  const budget = args.budget * 3;
+  const t = onCpu
+    ? measureSteps(trainStep(s), budget)
+    : await measureStepsAsync(trainStepAsync(s), gpuIdle, budget);
+  emit({ ...base, task, size, ...t });
+}
+
+function add16(): void {
+  // Per-op overhead: autograd off, a new output tensor each op.
+  const a = fl.randn([16]);
+  const b = fl.randn([16]);
+  const t = fl.noGrad(() =>
+    measure(
+      () => {
+        for (let i = 0; i < ADD16_BATCH; i++) a.add(b);
+      },
+      { budget: args.budget },
+    ),
+  );
+  const k = ADD16_BATCH;
+  emit({
+    ...base,
+    task: "add16",
+    size: 16,
+    median: t.median / k,
+    min: t.min / k,
+    max: t.max / k,
+    reps: t.reps,
+  });
+}
+
+async function sgemm(): Promise<void> {
+  await sgemmSweep(
+    args,
+    (n) => {
+      const a = fl.randn([n, n]);
+      const b = fl.randn([n, n]);
+      if (onCpu) return { call: () => a.mm(b) };
+      const ga = a.to(args.device);
+      const gb = b.to(args.device);
+      return {
+        // Each product's output goes back to the pool at once, as PyTorch's caching allocator would reuse it.
+        call: () => ga.mm(gb).dispose(),
+        sync: gpuIdle,
+        dispose: () => {
+          ga.dispose();
+          gb.dispose();
+        },
+      };
+    },
+    base.device ? { device: base.device } : {},
+  );
 }
 
 for (const task of args.tasks) {
   try {
     if (task === "add16") {
-      // Per-op overhead: autograd off, a new output tensor each op.
-      const a = fl.randn([16]);
-      const b = fl.randn([16]);
-      const t = fl.noGrad(() =>
-        measure(
-          () => {
-            for (let i = 0; i < ADD16_BATCH; i++) a.add(b);
-          },
-          { budget: args.budget },
-        ),
-      );
-      const k = ADD16_BATCH;
-      emit({
-        ...base,
-        task,
-        size: 16,
-        median: t.median / k,
-        min: t.min / k,
-        max: t.max / k,
-        reps: t.reps,
-      });
-    } else if (task === "sgemm") {
-      sgemmSweep(args, (n) => {
-        const a = fl.randn([n, n]);
-        const b = fl.randn([n, n]);
-        return { call: () => a.mm(b) };
-      });
-    } else if (task === "mlp") steps(task, 128, mlpStep(), "");
-    else if (task === "lenet")
-      steps(task, 64, lenetStep(), "nn.Conv2d / nn.MaxPool2d not available yet");
-    else if (task === "gpt") steps(task, 16, gptStep(), "");
+      if (onCpu) add16();
+      else
+        emit({ ...base, task, size: 16, skipped: "per-op overhead is measured on the CPU only" });
+    } else if (task === "sgemm") await sgemm();
+    else if (task in SETUPS) await steps(task);
     else if (task === "epoch") {
-      const t = fashionEpoch();
+      const t = onCpu ? fashionEpoch() : null;
       if (t === null)
         emit({
           ...base,
           task,
           size: 60000,
-          skipped: "Fashion-MNIST not installed (dataset-fashion-mnist)",
+          skipped: onCpu
+            ? "Fashion-MNIST not installed (dataset-fashion-mnist)"
+            : "the epoch is measured on the CPU only",
         });
       else emit({ ...base, task, size: 60000, median: t, min: t, max: t, reps: 1 });
     } else emit({ ...base, task, size: 0, skipped: "unknown task" });
@@ -65,5 +139,5 @@ for (const task of args.tasks) {
     emit({ ...base, task, size: 0, error: msg.split("\n")[0] });
   }
 }
-// The worker pool keeps the event loop alive.
+// The worker pool (and Dawn's device) keep the event loop alive.
 process.exit(0);

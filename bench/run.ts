@@ -8,13 +8,23 @@
 //   npm run bench -- --quick                # smoke run (< 1 min)
 //   npm run bench -- --json out.json        # also write the measurements as JSON
 //   npm run bench -- --systems flint,torch --tasks sgemm --sizes 256,1024 --threads 1
+//   npm run bench -- --device webgpu        # flint on WebGPU beside PyTorch on CUDA (or CPU)
+//
+// tools/device/prepare.sh bundles this file and flint_bench.ts with esbuild
+// for a machine without tsx; the bundled driver runs the bundled child.
 import { spawnSync } from "node:child_process";
-import { existsSync, writeFileSync } from "node:fs";
+import { writeFileSync } from "node:fs";
 import { cpus } from "node:os";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
 import type { Measurement } from "./timing.js";
 
-const ALL_TASKS = ["add16", "sgemm", "mlp", "lenet", "gpt", "epoch"];
+const ALL_TASKS = ["add16", "sgemm", "mlp", "lenet", "gpt", "lstm", "epoch"];
 const ALL_SYSTEMS = ["flint", "torch", "tfjs-wasm", "tfjs-cpu"];
+
+/** Run from the esbuild bundle (tools/device/prepare.sh) rather than from the sources under tsx. */
+const HERE = dirname(fileURLToPath(import.meta.url));
+const BUNDLED = !import.meta.url.endsWith(".ts");
 
 interface Args {
   systems: string[];
@@ -24,6 +34,12 @@ interface Args {
   budget: number;
   json: string | null;
   quick: boolean;
+  /** "cpu", or "webgpu": flint on WebGPU, PyTorch on CUDA when it has a GPU. */
+  device: string;
+  /** The Python that has torch; by default the first of /usr/bin/python3 and python3 that does. */
+  python: string | null;
+  /** Seconds after which a child is killed (what it measured by then is kept); 0 = no limit. */
+  childTimeout: number;
 }
 
 function parseArgs(argv: string[]): Args {
@@ -35,47 +51,86 @@ function parseArgs(argv: string[]): Args {
     budget: 2,
     json: null,
     quick: false,
+    device: "cpu",
+    python: null,
+    childTimeout: 0,
   };
+  const given = new Set<string>();
   const list = (s: string) => s.split(",").filter(Boolean);
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!;
     const next = () => argv[++i] ?? "";
+    given.add(a);
     if (a === "--systems") args.systems = list(next());
     else if (a === "--tasks") args.tasks = list(next());
     else if (a === "--sizes") args.sizes = list(next()).map(Number);
     else if (a === "--threads") args.threads = list(next()).map(Number);
     else if (a === "--budget") args.budget = Number(next());
     else if (a === "--json") args.json = next();
-    else if (a === "--quick") {
-      // Smoke run: one thread, small sizes, short budgets, and no
-      // tfjs-cpu (a tiny-GPT step takes it ~20 s) and no epoch.
-      args.quick = true;
-      args.sizes = [64, 256];
-      args.threads = [1];
-      args.budget = 0.25;
-      args.systems = ["flint", "torch", "tfjs-wasm"];
-      args.tasks = ["add16", "sgemm", "mlp", "lenet", "gpt"];
-    } else throw new Error(`bench: unknown argument ${a} (see bench/README.md)`);
+    else if (a === "--python") args.python = next();
+    else if (a === "--device") args.device = next();
+    else if (a === "--child-timeout") args.childTimeout = Number(next());
+    else if (a === "--quick") args.quick = true;
+    else throw new Error(`bench: unknown argument ${a} (see bench/README.md)`);
+  }
+  if (args.device !== "cpu" && args.device !== "webgpu")
+    throw new Error(`bench: --device must be cpu or webgpu, got ${args.device}`);
+  // Defaults per mode; options given on the command line win.
+  const preset = (flag: string, set: () => void) => {
+    if (!given.has(flag)) set();
+  };
+  if (args.device === "webgpu") {
+    // One thread count: it only sizes the CPU-side pools (and PyTorch's, when it has no GPU).
+    preset("--systems", () => (args.systems = ["flint", "torch"]));
+    preset("--tasks", () => (args.tasks = ["sgemm", "mlp", "lenet", "gpt", "lstm"]));
+    preset("--sizes", () => (args.sizes = args.quick ? [256, 1024] : [256, 1024, 2048, 4096]));
+    preset("--threads", () => (args.threads = [1]));
+    if (args.quick) preset("--budget", () => (args.budget = 0.25));
+  } else if (args.quick) {
+    // Smoke run: one thread, small sizes, short budgets, and no
+    // tfjs-cpu (a tiny-GPT step takes it ~20 s) and no epoch.
+    preset("--sizes", () => (args.sizes = [64, 256]));
+    preset("--threads", () => (args.threads = [1]));
+    preset("--budget", () => (args.budget = 0.25));
+    preset("--systems", () => (args.systems = ["flint", "torch", "tfjs-wasm"]));
+    preset("--tasks", () => (args.tasks = ["add16", "sgemm", "mlp", "lenet", "gpt", "lstm"]));
   }
   return args;
 }
 
-const PYTHON = "/usr/bin/python3";
+/** The first Python that can import torch, or why none can. */
+function findPython(wanted: string | null): string | { why: string } {
+  const candidates = wanted ? [wanted] : ["/usr/bin/python3", "python3"];
+  for (const py of candidates) {
+    const r = spawnSync(py, ["-c", "import torch"], { encoding: "utf8" });
+    if (r.status === 0) return py;
+  }
+  return {
+    why: `no torch in ${candidates.join(" or ")} (apt-get install python3-torch, or pass --python)`,
+  };
+}
 
 /** The command that runs one system's child, or a reason it cannot run here. */
-function command(system: string): { cmd: string; argv: string[] } | string {
+function command(system: string, args: Args): { cmd: string; argv: string[] } | string {
   const tsx = ["--import", "tsx"];
-  if (system === "flint") return { cmd: process.execPath, argv: [...tsx, "bench/flint_bench.ts"] };
-  if (system === "tfjs-wasm" || system === "tfjs-cpu")
+  if (system === "flint") {
+    const argv = BUNDLED ? [join(HERE, "flint_bench.js")] : [...tsx, "bench/flint_bench.ts"];
+    return { cmd: process.execPath, argv: [...argv, "--device", args.device] };
+  }
+  if (system === "tfjs-wasm" || system === "tfjs-cpu") {
+    if (args.device !== "cpu") return "tfjs's webgpu backend is not part of this benchmark";
+    if (BUNDLED) return "tfjs is not in the device bundle";
     return {
       cmd: process.execPath,
       argv: [...tsx, "bench/tfjs_bench.ts", "--system", system],
     };
+  }
   if (system === "torch") {
-    if (!existsSync(PYTHON)) return `${PYTHON} not found`;
-    const r = spawnSync(PYTHON, ["-c", "import torch"], { encoding: "utf8" });
-    if (r.status !== 0) return "python3-torch not installed (apt-get install python3-torch)";
-    return { cmd: PYTHON, argv: ["bench/torch_bench.py"] };
+    const py = findPython(args.python);
+    if (typeof py !== "string") return py.why;
+    const script = BUNDLED ? join(HERE, "torch_bench.py") : "bench/torch_bench.py";
+    // On a GPU run PyTorch takes CUDA when it has it and says so in each line.
+    return { cmd: py, argv: [script, "--device", args.device === "cpu" ? "cpu" : "auto"] };
   }
   return `unknown system ${system}`;
 }
@@ -86,7 +141,7 @@ function threadsFor(system: string, wanted: number[]): number[] {
 }
 
 function runChild(system: string, threads: number, args: Args, tasks: string[]): Measurement[] {
-  const c = command(system);
+  const c = command(system, args);
   const base = { system, threads, size: 0 };
   if (typeof c === "string") return tasks.map((task) => ({ ...base, task, skipped: c }));
   const argv = [
@@ -106,7 +161,12 @@ function runChild(system: string, threads: number, args: Args, tasks: string[]):
     OMP_NUM_THREADS: String(threads),
     OPENBLAS_NUM_THREADS: String(threads),
   };
-  const r = spawnSync(c.cmd, argv, { encoding: "utf8", maxBuffer: 1 << 26, env });
+  const r = spawnSync(c.cmd, argv, {
+    encoding: "utf8",
+    maxBuffer: 1 << 26,
+    env,
+    ...(args.childTimeout > 0 ? { timeout: args.childTimeout * 1000 } : {}),
+  });
   const out = (r.stdout ?? "")
     .split("\n")
     .filter((l) => l.startsWith("{"))
@@ -115,7 +175,8 @@ function runChild(system: string, threads: number, args: Args, tasks: string[]):
   console.error(`  ${system} t=${threads}: ${out.length} measurements in ${secs} s`);
   if (r.status !== 0) {
     const why = (r.stderr ?? "").trim().split("\n").slice(-3).join(" | ");
-    out.push({ ...base, task: "(process)", error: `exit ${r.status}: ${why}` });
+    const how = r.signal ? `killed (${r.signal}) after ${secs} s` : `exit ${r.status}`;
+    out.push({ ...base, task: "(process)", error: `${how}: ${why}` });
   }
   return out;
 }
@@ -146,6 +207,7 @@ const TASK_LABEL: Record<string, string> = {
   mlp: "MLP step",
   lenet: "LeNet-5 step",
   gpt: "tiny-GPT step",
+  lstm: "LSTM step",
   epoch: "MLP epoch (F-MNIST)",
 };
 
@@ -181,6 +243,44 @@ function table(results: Measurement[], args: Args): string[] {
   return [line(header), `|${widths.map((w) => "-".repeat(w + 2)).join("|")}|`, ...rows.map(line)];
 }
 
+/**
+ * Issue 6's targets for a GPU run: sgemm n=4096 at ≥ 40% of PyTorch's
+ * float32 CUDA GFLOP/s, the tiny-GPT step within 3× of PyTorch's CUDA time.
+ */
+function gpuTargets(results: Measurement[]): string[] {
+  const find = (system: string, task: string, size?: number) =>
+    results.find(
+      (r) =>
+        r.system === system &&
+        r.task === task &&
+        r.median !== undefined &&
+        (size === undefined || r.size === size),
+    );
+  const torchDevice = results.find((r) => r.system === "torch" && r.device)?.device ?? "";
+  const out: string[] = [];
+  if (!torchDevice.startsWith("cuda"))
+    out.push(
+      `- PyTorch ran on ${torchDevice || "nothing"}, not CUDA: the targets below are meant against CUDA`,
+    );
+  const f = find("flint", "sgemm", 4096)?.median;
+  const p = find("torch", "sgemm", 4096)?.median;
+  if (f !== undefined && p !== undefined) {
+    const share = p / f;
+    out.push(
+      `- sgemm n=4096: ${(share * 100).toFixed(0)}% of PyTorch's GFLOP/s (target ≥ 40%): ${share >= 0.4 ? "met" : "NOT met"}`,
+    );
+  } else out.push("- sgemm n=4096: not measured by both");
+  for (const task of ["mlp", "lenet", "gpt", "lstm"]) {
+    const ft = find("flint", task)?.median;
+    const pt = find("torch", task)?.median;
+    if (ft === undefined || pt === undefined) continue;
+    const r = ft / pt;
+    const goal = task === "gpt" ? ` (target ≤ 3): ${r <= 3 ? "met" : "NOT met"}` : "";
+    out.push(`- ${TASK_LABEL[task]}: ${r.toFixed(2)}× PyTorch's time${goal}`);
+  }
+  return out;
+}
+
 /** The issue's targets, checked on this run's figures. */
 function targets(results: Measurement[]): string[] {
   const med = (system: string, task: string, t: number, size?: number) =>
@@ -194,7 +294,7 @@ function targets(results: Measurement[]): string[] {
   const out: string[] = [];
   const threads = [...new Set(results.filter((r) => r.system === "flint").map((r) => r.threads))];
   for (const t of threads) {
-    for (const task of ["mlp", "lenet", "gpt"]) {
+    for (const task of ["mlp", "lenet", "gpt", "lstm"]) {
       const f = med("flint", task, t);
       const p = med("torch", task, t);
       const tfBest = Math.min(
@@ -241,6 +341,12 @@ function main(): void {
     }
   }
   console.log("");
+  const devices = new Map<string, string>();
+  for (const r of results) if (r.device && !devices.has(r.system)) devices.set(r.system, r.device);
+  if (args.device !== "cpu") {
+    for (const s of args.systems) console.log(`${s}: ${devices.get(s) ?? "cpu"}`);
+    console.log("");
+  }
   for (const l of table(results, args)) console.log(l);
   console.log("");
   console.log(
@@ -249,9 +355,14 @@ function main(): void {
   console.log(
     "(N×) = that system's time / PyTorch's time at the same thread count: < 1 faster than PyTorch, > 1 slower.",
   );
-  console.log(
-    "tfjs runs at threads=1 only: tfjs-cpu is single-threaded and tfjs-wasm cannot start its threads under Node.",
-  );
+  if (args.device === "cpu")
+    console.log(
+      "tfjs runs at threads=1 only: tfjs-cpu is single-threaded and tfjs-wasm cannot start its threads under Node.",
+    );
+  else
+    console.log(
+      "GPU timings include the GPU's work: flint awaits the loss and the queue every step; PyTorch on CUDA calls torch.cuda.synchronize().",
+    );
   const notes = results.filter((r) => r.skipped || r.error);
   if (notes.length > 0) {
     console.log("");
@@ -260,9 +371,9 @@ function main(): void {
         `- ${n.system} t=${n.threads} ${n.task}${n.size ? ` ${n.size}` : ""}: ${n.skipped ? `skipped, ${n.skipped}` : `error: ${n.error}`}`,
       );
   }
-  const goals = targets(results);
+  const goals = args.device === "cpu" ? targets(results) : gpuTargets(results);
   if (goals.length > 0) {
-    console.log("\nTargets (issue 7):");
+    console.log(`\nTargets (issue ${args.device === "cpu" ? 7 : 6}):`);
     for (const g of goals) console.log(g);
   }
   if (args.json) {

@@ -254,6 +254,44 @@ function gpt(a: ChildArgs): void {
   );
 }
 
+function lstm(a: ChildArgs): void {
+  const [B, T, I, H] = [32, 32, 64, 128];
+  // One bias per layer: torch's b_ih + b_hh is the same sum with one vector fewer.
+  const layers = [I, H].map((inSize) => ({
+    wih: weight([inSize, 4 * H]),
+    whh: weight([H, 4 * H]),
+    b: zeros(4 * H),
+  }));
+  const head = weight([H, 10]);
+  const hb = zeros(10);
+  const x = tf.tensor3d(randn(B * T * I), [B, T, I]);
+  const y = tf.cast(tf.oneHot(labels(B, 10), 10), "float32");
+  const loss = () => {
+    let seq: tf.Tensor = x;
+    let last: tf.Tensor = x;
+    for (const l of layers) {
+      // The input projection for the whole sequence at once, as flint and torch do.
+      const inSize = seq.shape[2]!;
+      const proj = tf.add(tf.matMul(tf.reshape(seq, [B * T, inSize]), l.wih), l.b);
+      const gi = tf.unstack(tf.reshape(proj, [B, T, 4 * H]), 1);
+      let h: tf.Tensor = tf.zeros([B, H]);
+      let c: tf.Tensor = tf.zeros([B, H]);
+      const outs: tf.Tensor[] = [];
+      for (let t = 0; t < T; t++) {
+        const [i, f, g, o] = tf.split(tf.add(gi[t]!, tf.matMul(h, l.whh)), 4, 1);
+        c = tf.add(tf.mul(tf.sigmoid(f!), c), tf.mul(tf.sigmoid(i!), tf.tanh(g!)));
+        h = tf.mul(tf.sigmoid(o!), tf.tanh(c));
+        outs.push(h);
+      }
+      seq = tf.stack(outs, 1);
+      last = h;
+    }
+    return tf.losses.softmaxCrossEntropy(y, tf.add(tf.matMul(last, head), hb)) as tf.Scalar;
+  };
+  const vars = [...layers.flatMap((l) => [l.wih, l.whh, l.b]), head, hb];
+  record(a, "lstm", 32, step(tf.train.adam(1e-3), loss, vars), "one bias vector per layer");
+}
+
 async function main(): Promise<void> {
   if (args.system === "tfjs-wasm") {
     const dist = dirname(require.resolve("@tensorflow/tfjs-backend-wasm"));
@@ -288,7 +326,7 @@ async function main(): Promise<void> {
           reps: t.reps,
         });
       } else if (task === "sgemm") {
-        sgemmSweep(args, (n) => {
+        await sgemmSweep(args, (n) => {
           const x = tf.tensor2d(randn(n * n), [n, n]);
           const y = tf.tensor2d(randn(n * n), [n, n]);
           return {
@@ -306,6 +344,7 @@ async function main(): Promise<void> {
       } else if (task === "mlp") mlp(args);
       else if (task === "lenet") lenet(args);
       else if (task === "gpt") gpt(args);
+      else if (task === "lstm") lstm(args);
       else emit({ ...base, task, size: 0, skipped: "not measured for TensorFlow.js" });
     } catch (e) {
       const msg = e instanceof Error ? e.message : String(e);

@@ -16,6 +16,8 @@ export interface Measurement {
   skipped?: string;
   error?: string;
   note?: string;
+  /** Where it ran when not the CPU: "webgpu: <adapter>", "cuda: <GPU name>". */
+  device?: string;
 }
 
 export interface Timing {
@@ -29,33 +31,79 @@ function now(): number {
   return performance.now() / 1000;
 }
 
+export interface MeasureOptions {
+  budget: number;
+  minRepTime?: number;
+  minReps?: number;
+  maxReps?: number;
+}
+
 /**
  * Per-call seconds of fn: at least two warm-up calls (one if a call takes
  * over 5 s), then `reps` repetitions of `inner` calls, where inner makes a
  * repetition last about minRepTime (1 for training steps: minRepTime 0)
  * and reps fits the budget, clamped to [minReps, maxReps].
  */
-export function measure(
-  fn: () => unknown,
-  opts: { budget: number; minRepTime?: number; minReps?: number; maxReps?: number },
-): Timing {
-  const { budget, minRepTime = 0.1, minReps = 3, maxReps = 15 } = opts;
+export function measure(fn: () => unknown, opts: MeasureOptions): Timing {
   let t0 = now();
   fn();
   const first = now() - t0;
+  let second = first;
   if (first < 5) {
     t0 = now();
     fn();
+    second = now() - t0;
   }
-  const one = Math.max(first < 5 ? now() - t0 : first, 1e-9);
-  const inner = Math.max(1, Math.ceil(minRepTime / one));
-  const reps = Math.max(minReps, Math.min(maxReps, Math.floor(budget / (one * inner))));
+  const { inner, reps } = plan(second, opts);
   const times: number[] = [];
   for (let r = 0; r < reps; r++) {
     const s = now();
     for (let i = 0; i < inner; i++) fn();
     times.push((now() - s) / inner);
   }
+  return summarize(times);
+}
+
+/**
+ * measure() for work that finishes asynchronously (a GPU): fn enqueues one
+ * call, and `sync` waits until everything enqueued so far has run. A
+ * repetition is `inner` calls back to back and one sync, as PyTorch's side
+ * does with torch.cuda.synchronize().
+ */
+export async function measureAsync(
+  fn: () => unknown,
+  sync: () => Promise<unknown>,
+  opts: MeasureOptions,
+): Promise<Timing> {
+  const once = async () => {
+    const t0 = now();
+    await fn();
+    await sync();
+    return now() - t0;
+  };
+  const first = await once();
+  const second = first < 5 ? await once() : first;
+  const { inner, reps } = plan(second, opts);
+  const times: number[] = [];
+  for (let r = 0; r < reps; r++) {
+    const s = now();
+    for (let i = 0; i < inner; i++) await fn();
+    await sync();
+    times.push((now() - s) / inner);
+  }
+  return summarize(times);
+}
+
+/** Calls per repetition and repetitions, from one warm call's time. */
+function plan(one: number, opts: MeasureOptions): { inner: number; reps: number } {
+  const { budget, minRepTime = 0.1, minReps = 3, maxReps = 15 } = opts;
+  const t = Math.max(one, 1e-9);
+  const inner = Math.max(1, Math.ceil(minRepTime / t));
+  const reps = Math.max(minReps, Math.min(maxReps, Math.floor(budget / (t * inner))));
+  return { inner, reps };
+}
+
+function summarize(times: number[]): Timing {
   times.sort((a, b) => a - b);
   const m = times.length;
   const median = m % 2 ? times[(m - 1) / 2]! : (times[m / 2 - 1]! + times[m / 2]!) / 2;
@@ -64,7 +112,20 @@ export function measure(
 
 /** Training steps: one call per repetition, 3–15 repetitions within the budget. */
 export function measureSteps(fn: () => unknown, budget: number): Timing {
-  return measure(fn, { budget, minRepTime: 0, minReps: 3, maxReps: 15 });
+  return measure(fn, stepReps(budget));
+}
+
+/** measureSteps() for a step that resolves once its loss is read back and the queue is idle. */
+export function measureStepsAsync(
+  fn: () => Promise<unknown>,
+  sync: () => Promise<unknown>,
+  budget: number,
+): Promise<Timing> {
+  return measureAsync(fn, sync, stepReps(budget));
+}
+
+function stepReps(budget: number): MeasureOptions {
+  return { budget, minRepTime: 0, minReps: 3, maxReps: 15 };
 }
 
 /** Ops per call of the per-op-overhead loop (so the timer's own cost is negligible). */
@@ -83,11 +144,20 @@ export interface ChildArgs {
   sizes: number[];
   budget: number;
   system: string;
+  /** "cpu" (default), "webgpu" (flint), "auto"/"cuda" (torch_bench.py). */
+  device: string;
 }
 
-/** The command line every child takes: --threads --tasks --sizes --budget [--system]. */
+/** The command line every child takes: --threads --tasks --sizes --budget [--system] [--device]. */
 export function parseChildArgs(argv: string[], system: string): ChildArgs {
-  const a: ChildArgs = { threads: 1, tasks: [], sizes: [64, 256], budget: 2, system };
+  const a: ChildArgs = {
+    threads: 1,
+    tasks: [],
+    sizes: [64, 256],
+    budget: 2,
+    system,
+    device: "cpu",
+  };
   for (let i = 0; i < argv.length; i++) {
     const v = argv[i + 1] ?? "";
     if (argv[i] === "--threads") a.threads = Number(v);
@@ -95,21 +165,30 @@ export function parseChildArgs(argv: string[], system: string): ChildArgs {
     else if (argv[i] === "--sizes") a.sizes = v.split(",").map(Number);
     else if (argv[i] === "--budget") a.budget = Number(v);
     else if (argv[i] === "--system") a.system = v;
+    else if (argv[i] === "--device") a.device = v;
     else continue;
     i++;
   }
   return a;
 }
 
+/** One sgemm point: `call` runs (or enqueues) one product; `sync` waits for enqueued GPU work. */
+export interface SgemmCall {
+  call: () => unknown;
+  dispose?: () => void;
+  sync?: () => Promise<unknown>;
+}
+
 /** sgemm over the sizes, skipping those predicted too slow; `mm(n)` returns one call. */
-export function sgemmSweep(
+export async function sgemmSweep(
   args: ChildArgs,
-  mm: (n: number) => { call: () => unknown; dispose?: () => void },
-): void {
+  mm: (n: number) => SgemmCall,
+  extra: Partial<Measurement> = {},
+): Promise<void> {
   let prevT = 0;
   let prevN = 0;
   for (const n of args.sizes) {
-    const base = { system: args.system, task: "sgemm", size: n, threads: args.threads };
+    const base = { system: args.system, task: "sgemm", size: n, threads: args.threads, ...extra };
     const predicted = prevT * (n / Math.max(prevN, 1)) ** 3;
     if (prevT > 0 && predicted > MAX_SGEMM_CALL_S) {
       emit({
@@ -118,8 +197,9 @@ export function sgemmSweep(
       });
       continue;
     }
-    const { call, dispose } = mm(n);
-    const t = measure(call, { budget: n >= 1024 ? args.budget * 2 : args.budget });
+    const { call, dispose, sync } = mm(n);
+    const opts = { budget: n >= 1024 ? args.budget * 2 : args.budget };
+    const t = sync ? await measureAsync(call, sync, opts) : measure(call, opts);
     dispose?.();
     emit({ ...base, ...t });
     prevT = t.median;

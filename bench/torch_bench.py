@@ -2,8 +2,10 @@
 """PyTorch's side of `npm run bench`: the same work as bench/flint_bench.ts, timed the same way.
 
 Run by bench/run.ts (one process per thread count) as
-  /usr/bin/python3 bench/torch_bench.py --threads 1 --tasks add16,sgemm,mlp,lenet,gpt,epoch --sizes 64,256
+  /usr/bin/python3 bench/torch_bench.py --threads 1 --tasks add16,sgemm,mlp,lenet,gpt,lstm,epoch --sizes 64,256
 and prints one JSON object per line (the Measurement of bench/timing.ts; seconds per call).
+With --device auto (what `npm run bench -- --device webgpu` passes) it runs on CUDA when
+torch.cuda.is_available(), else on the CPU, and says which in each line's "device".
 """
 import argparse
 import gzip
@@ -18,6 +20,7 @@ ap.add_argument("--tasks", default="add16,sgemm")
 ap.add_argument("--sizes", default="64,256")
 ap.add_argument("--budget", type=float, default=2.0)
 ap.add_argument("--system", default="torch")
+ap.add_argument("--device", default="cpu", choices=["cpu", "cuda", "auto"])
 args = ap.parse_args()
 # The thread pools read these when torch loads; set_num_threads covers the rest.
 for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
@@ -30,17 +33,36 @@ torch.manual_seed(0)
 ADD16_BATCH = 1000
 MAX_SGEMM_CALL_S = 20
 
+if args.device == "auto":
+    args.device = "cuda" if torch.cuda.is_available() else "cpu"
+DEV = torch.device(args.device)
+ON_CUDA = DEV.type == "cuda"
+if ON_CUDA:
+    # Plain float32 arithmetic, as flint's kernels do: no TF32 tensor-core shortcut.
+    torch.backends.cuda.matmul.allow_tf32 = False
+    torch.backends.cudnn.allow_tf32 = False
+    DEVICE_LABEL = f"cuda: {torch.cuda.get_device_name(DEV)}"
+else:
+    DEVICE_LABEL = "cpu"
+
+
+def sync():
+    """Waits for queued GPU work, so that a timing includes it."""
+    if ON_CUDA:
+        torch.cuda.synchronize()
+
 
 def measure(fn, budget, min_rep_time=0.1, min_reps=3, max_reps=15):
-    """bench/timing.ts's measure(): warm-up, then reps of `inner` calls; median per call."""
-    t0 = time.perf_counter()
-    fn()
-    first = time.perf_counter() - t0
-    one = first
-    if first < 5:
+    """bench/timing.ts's measure(): warm-up, then reps of `inner` calls; median per call.
+
+    On CUDA each timed stretch ends with a synchronize (measureAsync's `sync`)."""
+    def once():
         t0 = time.perf_counter()
         fn()
-        one = time.perf_counter() - t0
+        sync()
+        return time.perf_counter() - t0
+    first = once()
+    one = once() if first < 5 else first
     one = max(one, 1e-9)
     inner = max(1, math.ceil(min_rep_time / one)) if min_rep_time > 0 else 1
     reps = max(min_reps, min(max_reps, int(budget / (one * inner))))
@@ -49,6 +71,7 @@ def measure(fn, budget, min_rep_time=0.1, min_reps=3, max_reps=15):
         s = time.perf_counter()
         for _ in range(inner):
             fn()
+        sync()
         times.append((time.perf_counter() - s) / inner)
     times.sort()
     m = len(times)
@@ -58,10 +81,11 @@ def measure(fn, budget, min_rep_time=0.1, min_reps=3, max_reps=15):
 
 def emit(task, size, **rec):
     print(json.dumps({"system": args.system, "task": task, "size": size,
-                      "threads": args.threads, **rec}), flush=True)
+                      "threads": args.threads, "device": DEVICE_LABEL, **rec}), flush=True)
 
 
 def train_step(model, opt, x, y):
+    """One training step; loss.item() reads the loss back (on CUDA it waits for the step)."""
     def step():
         opt.zero_grad(set_to_none=True)
         out = model(x)
@@ -105,10 +129,23 @@ class TinyGPT(torch.nn.Module):
 
     def forward(self, idx):
         t = idx.shape[1]
-        x = self.tok(idx) + self.pos(torch.arange(t))
+        x = self.tok(idx) + self.pos(torch.arange(t, device=idx.device))
         for layer in self.layers:
             x = layer(x, src_mask=self.mask[:t, :t])
         return self.head(self.norm(x))
+
+
+class LSTMClassifier(torch.nn.Module):
+    """2-layer LSTM (input 64, hidden 128, batch first), linear head on the last step, 10 classes."""
+
+    def __init__(self):
+        super().__init__()
+        self.lstm = torch.nn.LSTM(64, 128, num_layers=2, batch_first=True)
+        self.head = torch.nn.Linear(128, 10)
+
+    def forward(self, x):
+        out, _ = self.lstm(x)
+        return self.head(out[:, -1])
 
 
 def fashion():
@@ -129,7 +166,9 @@ def fashion():
 
 
 tasks = args.tasks.split(",")
-if "add16" in tasks:
+if "add16" in tasks and ON_CUDA:
+    emit("add16", 16, skipped="per-op overhead is measured on the CPU only")
+elif "add16" in tasks:
     a, b = torch.randn(16), torch.randn(16)
 
     def adds():
@@ -145,32 +184,42 @@ if "sgemm" in tasks:
         if prev_t > 0 and predicted > MAX_SGEMM_CALL_S:
             emit("sgemm", n, skipped=f"predicted {predicted:.0f} s per call from n={prev_n}")
             continue
-        a, b, c = torch.randn(n, n), torch.randn(n, n), torch.empty(n, n)
+        a, b = torch.randn(n, n).to(DEV), torch.randn(n, n).to(DEV)
+        c = torch.empty(n, n, device=DEV)
         t = measure(lambda: torch.mm(a, b, out=c), args.budget * (2 if n >= 1024 else 1))
         emit("sgemm", n, **t)
         prev_t, prev_n = t["median"], n
 
 if "mlp" in tasks:
-    m = mlp()
-    step = train_step(m, torch.optim.Adam(m.parameters(), lr=1e-3), torch.randn(128, 784),
-                      torch.randint(0, 10, (128,)))
+    # The batch is drawn on the CPU (the same numbers on every device), then moved with the model.
+    m = mlp().to(DEV)
+    step = train_step(m, torch.optim.Adam(m.parameters(), lr=1e-3), torch.randn(128, 784).to(DEV),
+                      torch.randint(0, 10, (128,)).to(DEV))
     emit("mlp", 128, **measure(step, args.budget * 3, min_rep_time=0))
 
 if "lenet" in tasks:
-    m = lenet()
+    m = lenet().to(DEV)
     step = train_step(m, torch.optim.SGD(m.parameters(), lr=0.01, momentum=0.9),
-                      torch.randn(64, 1, 28, 28), torch.randint(0, 10, (64,)))
+                      torch.randn(64, 1, 28, 28).to(DEV), torch.randint(0, 10, (64,)).to(DEV))
     emit("lenet", 64, **measure(step, args.budget * 3, min_rep_time=0))
 
 if "gpt" in tasks:
-    m = TinyGPT()
+    m = TinyGPT().to(DEV)
     step = train_step(m, torch.optim.AdamW(m.parameters(), lr=3e-4, weight_decay=0.01),
-                      torch.randint(0, 256, (16, 64)), torch.randint(0, 256, (16, 64)))
+                      torch.randint(0, 256, (16, 64)).to(DEV), torch.randint(0, 256, (16, 64)).to(DEV))
     emit("gpt", 16, **measure(step, args.budget * 3, min_rep_time=0))
+
+if "lstm" in tasks:
+    m = LSTMClassifier().to(DEV)
+    step = train_step(m, torch.optim.Adam(m.parameters(), lr=1e-3), torch.randn(32, 32, 64).to(DEV),
+                      torch.randint(0, 10, (32,)).to(DEV))
+    emit("lstm", 32, **measure(step, args.budget * 3, min_rep_time=0))
 
 if "epoch" in tasks:
     images, labels = fashion()
-    if images is None:
+    if ON_CUDA:
+        emit("epoch", 60000, skipped="the epoch is measured on the CPU only")
+    elif images is None:
         emit("epoch", 60000, skipped="Fashion-MNIST not installed (dataset-fashion-mnist)")
     else:
         x_all = images.reshape(-1, 784).float() / 255

@@ -47,6 +47,14 @@ export interface FusedKernels {
   im2col?(x: View, index: Int32Array, k: number, l: number): Storage;
   /** The adjoint of im2col: cols [C·k, N·l] summed back into [N, C, hw]. */
   col2im?(cols: View, index: Int32Array, k: number, l: number, n: number, hw: number): Storage;
+  /**
+   * Max pooling of x [N, C, H, W] (contiguous) over the same kind of window
+   * table: values [N, C, l] and int32 indices (the flat H·W position of
+   * each window's first maximum; NaN wins, as in max).
+   */
+  maxPool?(x: View, index: Int32Array, k: number, l: number): { values: Storage; indices: Storage };
+  /** The adjoint: grad [N, C, l] added at indices into [N, C, hw]. */
+  maxPoolBackward?(grad: View, indices: View, l: number, hw: number): Storage;
 }
 
 const registry = new Map<string, FusedKernels>();

@@ -3,6 +3,7 @@ import type { View } from "../backend.js";
 import { type FusedKernels, registerFused } from "../fused.js";
 import { erf, erf32 } from "./elementwise.js";
 import { dataOf, wrap } from "./storage.js";
+import { simdExpInPlace, simdGelu, simdGeluBackward } from "./wasm/vmath.js";
 
 // Fused CPU kernels for GELU, softmax/log-softmax and layer norm: one loop
 // over contiguous float rows instead of the composite's five to fifteen
@@ -34,6 +35,10 @@ function gelu(x: View, approximate: "none" | "tanh") {
   const n = numel(x);
   const xd = floats(x);
   const o = x.offset;
+  if (xd instanceof Float32Array) {
+    const fast = simdGelu(xd.subarray(o, o + n), approximate);
+    if (fast) return wrap(fast);
+  }
   const out = alloc(x, n);
   if (approximate === "tanh") {
     for (let i = 0; i < n; i++) {
@@ -57,6 +62,10 @@ function geluBackward(grad: View, x: View, approximate: "none" | "tanh") {
   const gd = floats(grad);
   const o = x.offset;
   const og = grad.offset;
+  if (xd instanceof Float32Array && gd instanceof Float32Array) {
+    const fast = simdGeluBackward(gd.subarray(og, og + n), xd.subarray(o, o + n), approximate);
+    if (fast) return wrap(fast);
+  }
   const out = alloc(x, n);
   if (approximate === "tanh") {
     for (let i = 0; i < n; i++) {
@@ -77,11 +86,57 @@ function geluBackward(grad: View, x: View, approximate: "none" | "tanh") {
 }
 
 /** Rows of the last dim: softmax shifts each by its maximum so exp cannot overflow. */
+/**
+ * float32 softmax with the exponentials on SIMD (vmath's exp): x − max per
+ * row goes into wasm scratch, is exponentiated in place, and is summed and
+ * scaled (or, for log-softmax, only summed) back here. Null without SIMD.
+ */
+function softmaxSimd(xd: Float32Array, o: number, rows: number, cols: number, log: boolean) {
+  const out = new Float32Array(rows * cols);
+  const maxes = new Float64Array(rows);
+  const ok = simdExpInPlace(
+    rows * cols,
+    (mem) => {
+      for (let r = 0; r < rows; r++) {
+        const s = o + r * cols;
+        const d = r * cols;
+        let m = Number.NEGATIVE_INFINITY;
+        for (let j = 0; j < cols; j++) {
+          const v = xd[s + j]!;
+          if (v > m || v !== v) m = v;
+        }
+        maxes[r] = m;
+        for (let j = 0; j < cols; j++) mem[d + j] = xd[s + j]! - m;
+      }
+    },
+    (mem) => {
+      for (let r = 0; r < rows; r++) {
+        const d = r * cols;
+        let sum = 0;
+        for (let j = 0; j < cols; j++) sum += mem[d + j]!;
+        if (log) {
+          const lse = maxes[r]! + Math.log(sum);
+          const s = o + r * cols;
+          for (let j = 0; j < cols; j++) out[d + j] = xd[s + j]! - lse;
+        } else {
+          const inv = 1 / sum;
+          for (let j = 0; j < cols; j++) out[d + j] = mem[d + j]! * inv;
+        }
+      }
+    },
+  );
+  return ok ? out : null;
+}
+
 function softmax(x: View, log: boolean) {
   const n = numel(x);
   const cols = x.shape[x.shape.length - 1] ?? 1;
   const rows = cols === 0 ? 0 : n / cols;
   const xd = floats(x);
+  if (xd instanceof Float32Array && rows > 0) {
+    const fast = softmaxSimd(xd, x.offset, rows, cols, log);
+    if (fast) return wrap(fast);
+  }
   const out = alloc(x, n);
   for (let r = 0; r < rows; r++) {
     const s = x.offset + r * cols;
@@ -116,6 +171,23 @@ function softmaxBackward(grad: View, y: View, log: boolean) {
   const yd = floats(y);
   const gd = floats(grad);
   const out = alloc(y, n);
+  // log-softmax's backward needs exp(y): on SIMD for float32.
+  if (log && yd instanceof Float32Array && rows > 0) {
+    const done = simdExpInPlace(
+      n,
+      (mem) => mem.set(yd.subarray(y.offset, y.offset + n)),
+      (mem) => {
+        for (let r = 0; r < rows; r++) {
+          const sg = grad.offset + r * cols;
+          const d = r * cols;
+          let dot = 0;
+          for (let j = 0; j < cols; j++) dot += gd[sg + j]!;
+          for (let j = 0; j < cols; j++) out[d + j] = gd[sg + j]! - mem[d + j]! * dot;
+        }
+      },
+    );
+    if (done) return wrap(out);
+  }
   for (let r = 0; r < rows; r++) {
     const sy = y.offset + r * cols;
     const sg = grad.offset + r * cols;
@@ -234,12 +306,57 @@ function layerNormBackward(
   return { gx: wrap(gx), gw: cast(gw), gb: cast(gb) };
 }
 
+/**
+ * A window table as runs: for window element j, the stretches of output
+ * positions p that read consecutive input positions (i, i+1, …), as
+ * triples (p, i, length) in runs[from[j] … from[j+1]). Padding reads (-1)
+ * belong to no run. A stride-1 convolution has one run per output row, so
+ * im2col/col2im copy rows without a table lookup or a branch per element.
+ */
+interface Runs {
+  from: Int32Array;
+  runs: Int32Array;
+  /** Mean run length: below ~4 the per-element loop is as fast. */
+  mean: number;
+}
+
+const runsCache = new WeakMap<Int32Array, Runs>();
+
+function windowRuns(index: Int32Array, k: number, l: number): Runs {
+  const hit = runsCache.get(index);
+  if (hit) return hit;
+  const from = new Int32Array(k + 1);
+  const list: number[] = [];
+  let covered = 0;
+  for (let j = 0; j < k; j++) {
+    from[j] = list.length / 3;
+    let p = 0;
+    while (p < l) {
+      const i = index[j * l + p]!;
+      if (i < 0) {
+        p++;
+        continue;
+      }
+      let len = 1;
+      while (p + len < l && index[j * l + p + len] === i + len) len++;
+      list.push(p, i, len);
+      covered += len;
+      p += len;
+    }
+  }
+  from[k] = list.length / 3;
+  const r = { from, runs: Int32Array.from(list), mean: covered / Math.max(1, list.length / 3) };
+  runsCache.set(index, r);
+  return r;
+}
+
 function im2col(x: View, index: Int32Array, k: number, l: number) {
   const [n, c, h, w] = x.shape as [number, number, number, number];
   const hw = h * w;
   const nl = n * l;
   const xd = dataOf(x);
   const out = allocArray(x.dtype, c * k * nl);
+  const { from, runs, mean } = windowRuns(index, k, l);
   for (let ci = 0; ci < c; ci++) {
     for (let j = 0; j < k; j++) {
       const row = (ci * k + j) * nl;
@@ -247,6 +364,15 @@ function im2col(x: View, index: Int32Array, k: number, l: number) {
       for (let ni = 0; ni < n; ni++) {
         const src = x.offset + (ni * c + ci) * hw;
         const dst = row + ni * l;
+        if (mean >= 4) {
+          for (let r = from[j]! * 3; r < from[j + 1]! * 3; r += 3) {
+            const d = dst + runs[r]!;
+            const s0 = src + runs[r + 1]!;
+            const len = runs[r + 2]!;
+            for (let q = 0; q < len; q++) out[d + q] = xd[s0 + q]!;
+          }
+          continue;
+        }
         for (let p = 0; p < l; p++) {
           const i = index[tab + p]!;
           // The output is zero-filled, so padded reads just skip.
@@ -258,11 +384,13 @@ function im2col(x: View, index: Int32Array, k: number, l: number) {
   return wrap(out);
 }
 
+/** Sums in the same order as the per-element loop (window element, then position), run or not. */
 function col2im(cols: View, index: Int32Array, k: number, l: number, n: number, hw: number) {
   const nl = n * l;
   const c = cols.shape[0]! / k;
   const cd = dataOf(cols);
   const out = allocArray(cols.dtype, n * c * hw);
+  const { from, runs, mean } = windowRuns(index, k, l);
   for (let ci = 0; ci < c; ci++) {
     for (let j = 0; j < k; j++) {
       const row = cols.offset + (ci * k + j) * nl;
@@ -270,6 +398,15 @@ function col2im(cols: View, index: Int32Array, k: number, l: number, n: number, 
       for (let ni = 0; ni < n; ni++) {
         const src = row + ni * l;
         const dst = (ni * c + ci) * hw;
+        if (mean >= 4) {
+          for (let r = from[j]! * 3; r < from[j + 1]! * 3; r += 3) {
+            const s0 = src + runs[r]!;
+            const d = dst + runs[r + 1]!;
+            const len = runs[r + 2]!;
+            for (let q = 0; q < len; q++) out[d + q] = out[d + q]! + cd[s0 + q]!;
+          }
+          continue;
+        }
         for (let p = 0; p < l; p++) {
           const i = index[tab + p]!;
           if (i >= 0) out[dst + i] = out[dst + i]! + cd[src + p]!;
@@ -280,7 +417,63 @@ function col2im(cols: View, index: Int32Array, k: number, l: number, n: number, 
   return wrap(out);
 }
 
+function maxPool(x: View, index: Int32Array, k: number, l: number) {
+  const [n, c, h, w] = x.shape as [number, number, number, number];
+  const hw = h * w;
+  const xd = dataOf(x);
+  const values = allocArray(x.dtype, n * c * l);
+  const indices = new Int32Array(n * c * l);
+  // Padding reads -inf, as the composite's gather does.
+  const at = (src: number, j: number, p: number) => {
+    const i = index[j * l + p]!;
+    return i >= 0 ? xd[src + i]! : Number.NEGATIVE_INFINITY;
+  };
+  for (let plane = 0; plane < n * c; plane++) {
+    const src = x.offset + plane * hw;
+    const dst = plane * l;
+    for (let p = 0; p < l; p++) {
+      let best = at(src, 0, p);
+      let arg = 0;
+      if (best === best) {
+        for (let j = 1; j < k; j++) {
+          const v = at(src, j, p);
+          if (v !== v) {
+            best = v;
+            arg = j;
+            break;
+          }
+          if (v > best) {
+            best = v;
+            arg = j;
+          }
+        }
+      }
+      values[dst + p] = best;
+      indices[dst + p] = index[arg * l + p]!;
+    }
+  }
+  return { values: wrap(values), indices: wrap(indices) };
+}
+
+function maxPoolBackward(grad: View, indices: View, l: number, hw: number) {
+  const planes = l === 0 ? 0 : numel(grad) / l;
+  const gd = dataOf(grad);
+  const id = dataOf(indices);
+  const out = allocArray(grad.dtype, planes * hw);
+  for (let plane = 0; plane < planes; plane++) {
+    const src = plane * l;
+    const dst = plane * hw;
+    for (let p = 0; p < l; p++) {
+      const i = id[indices.offset + src + p]!;
+      if (i >= 0) out[dst + i] = out[dst + i]! + gd[grad.offset + src + p]!;
+    }
+  }
+  return wrap(out);
+}
+
 export const cpuFused: FusedKernels = {
+  maxPool,
+  maxPoolBackward,
   im2col,
   col2im,
   gelu,

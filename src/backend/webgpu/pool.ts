@@ -105,7 +105,10 @@ export class BufferPool {
     // is measured from, so sweeps keep pace with the loop that allocates.
     if (this.stats.liveBytes < this.liveAfterSweep) this.liveAfterSweep = this.stats.liveBytes;
     if (this.stats.pooledBytes + bytes > this.maxPooledBytes) {
-      buffer.destroy();
+      // Kernels still unsubmitted in the current batch may use it, and a
+      // destroyed buffer fails the whole submit: destroy it after the batch's
+      // flush, which an earlier microtask runs (already-submitted work keeps it alive).
+      queueMicrotask(() => buffer.destroy());
       return;
     }
     let list = this.free.get(bytes);

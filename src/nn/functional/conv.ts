@@ -9,6 +9,7 @@
 // differentiable any number of times with no kernel of their own, and the
 // arithmetic of a convolution is one batched matmul.
 import { ArgumentError, fmtShape, ShapeError } from "../../errors.js";
+import { keep } from "../../tensor/memory.js";
 import { Tensor } from "../../tensor/tensor.js";
 import { fusedIm2col } from "./fused.js";
 import { type PaddingMode, pad as padFn } from "./padding.js";
@@ -141,7 +142,8 @@ function tableIndex(t: WindowTable, hw: number, device: string): Tensor {
   const hit = indexCache.get(t.index);
   if (hit && hit.device === device) return hit;
   const idx = Int32Array.from(t.index, (v) => (v < 0 ? hw : v));
-  const out = Tensor.fromArray(idx, [idx.length], device);
+  // Cached across calls, so a tidy() scope around the first call must not free it.
+  const out = keep(Tensor.fromArray(idx, [idx.length], device));
   indexCache.set(t.index, out);
   return out;
 }
@@ -376,7 +378,7 @@ export function conv2d(
     );
   const groups = opts.groups ?? 1;
   checkConv("conv2d", input, weight, groups, 0);
-  const [n, c, h, w] = input.shape as [number, number, number, number];
+  const [n, , h, w] = input.shape as [number, number, number, number];
   const [o, cg, kh, kw] = weight.shape as [number, number, number, number];
   const stride = pair("conv2d", "stride", opts.stride ?? 1);
   const dilation = pair("conv2d", "dilation", opts.dilation ?? 1);

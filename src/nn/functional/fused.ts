@@ -28,13 +28,7 @@ export function fusedGelu(x: Tensor, approximate: "none" | "tanh"): Tensor | nul
   if (!k.gelu || !isFloat(x)) return null;
   const xc = x.contiguous();
   const y = Tensor.fromStorage(k.gelu(xc, approximate), x.shape, x.dtype);
-  return record(
-    "GeluBackward0",
-    y,
-    [xc],
-    (g, [xs]) => [geluGrad(g, xs!, approximate)],
-    [xc],
-  );
+  return record("GeluBackward0", y, [xc], (g, [xs]) => [geluGrad(g, xs!, approximate)], [xc]);
 }
 
 function geluGrad(g: Tensor, x: Tensor, approximate: "none" | "tanh"): Tensor {
@@ -44,7 +38,11 @@ function geluGrad(g: Tensor, x: Tensor, approximate: "none" | "tanh"): Tensor {
   }
   if (approximate === "tanh") {
     const t = x.add(x.pow(3).mul(GELU_C)).mul(SQRT_2_OVER_PI).tanh();
-    const du = x.square().mul(3 * GELU_C).add(1).mul(SQRT_2_OVER_PI);
+    const du = x
+      .square()
+      .mul(3 * GELU_C)
+      .add(1)
+      .mul(SQRT_2_OVER_PI);
     const dt = t.square().neg().add(1);
     return g.mul(t.add(1).mul(0.5).add(x.mul(0.5).mul(dt).mul(du)));
   }
@@ -153,9 +151,7 @@ function layerNormGrad(
   const xh = xc.mul(rs);
   const gh = w ? g.mul(w) : g;
   const gx = rs.mul(
-    gh
-      .sub(gh.mean(dims, { keepdim: true }))
-      .sub(xh.mul(gh.mul(xh).mean(dims, { keepdim: true }))),
+    gh.sub(gh.mean(dims, { keepdim: true })).sub(xh.mul(gh.mul(xh).mean(dims, { keepdim: true }))),
   );
   // Broadcast-shaped weight/bias gradients are summed back by the engine.
   return [gx, w ? g.mul(xh) : null, hasBias ? g : null];
@@ -184,4 +180,44 @@ export function fusedIm2col(
     const gx = kern.col2im!(g.contiguous(), index, k, l, n, h * w);
     return [Tensor.fromStorage(gx, [n, c, h, w], x.dtype)];
   });
+}
+
+/**
+ * Max pooling of x [N, C, H, W] over a window table through the fused
+ * kernel: values and int32 flat plane indices, both [N, C, outH, outW];
+ * null when the device has none. The backward adds the gradient at the
+ * indices (a fused kernel, or scatterAdd under createGraph).
+ */
+export function fusedMaxPool(
+  x: Tensor,
+  index: Int32Array,
+  k: number,
+  outH: number,
+  outW: number,
+): { values: Tensor; indices: Tensor } | null {
+  const kern = fusedKernels(x.device);
+  if (!kern.maxPool || !kern.maxPoolBackward || x.ndim !== 4 || !isFloat(x)) return null;
+  const xc = x.contiguous();
+  const [n, c, h, w] = x.shape as [number, number, number, number];
+  const l = outH * outW;
+  const r = kern.maxPool(xc, index, k, l);
+  const shape = [n, c, outH, outW];
+  const indices = Tensor.fromStorage(r.indices, shape, "int32");
+  const values = Tensor.fromStorage(r.values, shape, x.dtype);
+  record(
+    "MaxPool2DWithIndicesBackward0",
+    values,
+    [xc],
+    (g) => {
+      if (isGradEnabled() || g.dtype !== x.dtype) {
+        const flat = Tensor.zeros([n * c, h * w], g.dtype, g.device);
+        const gx = flat.scatterAdd(1, indices.reshape([n * c, l]), g.reshape([n * c, l]));
+        return [gx.reshape([n, c, h, w])];
+      }
+      const gx = kern.maxPoolBackward!(g.contiguous(), indices, l, h * w);
+      return [Tensor.fromStorage(gx, [n, c, h, w], x.dtype)];
+    },
+    [indices],
+  );
+  return { values, indices };
 }

@@ -13,6 +13,7 @@ import {
   type WindowTable,
   windowTable,
 } from "./conv.js";
+import { fusedMaxPool } from "./fused.js";
 
 export interface MaxPoolOptions {
   /** Window step (the kernel size). */
@@ -66,6 +67,8 @@ function poolTable(op: string, x: Tensor, kernelSize: Size2, opts: MaxPoolOption
 
 /** The max over each window's rows, and the flat input position it came from. */
 function maxOverWindows(x: Tensor, t: WindowTable): { values: Tensor; indices: Tensor } {
+  const fused = fusedMaxPool(x, t.index, t.k, t.outH, t.outW);
+  if (fused) return fused;
   const [n, c] = x.shape as [number, number];
   const rows = gatherWindows(x, t, Number.NEGATIVE_INFINITY).reshape([t.k, t.l, n * c]);
   const { values, indices } = rows.max(0); // [L, NC]

@@ -53,6 +53,20 @@ export const V128 = {
   f32x4Mul: 0xe6,
   /** relaxed SIMD: a*b+c, fused where the hardware has it. */
   f32x4RelaxedMadd: 0x105,
+  // For the vector math kernels (vmath.ts).
+  v128And: 0x4e,
+  v128Bitselect: 0x52,
+  f32x4Lt: 0x43,
+  f32x4Nearest: 0x6a,
+  i32x4Shl: 0xab,
+  i32x4Add: 0xae,
+  f32x4Abs: 0xe0,
+  f32x4Neg: 0xe1,
+  f32x4Sub: 0xe5,
+  f32x4Div: 0xe7,
+  f32x4Min: 0xe8,
+  f32x4Max: 0xe9,
+  i32x4TruncSatF32x4S: 0xf8,
 } as const;
 
 function uleb(out: number[], v: number): void {
@@ -112,6 +126,13 @@ export class Code {
   i32Const(v: number): this {
     this.body.push(0x41);
     sleb(this.body, v | 0);
+    return this;
+  }
+  /** A v128 constant holding `v` (rounded to float32) in all four lanes. */
+  f32x4Const(v: number): this {
+    this.simd(V128.const);
+    const lane = new Uint8Array(new Float32Array([v]).buffer);
+    for (let i = 0; i < 4; i++) this.body.push(...lane);
     return this;
   }
   f32x4Zero(): this {

@@ -1,0 +1,370 @@
+import { type Code, I32, ModuleBuilder, V128 } from "./emitter.js";
+import { Scratch, wasmFeatures } from "./runtime.js";
+
+// Float32 GELU and its gradient on WebAssembly SIMD, four lanes at a time,
+// over a vector exp (Cephes' expf: range reduction by ln 2, a degree-6
+// polynomial, the power of two built in the exponent bits). exp dominates
+// GELU's cost in scalar JS (Math.exp, twice per element in the backward);
+// here the whole formula is a few dozen vector instructions. erf comes from
+// Numerical Recipes' erfc fit (fractional error < 1.2e-7) on |x|, so no
+// branch per lane is needed.
+
+const LOG2E = Math.LOG2E;
+/** The smallest input whose exp is a normal float32 (2⁻¹²⁶ ≈ e^−87.34). */
+const EXP_MIN = -87.3;
+// ln 2 split in two, so r = x − n·ln 2 keeps its low bits.
+const LN2_HI = 0.693359375;
+const LN2_LO = -2.1219444e-4;
+const EXP_POLY = [
+  1.98756915e-4, 1.39819995e-3, 8.33345191e-3, 4.16657959e-2, 1.66666655e-1, 5.00000012e-1,
+];
+const ERFC_POLY = [
+  0.17087277, -0.82215223, 1.48851587, -1.13520398, 0.27886807, -0.18628806, 0.09678418, 0.37409196,
+  1.00002368, -1.26551223,
+];
+const SQRT_2_OVER_PI = Math.sqrt(2 / Math.PI);
+const INV_SQRT_2PI = 1 / Math.sqrt(2 * Math.PI);
+const GELU_C = 0.044715;
+
+/** Locals the expression helpers work in. */
+interface Regs {
+  a: number;
+  b: number;
+  c: number;
+  d: number;
+  e: number;
+}
+
+/**
+ * Pushes exp(local x). Inputs are clamped to [EXP_MIN, 88] for the
+ * polynomial (no overflow to inf, no denormal scale); lanes below EXP_MIN
+ * then give 0.
+ */
+function vexp(c: Code, x: number, r: Regs): void {
+  c.localGet(x)
+    .f32x4Const(88)
+    .simd(V128.f32x4Min)
+    .f32x4Const(EXP_MIN)
+    .simd(V128.f32x4Max)
+    .localSet(r.a);
+  // n = round(x·log2 e), t = x − n·ln 2
+  c.localGet(r.a).f32x4Const(LOG2E).simd(V128.f32x4Mul).simd(V128.f32x4Nearest).localSet(r.b);
+  c.localGet(r.a)
+    .localGet(r.b)
+    .f32x4Const(LN2_HI)
+    .simd(V128.f32x4Mul)
+    .simd(V128.f32x4Sub)
+    .localGet(r.b)
+    .f32x4Const(LN2_LO)
+    .simd(V128.f32x4Mul)
+    .simd(V128.f32x4Sub)
+    .localSet(r.c);
+  c.f32x4Const(EXP_POLY[0]!);
+  for (const k of EXP_POLY.slice(1)) {
+    c.localGet(r.c).simd(V128.f32x4Mul).f32x4Const(k).simd(V128.f32x4Add);
+  }
+  // p·t² + t + 1
+  c.localGet(r.c)
+    .simd(V128.f32x4Mul)
+    .localGet(r.c)
+    .simd(V128.f32x4Mul)
+    .localGet(r.c)
+    .simd(V128.f32x4Add)
+    .f32x4Const(1)
+    .simd(V128.f32x4Add);
+  // × 2ⁿ: (n + 127) << 23 read as a float.
+  c.localGet(r.b).simd(V128.i32x4TruncSatF32x4S);
+  i32x4Const(c, 127);
+  c.simd(V128.i32x4Add).i32Const(23).simd(V128.i32x4Shl).simd(V128.f32x4Mul).localSet(r.a);
+  // Below the clamp the result is 0, as expf underflows (so inf·φ(inf) is NaN, as in PyTorch).
+  c.f32x4Zero()
+    .localGet(r.a)
+    .localGet(x)
+    .f32x4Const(EXP_MIN)
+    .simd(V128.f32x4Lt)
+    .simd(V128.v128Bitselect);
+}
+
+function i32x4Const(c: Code, k: number): void {
+  c.simd(V128.const);
+  const lane = new Uint8Array(new Int32Array([k]).buffer);
+  for (let i = 0; i < 4; i++) c.op(...lane);
+}
+
+/** Sets local `out` to Φ(x) = ½(1 + erf(x/√2)) for local x. */
+function vcdf(c: Code, x: number, out: number, r: Regs): void {
+  // z = |x|/√2, t = 1/(1 + z/2)
+  c.localGet(x).simd(V128.f32x4Abs).f32x4Const(Math.SQRT1_2).simd(V128.f32x4Mul).localSet(r.d);
+  c.f32x4Const(1)
+    .f32x4Const(1)
+    .localGet(r.d)
+    .f32x4Const(0.5)
+    .simd(V128.f32x4Mul)
+    .simd(V128.f32x4Add)
+    .simd(V128.f32x4Div)
+    .localSet(r.e);
+  // erfc(z) = t·exp(−z² + P(t))
+  c.f32x4Const(ERFC_POLY[0]!);
+  for (const k of ERFC_POLY.slice(1)) {
+    c.localGet(r.e).simd(V128.f32x4Mul).f32x4Const(k).simd(V128.f32x4Add);
+  }
+  c.localGet(r.d).localGet(r.d).simd(V128.f32x4Mul).simd(V128.f32x4Sub).localSet(out);
+  vexp(c, out, r);
+  c.localGet(r.e).simd(V128.f32x4Mul).f32x4Const(0.5).simd(V128.f32x4Mul).localSet(out);
+  // Φ = x < 0 ? erfc/2 : 1 − erfc/2
+  c.localGet(out)
+    .f32x4Const(1)
+    .localGet(out)
+    .simd(V128.f32x4Sub)
+    .localGet(x)
+    .f32x4Zero()
+    .simd(V128.f32x4Lt)
+    .simd(V128.v128Bitselect)
+    .localSet(out);
+}
+
+/** Sets local `out` to tanh(√(2/π)(x + 0.044715 x³)) for local x, as 1 − 2/(e^{2u} + 1). */
+function vtanhInner(c: Code, x: number, out: number, r: Regs): void {
+  c.localGet(x)
+    .localGet(x)
+    .localGet(x)
+    .simd(V128.f32x4Mul)
+    .localGet(x)
+    .simd(V128.f32x4Mul)
+    .f32x4Const(GELU_C)
+    .simd(V128.f32x4Mul)
+    .simd(V128.f32x4Add)
+    .f32x4Const(2 * SQRT_2_OVER_PI)
+    .simd(V128.f32x4Mul)
+    .localSet(out);
+  vexp(c, out, r);
+  c.f32x4Const(1).simd(V128.f32x4Add).localSet(out);
+  c.f32x4Const(1).f32x4Const(2).localGet(out).simd(V128.f32x4Div).simd(V128.f32x4Sub).localSet(out);
+}
+
+/** for (i = 0; i < nbytes; i += 16) body(i), over params (…, nbytes) at index `nParam`. */
+function lanes(c: Code, nParam: number, body: (i: number) => void): void {
+  const i = c.local("i32");
+  c.for(
+    i,
+    () => c.i32Const(0),
+    () => c.localGet(nParam),
+    16,
+    () => body(i),
+  );
+}
+
+function load(c: Code, base: number, i: number, into: number): void {
+  c.localGet(base).localGet(i).op(I32.add).simdMem(V128.load, 0, 4).localSet(into);
+}
+
+function regs(c: Code): Regs {
+  return {
+    a: c.local("v128"),
+    b: c.local("v128"),
+    c: c.local("v128"),
+    d: c.local("v128"),
+    e: c.local("v128"),
+  };
+}
+
+/** The module: gelu(src, dst, nbytes), geluBackward(g, x, dst, nbytes), and the tanh forms. */
+export function vmathModule(): Uint8Array {
+  const m = new ModuleBuilder();
+  m.func("gelu", ["i32", "i32", "i32"], [], (c) => {
+    const x = c.local("v128");
+    const p = c.local("v128");
+    const r = regs(c);
+    lanes(c, 2, (i) => {
+      load(c, 0, i, x);
+      vcdf(c, x, p, r);
+      c.localGet(1).localGet(i).op(I32.add);
+      c.localGet(x).localGet(p).simd(V128.f32x4Mul).simdMem(V128.store, 0, 4);
+    });
+  });
+  m.func("geluBackward", ["i32", "i32", "i32", "i32"], [], (c) => {
+    const x = c.local("v128");
+    const p = c.local("v128");
+    const q = c.local("v128");
+    const r = regs(c);
+    lanes(c, 3, (i) => {
+      load(c, 1, i, x);
+      vcdf(c, x, p, r);
+      // φ(x) = e^{−x²/2}/√(2π)
+      c.localGet(x)
+        .localGet(x)
+        .simd(V128.f32x4Mul)
+        .f32x4Const(-0.5)
+        .simd(V128.f32x4Mul)
+        .localSet(q);
+      vexp(c, q, r);
+      c.f32x4Const(INV_SQRT_2PI).simd(V128.f32x4Mul).localSet(q);
+      c.localGet(2).localGet(i).op(I32.add);
+      c.localGet(0).localGet(i).op(I32.add).simdMem(V128.load, 0, 4);
+      c.localGet(p)
+        .localGet(x)
+        .localGet(q)
+        .simd(V128.f32x4Mul)
+        .simd(V128.f32x4Add)
+        .simd(V128.f32x4Mul)
+        .simdMem(V128.store, 0, 4);
+    });
+  });
+  m.func("exp", ["i32", "i32", "i32"], [], (c) => {
+    const x = c.local("v128");
+    const r = regs(c);
+    lanes(c, 2, (i) => {
+      load(c, 0, i, x);
+      c.localGet(1).localGet(i).op(I32.add);
+      vexp(c, x, r);
+      c.simdMem(V128.store, 0, 4);
+    });
+  });
+  m.func("geluTanh", ["i32", "i32", "i32"], [], (c) => {
+    const x = c.local("v128");
+    const t = c.local("v128");
+    const r = regs(c);
+    lanes(c, 2, (i) => {
+      load(c, 0, i, x);
+      vtanhInner(c, x, t, r);
+      c.localGet(1).localGet(i).op(I32.add);
+      c.localGet(x)
+        .f32x4Const(0.5)
+        .simd(V128.f32x4Mul)
+        .localGet(t)
+        .f32x4Const(1)
+        .simd(V128.f32x4Add)
+        .simd(V128.f32x4Mul)
+        .simdMem(V128.store, 0, 4);
+    });
+  });
+  m.func("geluTanhBackward", ["i32", "i32", "i32", "i32"], [], (c) => {
+    const x = c.local("v128");
+    const t = c.local("v128");
+    const r = regs(c);
+    lanes(c, 3, (i) => {
+      load(c, 1, i, x);
+      vtanhInner(c, x, t, r);
+      c.localGet(2).localGet(i).op(I32.add);
+      c.localGet(0).localGet(i).op(I32.add).simdMem(V128.load, 0, 4);
+      // ½(1 + t) + ½x(1 − t²)·√(2/π)(1 + 3c·x²)
+      c.localGet(t)
+        .f32x4Const(1)
+        .simd(V128.f32x4Add)
+        .f32x4Const(0.5)
+        .simd(V128.f32x4Mul)
+        .localGet(x)
+        .f32x4Const(0.5)
+        .simd(V128.f32x4Mul)
+        .f32x4Const(1)
+        .localGet(t)
+        .localGet(t)
+        .simd(V128.f32x4Mul)
+        .simd(V128.f32x4Sub)
+        .simd(V128.f32x4Mul)
+        .localGet(x)
+        .localGet(x)
+        .simd(V128.f32x4Mul)
+        .f32x4Const(3 * GELU_C * SQRT_2_OVER_PI)
+        .simd(V128.f32x4Mul)
+        .f32x4Const(SQRT_2_OVER_PI)
+        .simd(V128.f32x4Add)
+        .simd(V128.f32x4Mul)
+        .simd(V128.f32x4Add)
+        .simd(V128.f32x4Mul)
+        .simdMem(V128.store, 0, 4);
+    });
+  });
+  return m.bytes({ pages: 1 });
+}
+
+interface VmathExports {
+  exp(src: number, dst: number, nbytes: number): void;
+  gelu(src: number, dst: number, nbytes: number): void;
+  geluBackward(g: number, x: number, dst: number, nbytes: number): void;
+  geluTanh(src: number, dst: number, nbytes: number): void;
+  geluTanhBackward(g: number, x: number, dst: number, nbytes: number): void;
+}
+
+/** The compiled kernels over their own scratch memory (reused call to call: flat memory). */
+class Vmath {
+  readonly scratch = new Scratch(false, 1);
+  readonly k: VmathExports;
+  constructor() {
+    const inst = new WebAssembly.Instance(new WebAssembly.Module(vmathModule() as BufferSource), {
+      env: { memory: this.scratch.memory },
+    });
+    this.k = inst.exports as unknown as VmathExports;
+  }
+
+  /**
+   * Runs a kernel over one or two float32 inputs of n elements: they are
+   * copied in (padded to whole vectors), the result copied out into a new array.
+   */
+  run(inputs: Float32Array[], call: (ptrs: number[], out: number, nbytes: number) => void) {
+    const n = inputs[0]!.length;
+    const padded = Math.ceil(n / 4) * 4 * 4;
+    this.scratch.reserve(padded * (inputs.length + 1));
+    const mem = this.scratch.floats;
+    const ptrs = inputs.map((a, j) => {
+      mem.set(a, (j * padded) / 4);
+      return j * padded;
+    });
+    const out = inputs.length * padded;
+    call(ptrs, out, padded);
+    return this.scratch.floats.slice(out / 4, out / 4 + n);
+  }
+}
+
+/**
+ * exp in place over scratch memory: `fill` writes n float32 values into the
+ * view it is given; `use` then reads their exponentials from the same view
+ * (valid only during the call). Lanes below −87.3 give 0, above 88 e^88.
+ * False (and nothing called) without SIMD or below the size where it pays.
+ */
+export function simdExpInPlace(
+  n: number,
+  fill: (mem: Float32Array) => void,
+  use: (mem: Float32Array) => void,
+): boolean {
+  const vm = n >= VMATH_MIN ? vmath() : null;
+  if (!vm) return false;
+  const padded = Math.ceil(n / 4) * 16;
+  vm.scratch.reserve(padded);
+  const view = vm.scratch.floats.subarray(0, n);
+  fill(view);
+  vm.k.exp(0, 0, padded);
+  use(view);
+  return true;
+}
+
+let instance: Vmath | null | undefined;
+
+/** The SIMD GELU kernels, or null without WebAssembly SIMD. */
+export function vmath(): Vmath | null {
+  if (instance === undefined) instance = wasmFeatures().simd ? new Vmath() : null;
+  return instance;
+}
+
+/** Below this many elements the copies in and out cost more than the scalar loop. */
+export const VMATH_MIN = 256;
+
+/** GELU of a float32 array on SIMD, or null without it. */
+export function simdGelu(x: Float32Array, approximate: "none" | "tanh"): Float32Array | null {
+  const vm = x.length >= VMATH_MIN ? vmath() : null;
+  if (!vm) return null;
+  const f = approximate === "tanh" ? vm.k.geluTanh : vm.k.gelu;
+  return vm.run([x], ([p], out, nb) => f(p!, out, nb));
+}
+
+/** grad · GELU'(x) for float32 arrays on SIMD, or null without it. */
+export function simdGeluBackward(
+  g: Float32Array,
+  x: Float32Array,
+  approximate: "none" | "tanh",
+): Float32Array | null {
+  const vm = x.length >= VMATH_MIN ? vmath() : null;
+  if (!vm) return null;
+  const f = approximate === "tanh" ? vm.k.geluTanhBackward : vm.k.geluBackward;
+  return vm.run([g, x], ([pg, px], out, nb) => f(pg!, px!, out, nb));
+}
