@@ -26,6 +26,8 @@ import {
 
 const args = parseChildArgs(process.argv.slice(2), "flint");
 fl.setNumThreads(args.threads);
+// Workers start in the background; a synchronous timing loop would never let them, so wait.
+await fl.threadsReady();
 fl.manualSeed(0);
 const base: Partial<Measurement> & { system: string; threads: number } = {
   system: args.system,

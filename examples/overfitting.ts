@@ -85,7 +85,9 @@ function mlp(inFeatures: number, hidden: number[], dropout: number): fl.nn.Modul
 
 function accuracy(model: fl.nn.Module, x: fl.Tensor, y: fl.Tensor): number {
   model.eval();
-  const acc = fl.noGrad(() => (model.forward(x) as fl.Tensor).argmax(1).eq(y).float().mean().itemSync() as number);
+  const acc = fl.noGrad(
+    () => (model.forward(x) as fl.Tensor).argmax(1).eq(y).float().mean().itemSync() as number,
+  );
   model.train();
   return acc;
 }
@@ -117,8 +119,14 @@ export function runOne(spec: RunSpec, split: Split, epochs: number, seed = 0): R
   const ds = spec.augment
     ? new Augmented(split.images, split.labels, split.side)
     : new fl.data.TensorDataset(split.images, split.labels);
-  const loader = new fl.data.DataLoader(ds, { batchSize: 64, shuffle: true, generator: new fl.Generator().manualSeed(seed) });
-  const stopper = spec.earlyStopping ? new fl.EarlyStopping({ patience: spec.earlyStopping, mode: "max" }) : null;
+  const loader = new fl.data.DataLoader(ds, {
+    batchSize: 64,
+    shuffle: true,
+    generator: new fl.Generator().manualSeed(seed),
+  });
+  const stopper = spec.earlyStopping
+    ? new fl.EarlyStopping({ patience: spec.earlyStopping, mode: "max" })
+    : null;
   const trainAcc: number[] = [];
   const valAcc: number[] = [];
   let bestEpoch = epochs;
@@ -181,7 +189,9 @@ if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) 
   const epochs = Number(process.argv[2] ?? 40);
   const out = process.argv[3] ?? "overfitting.svg";
   const split = loadSplit(1000, 5000);
-  console.log(`${split.side === 28 ? "Fashion-MNIST" : "digits"}: 1000 training images, 5000 validation images, ${epochs} epochs, AdamW 1e-3, batch 64\n`);
+  console.log(
+    `${split.side === 28 ? "Fashion-MNIST" : "digits"}: 1000 training images, 5000 validation images, ${epochs} epochs, AdamW 1e-3, batch 64\n`,
+  );
   console.log("run                                   train acc  val acc   gap    best epoch");
   const results: RunResult[] = [];
   for (const spec of RUNS) {

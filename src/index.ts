@@ -13,6 +13,7 @@ export * as autograd from "./autograd/index.js";
 export type { Backend, Storage, View } from "./backend/backend.js";
 export { getBackend, registerBackend, registeredDevices } from "./backend/backend.js";
 export { getNumThreads, setNumThreads } from "./backend/cpu/threads/pool.js";
+export { threadsReady } from "./backend/cpu/wasm/matmul.js";
 export * as data from "./data/index.js";
 export type { DType, TypedArray } from "./dtype.js";
 export * from "./errors.js";

@@ -103,7 +103,9 @@ export function lineChart(series: Series[], opts: ChartOptions): string {
     }
     const lx = m.left + k * 110;
     const ly = 34;
-    parts.push(`<line x1="${lx}" x2="${lx + 16}" y1="${ly}" y2="${ly}" stroke="${color}" stroke-width="2"/>`);
+    parts.push(
+      `<line x1="${lx}" x2="${lx + 16}" y1="${ly}" y2="${ly}" stroke="${color}" stroke-width="2"/>`,
+    );
     parts.push(`<text x="${lx + 20}" y="${ly + 4}">${escapeXml(s.name)}</text>`);
   });
   parts.push("</svg>");

@@ -1,4 +1,5 @@
 import { CpuStorage } from "../backend/cpu/storage.js";
+import { simdAdam } from "../backend/cpu/wasm/vmath.js";
 import type { TypedArray } from "../dtype.js";
 import { Tensor } from "../tensor/tensor.js";
 
@@ -107,6 +108,22 @@ export function fusedAdam(
       xd[xo + i] = xi;
       pd[po + i] = pi - stepSize * (mi / (Math.sqrt(xi) / bias2Sqrt + eps));
     }
+    return true;
+  }
+  // float32: four lanes at a time on WebAssembly SIMD, where the runtime has it.
+  if (
+    pd instanceof Float32Array &&
+    gd instanceof Float32Array &&
+    md instanceof Float32Array &&
+    vd instanceof Float32Array &&
+    simdAdam(
+      pd.subarray(po, po + n),
+      gd.subarray(go, go + n),
+      md.subarray(mo, mo + n),
+      vd.subarray(vo, vo + n),
+      { shrink, sign, l2, beta1, beta2, stepSize, bias2Sqrt, eps },
+    )
+  ) {
     return true;
   }
   for (let i = 0; i < n; i++) {

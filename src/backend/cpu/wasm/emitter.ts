@@ -62,6 +62,7 @@ export const V128 = {
   i32x4Add: 0xae,
   f32x4Abs: 0xe0,
   f32x4Neg: 0xe1,
+  f32x4Sqrt: 0xe3,
   f32x4Sub: 0xe5,
   f32x4Div: 0xe7,
   f32x4Min: 0xe8,

@@ -235,6 +235,27 @@ export function defaultGemm(): WasmGemm | null {
  * platform has no threads).
  */
 export function startThreads(n: number): Promise<void> {
+  latestStart = startPool(n);
+  return latestStart;
+}
+
+let latestStart: Promise<void> = Promise.resolve();
+
+/**
+ * Resolves once the workers of the latest setNumThreads (or of the first
+ * large matmul) are up. Workers start in the background and need the event
+ * loop to finish starting, so a synchronous loop that never yields (a
+ * benchmark timing sync calls) runs single-threaded until it awaits this.
+ *
+ * @example
+ * fl.setNumThreads(2);
+ * await threadsReady();
+ */
+export function threadsReady(): Promise<void> {
+  return latestStart;
+}
+
+function startPool(n: number): Promise<void> {
   const base = defaultGemm();
   if (!base || n <= 1 || !Scratch.sharedAvailable()) {
     pool.stop();

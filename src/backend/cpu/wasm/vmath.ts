@@ -220,6 +220,106 @@ export function vmathModule(): Uint8Array {
       c.simdMem(V128.store, 0, 4);
     });
   });
+  // Adam/AdamW over p, g, m, v (float32, updated in place): the composed
+  // update's order of operations, each rounded to float32 as the composed
+  // ops round theirs. Scalars: shrink, sign, l2, beta1, 1−beta1, beta2,
+  // 1−beta2, stepSize, √(1−beta2ᵗ), eps.
+  m.func(
+    "adam",
+    [
+      "i32",
+      "i32",
+      "i32",
+      "i32",
+      "i32",
+      "f32",
+      "f32",
+      "f32",
+      "f32",
+      "f32",
+      "f32",
+      "f32",
+      "f32",
+      "f32",
+      "f32",
+    ],
+    [],
+    (c) => {
+      const k = Array.from({ length: 10 }, (_, j) => {
+        const l = c.local("v128");
+        c.localGet(5 + j)
+          .simd(V128.f32x4Splat)
+          .localSet(l);
+        return l;
+      });
+      const [shrink, sign, l2, b1, a1, b2, a2, stepSize, bias2Sqrt, eps] = k as [
+        number,
+        number,
+        number,
+        number,
+        number,
+        number,
+        number,
+        number,
+        number,
+        number,
+      ];
+      const pi = c.local("v128");
+      const g = c.local("v128");
+      const mi = c.local("v128");
+      const vi = c.local("v128");
+      const at = (base: number, i: number) => c.localGet(base).localGet(i).op(I32.add);
+      lanes(c, 4, (i) => {
+        at(0, i).simdMem(V128.load, 0, 4).localGet(shrink).simd(V128.f32x4Mul).localSet(pi);
+        at(1, i)
+          .simdMem(V128.load, 0, 4)
+          .localGet(sign)
+          .simd(V128.f32x4Mul)
+          .localGet(l2)
+          .localGet(pi)
+          .simd(V128.f32x4Mul)
+          .simd(V128.f32x4Add)
+          .localSet(g);
+        at(2, i)
+          .simdMem(V128.load, 0, 4)
+          .localGet(b1)
+          .simd(V128.f32x4Mul)
+          .localGet(a1)
+          .localGet(g)
+          .simd(V128.f32x4Mul)
+          .simd(V128.f32x4Add)
+          .localSet(mi);
+        at(3, i)
+          .simdMem(V128.load, 0, 4)
+          .localGet(b2)
+          .simd(V128.f32x4Mul)
+          .localGet(a2)
+          .localGet(g)
+          .localGet(g)
+          .simd(V128.f32x4Mul)
+          .simd(V128.f32x4Mul)
+          .simd(V128.f32x4Add)
+          .localSet(vi);
+        at(2, i).localGet(mi).simdMem(V128.store, 0, 4);
+        at(3, i).localGet(vi).simdMem(V128.store, 0, 4);
+        // p = pi − stepSize·(m / (√v / √(1−β₂ᵗ) + eps))
+        at(0, i)
+          .localGet(pi)
+          .localGet(stepSize)
+          .localGet(mi)
+          .localGet(vi)
+          .simd(V128.f32x4Sqrt)
+          .localGet(bias2Sqrt)
+          .simd(V128.f32x4Div)
+          .localGet(eps)
+          .simd(V128.f32x4Add)
+          .simd(V128.f32x4Div)
+          .simd(V128.f32x4Mul)
+          .simd(V128.f32x4Sub)
+          .simdMem(V128.store, 0, 4);
+      });
+    },
+  );
   m.func("geluTanh", ["i32", "i32", "i32"], [], (c) => {
     const x = c.local("v128");
     const t = c.local("v128");
@@ -279,6 +379,7 @@ export function vmathModule(): Uint8Array {
 }
 
 interface VmathExports {
+  adam(p: number, g: number, m: number, v: number, nbytes: number, ...scalars: number[]): void;
   exp(src: number, dst: number, nbytes: number): void;
   gelu(src: number, dst: number, nbytes: number): void;
   geluBackward(g: number, x: number, dst: number, nbytes: number): void;
@@ -335,6 +436,70 @@ export function simdExpInPlace(
   fill(view);
   vm.k.exp(0, 0, padded);
   use(view);
+  return true;
+}
+
+/** Scalars of one Adam/AdamW step, in the order the wasm kernel takes them. */
+export interface AdamScalars {
+  shrink: number;
+  sign: number;
+  l2: number;
+  beta1: number;
+  beta2: number;
+  stepSize: number;
+  bias2Sqrt: number;
+  eps: number;
+}
+
+/** Elements per chunk: four 64 KiB slices of p, g, m, v stay in cache between copy and update. */
+const ADAM_CHUNK = 16384;
+
+/**
+ * Adam/AdamW on float32 arrays in place (p, m, v updated from g), on SIMD,
+ * chunk by chunk through scratch memory. False (nothing touched) without
+ * SIMD or below the size where the copies pay.
+ */
+export function simdAdam(
+  p: Float32Array,
+  g: Float32Array,
+  m: Float32Array,
+  v: Float32Array,
+  s: AdamScalars,
+): boolean {
+  const n = p.length;
+  const vm = n >= VMATH_MIN ? vmath() : null;
+  if (!vm) return false;
+  const bytes = ADAM_CHUNK * 4;
+  vm.scratch.reserve(4 * bytes);
+  const mem = vm.scratch.floats;
+  const [P, G, M, V] = [0, ADAM_CHUNK, 2 * ADAM_CHUNK, 3 * ADAM_CHUNK];
+  for (let i = 0; i < n; i += ADAM_CHUNK) {
+    const len = Math.min(ADAM_CHUNK, n - i);
+    mem.set(p.subarray(i, i + len), P);
+    mem.set(g.subarray(i, i + len), G);
+    mem.set(m.subarray(i, i + len), M);
+    mem.set(v.subarray(i, i + len), V);
+    vm.k.adam(
+      0,
+      bytes,
+      2 * bytes,
+      3 * bytes,
+      Math.ceil(len / 4) * 16,
+      s.shrink,
+      s.sign,
+      s.l2,
+      s.beta1,
+      1 - s.beta1,
+      s.beta2,
+      1 - s.beta2,
+      s.stepSize,
+      s.bias2Sqrt,
+      s.eps,
+    );
+    p.set(mem.subarray(P, P + len), i);
+    m.set(mem.subarray(M, M + len), i);
+    v.set(mem.subarray(V, V + len), i);
+  }
   return true;
 }
 
