@@ -4,6 +4,7 @@ import { adoptGrad, gradMark, keep, releaseGrad } from "../tensor/memory.js";
 import { Tensor } from "../tensor/tensor.js";
 import { enableGrad, isAnomalyEnabled, noGrad } from "./grad_mode.js";
 import type { Node } from "./node.js";
+import { WindowGrad } from "./window_grad.js";
 
 export interface BackwardOptions {
   retainGraph?: boolean;
@@ -40,8 +41,9 @@ function defaultGrad(t: Tensor, op: string): Tensor {
   return Tensor.ones(t.shape, t.dtype, t.device);
 }
 
-function checkNan(node: Node, grads: (Tensor | null | undefined)[]): void {
-  grads.forEach((g, i) => {
+function checkNan(node: Node, grads: (Tensor | WindowGrad | null | undefined)[]): void {
+  grads.forEach((gi, i) => {
+    const g = gi instanceof WindowGrad ? gi.value : gi;
     if (g?.isnan().any().itemSync()) {
       throw new AutogradError(
         `Function '${node.name}' returned nan values in its ${i}th output.` +
@@ -123,12 +125,40 @@ function run(
     adoptGrad(leaf.grad, mark);
     if (old && !opts.createGraph) releaseGrad(old);
   };
-  const deliver = (t: Tensor, g: Tensor) => {
+  // Buffers the engine allocated itself for a node's pending gradient: only
+  // these may be added into in place (any other tensor may be shared).
+  const owned = new Map<Node, Tensor>();
+  const addWindow = (t: Tensor, g: WindowGrad) => {
+    const node = t.gradFn!;
+    let buf = owned.get(node);
+    if (!buf) {
+      const prev = pending.get(node);
+      buf = prev ? prev.clone() : Tensor.zeros(t.shape, t.dtype, t.device);
+      owned.set(node, buf);
+      pending.set(node, buf);
+    }
+    const value = g.value.dtype === t.dtype ? g.value : g.value.to(t.dtype);
+    const target = g.window(buf);
+    buf.backend.assign(target, target.add(value));
+  };
+  const deliver = (t: Tensor, gi: Tensor | WindowGrad) => {
+    let g: Tensor;
+    if (gi instanceof WindowGrad) {
+      if (t.gradFn && t.device === "cpu" && !opts.createGraph) {
+        addWindow(t, gi);
+        return;
+      }
+      g = materializeWindow(gi);
+    } else g = gi;
     if (!sameShape(g.shape, t.shape)) g = sumToShape(g, t.shape);
     if (g.dtype !== t.dtype) g = g.to(t.dtype);
     if (t.gradFn) {
-      const prev = pending.get(t.gradFn);
-      pending.set(t.gradFn, prev ? prev.add(g) : g);
+      const node = t.gradFn;
+      const prev = pending.get(node);
+      const buf = owned.get(node);
+      if (buf && buf === prev && t.device === "cpu" && !opts.createGraph) {
+        buf.backend.assign(buf, buf.add(g));
+      } else pending.set(node, prev ? prev.add(g) : g);
     } else if (t.requiresGrad) deliverLeaf(t, g);
   };
 
@@ -148,6 +178,7 @@ function run(
     visited.push(node);
     let g = pending.get(node);
     pending.delete(node);
+    owned.delete(node);
     if (g) {
       for (const hook of node.hooks) {
         const r = hook(g);
@@ -179,6 +210,13 @@ function run(
   }
   for (const [leaf, g] of leafPending) finishLeaf(leaf, g);
   if (!retain) for (const node of visited) node.release();
+}
+
+/** A window gradient as a full tensor: zeros with the value written into the window. */
+function materializeWindow(g: WindowGrad): Tensor {
+  const out = Tensor.zeros(g.shape, g.value.dtype, g.value.device);
+  out.backend.assign(g.window(out), g.value);
+  return out;
 }
 
 function runMode(opts: BackwardOptions, fn: () => void): void {

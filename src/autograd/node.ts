@@ -1,8 +1,12 @@
 import { AutogradError } from "../errors.js";
 import type { Tensor } from "../tensor/tensor.js";
 import { isAnomalyEnabled, isGradEnabled } from "./grad_mode.js";
+import type { WindowGrad } from "./window_grad.js";
 
-export type BackwardFn = (grad: Tensor, saved: readonly Tensor[]) => (Tensor | null | undefined)[];
+export type BackwardFn = (
+  grad: Tensor,
+  saved: readonly Tensor[],
+) => (Tensor | WindowGrad | null | undefined)[];
 // A hook may return nothing (a plain `(g) => { … }` callback) or a replacement gradient.
 // biome-ignore lint/suspicious/noConfusingVoidType: void lets callbacks without a return type be hooks
 export type GradHook = (grad: Tensor) => Tensor | undefined | void;
@@ -45,7 +49,7 @@ export class Node {
     return this.inputs.map((t) => (t === null ? null : (t.gradFn ?? (t.requiresGrad ? t : null))));
   }
 
-  apply(grad: Tensor): (Tensor | null | undefined)[] {
+  apply(grad: Tensor): (Tensor | WindowGrad | null | undefined)[] {
     if (this.saved === null) throw new AutogradError(`${this.name}: ${FREED_MESSAGE}`);
     return this.rule(grad, this.saved);
   }

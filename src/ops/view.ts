@@ -1,4 +1,6 @@
+import { isGradEnabled } from "../autograd/grad_mode.js";
 import { record } from "../autograd/node.js";
+import { WindowGrad } from "../autograd/window_grad.js";
 import { ArgumentError, fmtShape, ShapeError } from "../errors.js";
 import { contiguousStrides, inferShape, normDim, numel, sameShape } from "../shape.js";
 import { Tensor } from "../tensor/tensor.js";
@@ -25,6 +27,21 @@ export function asStrided(
 
 function viewOf(x: Tensor, layout: Layout): Tensor {
   return asStrided(x, layout.shape, layout.strides, layout.offset);
+}
+
+/**
+ * The gradient of a selecting view: a WindowGrad the engine adds in place
+ * (no full-size zeros per view), or, when the backward pass is itself
+ * recorded (createGraph), the differentiable viewScatter.
+ */
+function windowBackward(
+  g: Tensor,
+  inputShape: readonly number[],
+  window: (t: Tensor) => Tensor,
+): Tensor | WindowGrad {
+  return isGradEnabled()
+    ? viewScatter(g, inputShape, window)
+    : new WindowGrad(inputShape, window, g);
 }
 
 /**
@@ -268,7 +285,7 @@ export function slice(
   if (s === 0 && len === size && step === 1) return x;
   const y = window(x);
   const from = [...x.shape];
-  return record("SliceBackward0", y, [x], (g) => [viewScatter(g, from, window)]);
+  return record("SliceBackward0", y, [x], (g) => [windowBackward(g, from, window)]);
 }
 
 export function select(x: Tensor, dim: number, index: number): Tensor {
@@ -289,7 +306,7 @@ export function select(x: Tensor, dim: number, index: number): Tensor {
     );
   const y = window(x);
   const from = [...x.shape];
-  return record("SelectBackward0", y, [x], (g) => [viewScatter(g, from, window)]);
+  return record("SelectBackward0", y, [x], (g) => [windowBackward(g, from, window)]);
 }
 
 export { viewOf, viewScatter };
