@@ -123,8 +123,8 @@ for (const task of args.tasks) {
         emit({ ...base, task, size: 16, skipped: "per-op overhead is measured on the CPU only" });
     } else if (task === "sgemm") await sgemm();
     else if (task in SETUPS) await steps(task);
-    else if (task === "epoch") {
-      const t = onCpu ? fashionEpoch() : null;
+    else if (task === "epoch" || task === "lenet-epoch") {
+      const t = onCpu ? fashionEpoch(task === "epoch" ? "mlp" : "lenet") : null;
       if (t === null)
         emit({
           ...base,

@@ -87,9 +87,9 @@ export function mlpSetup(device = "cpu"): Setup {
   return setup(mlp(), adam, fl.randn([128, 784]), fl.randint(0, 10, [128]), device);
 }
 
-/** LeNet-5 (1×28×28, batch 64, SGD momentum 0.9). */
-export function lenetSetup(device = "cpu"): Setup {
-  const model = new nn.Sequential(
+/** LeNet-5 for 1×28×28 inputs, as bench/torch_bench.py builds it. */
+function lenet(): fl.nn.Module {
+  return new nn.Sequential(
     new nn.Conv2d(1, 6, 5),
     new nn.ReLU(),
     new nn.MaxPool2d(2),
@@ -103,8 +103,12 @@ export function lenetSetup(device = "cpu"): Setup {
     new nn.ReLU(),
     new nn.Linear(84, 10),
   );
+}
+
+/** LeNet-5 (1×28×28, batch 64, SGD momentum 0.9). */
+export function lenetSetup(device = "cpu"): Setup {
   const sgd: Optim = (p) => new fl.optim.SGD(p, { lr: 0.01, momentum: 0.9 });
-  return setup(model, sgd, fl.randn([64, 1, 28, 28]), fl.randint(0, 10, [64]), device);
+  return setup(lenet(), sgd, fl.randn([64, 1, 28, 28]), fl.randint(0, 10, [64]), device);
 }
 
 /**
@@ -173,24 +177,28 @@ export function lstmSetup(device = "cpu"): Setup {
   return setup(new LSTMClassifier(), adam, fl.randn([32, 32, 64]), fl.randint(0, 10, [32]), device);
 }
 
-/** One epoch of the MLP on Fashion-MNIST (batch 128, shuffled, Adam), in seconds; null without the data. */
-export function fashionEpoch(): number | null {
+/**
+ * One epoch on Fashion-MNIST (batch 128, shuffled, Adam 1e-3), in seconds: the MLP on
+ * flattened images, or LeNet-5 on [N, 1, 28, 28]; null without the data.
+ */
+export function fashionEpoch(model: "mlp" | "lenet" = "mlp"): number | null {
   let images: fl.Tensor;
   let labels: fl.Tensor;
   try {
     const d = fl.data.loadFashionMnist({ train: true });
-    images = d.images.flatten(1);
+    images = model === "mlp" ? d.images.flatten(1) : d.images;
     labels = d.labels;
   } catch {
     return null;
   }
-  const model = mlp();
-  const opt = new fl.optim.Adam(model.parameters(), { lr: 1e-3 });
+  const net = model === "mlp" ? mlp() : lenet();
+  const opt = new fl.optim.Adam(net.parameters(), { lr: 1e-3 });
   const loader = new fl.data.DataLoader(new fl.data.TensorDataset(images, labels), {
     batchSize: 128,
     shuffle: true,
   });
   const t0 = performance.now();
-  for (const [x, y] of loader) trainStep({ model, opt, x: x as fl.Tensor, y: y as fl.Tensor })();
+  for (const [x, y] of loader)
+    trainStep({ model: net, opt, x: x as fl.Tensor, y: y as fl.Tensor })();
   return (performance.now() - t0) / 1000;
 }

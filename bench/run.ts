@@ -19,7 +19,7 @@ import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { Measurement } from "./timing.js";
 
-const ALL_TASKS = ["add16", "sgemm", "mlp", "lenet", "gpt", "lstm", "epoch"];
+const ALL_TASKS = ["add16", "sgemm", "mlp", "lenet", "gpt", "lstm", "epoch", "lenet-epoch"];
 const ALL_SYSTEMS = ["flint", "torch", "tfjs-wasm", "tfjs-cpu"];
 
 /** Run from the esbuild bundle (tools/device/prepare.sh) rather than from the sources under tsx. */
@@ -209,6 +209,7 @@ const TASK_LABEL: Record<string, string> = {
   gpt: "tiny-GPT step",
   lstm: "LSTM step",
   epoch: "MLP epoch (F-MNIST)",
+  "lenet-epoch": "LeNet-5 epoch (F-MNIST)",
 };
 
 function table(results: Measurement[], args: Args): string[] {
