@@ -283,13 +283,14 @@ export function wasmMatmul(a: View, b: View): Float32Array | null {
   const base = defaultGemm();
   if (!base) return null;
   const threads = getNumThreads();
-  if (threads > 1 && pool.ready > 1 && threaded) return threaded.matmul(a, b, threads);
-  if (threads > 1 && !autoStarted) {
-    const nd = a.shape.length;
-    if (a.shape[nd - 2]! * a.shape[nd - 1]! * b.shape[nd - 1]! >= THREAD_MIN_MACS) {
-      autoStarted = true;
-      void startThreads(threads);
-    }
+  const nd = a.shape.length;
+  // Products too small to split stay on the single-thread instance: its
+  // private memory is cheaper to copy into than the shared one.
+  const large = a.shape[nd - 2]! * a.shape[nd - 1]! * b.shape[nd - 1]! >= THREAD_MIN_MACS;
+  if (large && threads > 1 && pool.ready > 1 && threaded) return threaded.matmul(a, b, threads);
+  if (large && threads > 1 && !autoStarted) {
+    autoStarted = true;
+    void startThreads(threads);
   }
   return base.matmul(a, b);
 }
