@@ -1,6 +1,6 @@
 import { noGrad } from "../autograd/grad_mode.js";
 import { record } from "../autograd/node.js";
-import { DTypeError, fmtShape, ShapeError } from "../errors.js";
+import { DeviceError, DTypeError, fmtShape, ShapeError } from "../errors.js";
 import { broadcastShapes } from "../shape.js";
 import { Tensor } from "../tensor/tensor.js";
 import { broadcastView, resultType } from "./elementwise.js";
@@ -10,13 +10,20 @@ import { broadcastView, resultType } from "./elementwise.js";
 
 function checkOperands(op: string, a: Tensor, b: Tensor): void {
   if (a.device !== b.device) {
-    throw new DTypeError(
+    throw new DeviceError(
       `${op}: expected both tensors on the same device, got ${a.device} and ${b.device}`,
     );
   }
   if (a.dtype === "bool" || b.dtype === "bool") {
     throw new DTypeError(
       `${op}: bool tensors cannot be multiplied (got ${a.dtype} and ${b.dtype})`,
+    );
+  }
+  // Like PyTorch, no silent promotion here: an int32 batch fed to a float
+  // layer is a mistake worth naming.
+  if (a.dtype !== b.dtype) {
+    throw new DTypeError(
+      `${op}: expected both operands to have the same dtype, got ${a.dtype} and ${b.dtype} (cast one with .to("${b.dtype === "int32" ? a.dtype : b.dtype}"))`,
     );
   }
 }

@@ -55,12 +55,6 @@ const CASES: [string, () => fl.Tensor, fl.DType, number[]][] = [
   ["remainder(int32, 2)", () => i().remainder(2), "int32", [1, 0]],
   ["sum(int32)", () => i().sum(), "int32", [3]],
   ["sum(bool)", () => b().sum(), "int32", [1]],
-  [
-    "int32 matmul float64",
-    () => ints([[1, 2]]).matmul(fl.tensor([[1], [2]], { dtype: "float64" })),
-    "float64",
-    [5],
-  ],
 ];
 
 describe("dtype promotion", () => {
@@ -104,5 +98,14 @@ describe("dtype promotion", () => {
   it("only floating point tensors can require grad", () => {
     assert.throws(() => i().requiresGrad_(), fl.DTypeError);
     assert.equal(d().requiresGrad_().requiresGrad, true);
+  });
+});
+
+describe("matmul does not promote", () => {
+  it("mixed dtypes are an error naming both, as in PyTorch", () => {
+    assert.throws(() => ints([[1, 2]]).matmul(fl.tensor([[1], [2]], { dtype: "float64" })), {
+      name: "DTypeError",
+      message: /matmul: expected both operands to have the same dtype, got int32 and float64/,
+    });
   });
 });

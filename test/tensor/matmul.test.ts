@@ -71,14 +71,15 @@ describe("matmul in every PyTorch case", () => {
     assertTensor(B.grad!, [5, 4, 2], new Array(40).fill(6));
   });
 
-  it("integer matmul stays int32; mixed dtypes promote", () => {
+  it("integer matmul stays int32; mixed dtypes are refused as in PyTorch", () => {
     const i = ints([
       [1, 2],
       [3, 4],
     ]);
     assertTensor(i.matmul(i), [2, 2], [7, 10, 15, 22], { dtype: "int32" });
-    assert.equal(i.matmul(fl.eye(2)).dtype, "float32");
-    assert.equal(fl.eye(2, { dtype: "float64" }).matmul(fl.eye(2)).dtype, "float64");
+    assert.throws(() => i.matmul(fl.eye(2)), { name: "DTypeError" });
+    assert.throws(() => fl.eye(2, { dtype: "float64" }).matmul(fl.eye(2)), { name: "DTypeError" });
+    assert.throws(() => new fl.nn.Linear(2, 2).forward(i), /same dtype, got int32 and float32/);
   });
 });
 

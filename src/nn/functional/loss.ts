@@ -1,6 +1,7 @@
 // Regression, binary, divergence and margin losses (torch.nn.functional),
 // PyTorch's formulas and defaults; the reduction is "mean" unless given.
 import { ArgumentError, fmtShape, ShapeError } from "../../errors.js";
+import { broadcastShapes } from "../../shape.js";
 import type { Tensor } from "../../tensor/tensor.js";
 import { stableSoftplus } from "./activation.js";
 import { pairwiseDistance } from "./distance.js";
@@ -15,17 +16,31 @@ function checkSameShape(op: string, input: Tensor, target: Tensor): void {
 }
 
 /**
+ * PyTorch broadcasts a regression target of another shape (with a warning);
+ * shapes that cannot broadcast are an error named after the loss.
+ */
+function checkBroadcastable(op: string, input: Tensor, target: Tensor): void {
+  broadcastShapes(
+    `${op} (input ${fmtShape(input.shape)}, target ${fmtShape(target.shape)})`,
+    input.shape,
+    target.shape,
+  );
+}
+
+/**
  * Mean squared error (input - target)².
  *
  * @example
  * F.mseLoss(pred, y); // a 0-d tensor
  */
 export function mseLoss(input: Tensor, target: Tensor, opts: ReductionOptions = {}): Tensor {
+  checkBroadcastable("mseLoss", input, target);
   return reduce("mseLoss", input.sub(target).square(), opts.reduction);
 }
 
 /** Mean absolute error |input - target|. @example F.l1Loss(pred, y, { reduction: "sum" }) */
 export function l1Loss(input: Tensor, target: Tensor, opts: ReductionOptions = {}): Tensor {
+  checkBroadcastable("l1Loss", input, target);
   return reduce("l1Loss", input.sub(target).abs(), opts.reduction);
 }
 
@@ -43,6 +58,7 @@ export function smoothL1Loss(
 ): Tensor {
   const beta = opts.beta ?? 1;
   if (beta < 0) throw new ArgumentError(`smoothL1Loss: beta must be non-negative, got ${beta}`);
+  checkBroadcastable("smoothL1Loss", input, target);
   const d = input.sub(target).abs();
   if (beta === 0) return reduce("smoothL1Loss", d, opts.reduction);
   const loss = d
@@ -65,6 +81,7 @@ export function huberLoss(
 ): Tensor {
   const delta = opts.delta ?? 1;
   if (!(delta > 0)) throw new ArgumentError(`huberLoss: delta must be positive, got ${delta}`);
+  checkBroadcastable("huberLoss", input, target);
   const d = input.sub(target).abs();
   const loss = d
     .square()
