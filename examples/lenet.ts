@@ -1,7 +1,8 @@
 // LeNet-5 on Fashion-MNIST: the tutorial's CNN chapter. Convolutions
 // extract local features (edges, then parts), pooling downsamples, and a
 // small MLP classifies. The recipe matches PyTorch's reference run: Adam
-// lr 1e-3, batch 128, 8 epochs (PyTorch 1.13 reaches 89.2% test accuracy).
+// lr 1e-3, batch 128, 8 epochs, inputs standardized (PyTorch 1.13 reaches 89.4%
+// with seed 0: bench/lenet_torch.py).
 //
 //   node --import tsx examples/lenet.ts [epochs] [trainLimit]
 import { pathToFileURL } from "node:url";
@@ -67,12 +68,23 @@ export function evaluate(
 
 /** Trains LeNet-5 with the reference recipe; `trainLimit` uses the first n training images (for quick runs). */
 export function trainLeNet(
-  opts: { epochs?: number; trainLimit?: number; seed?: number; log?: (s: string) => void } = {},
+  opts: {
+    epochs?: number;
+    trainLimit?: number;
+    seed?: number;
+    normalize?: boolean;
+    log?: (s: string) => void;
+  } = {},
 ): { model: LeNet5; history: EpochStats[] } {
   const log = opts.log ?? console.log;
   fl.manualSeed(opts.seed ?? 0);
-  const train = fl.data.loadFashionMnist({ train: true });
-  const test = fl.data.loadFashionMnist({ train: false });
+  // Standardize with Fashion-MNIST's training mean and std (torchvision's
+  // Normalize((0.2860,), (0.3530,))): it lifts 8-epoch accuracy by about a point.
+  const standardize = (x: fl.Tensor) => (opts.normalize === false ? x : x.sub(0.286).div(0.353));
+  const rawTrain = fl.data.loadFashionMnist({ train: true });
+  const rawTest = fl.data.loadFashionMnist({ train: false });
+  const train = { images: standardize(rawTrain.images), labels: rawTrain.labels };
+  const test = { images: standardize(rawTest.images), labels: rawTest.labels };
   const n = Math.min(opts.trainLimit ?? train.images.shape[0]!, train.images.shape[0]!);
   const ds = new fl.data.TensorDataset(train.images.narrow(0, 0, n), train.labels.narrow(0, 0, n));
   const loader = new fl.data.DataLoader(ds, { batchSize: 128, shuffle: true });
