@@ -80,6 +80,29 @@ export type BinaryOp =
   | "logicalOr"
   | "logicalXor";
 
+/** Unary ops whose result is bool whatever the input dtype. */
+export function isBoolUnary(op: UnaryOp): boolean {
+  return op === "logicalNot" || op === "isnan" || op === "isinf";
+}
+
+/** Binary ops whose result is bool: comparisons and logical ops. */
+export function isBoolBinary(op: BinaryOp): boolean {
+  switch (op) {
+    case "eq":
+    case "ne":
+    case "lt":
+    case "le":
+    case "gt":
+    case "ge":
+    case "logicalAnd":
+    case "logicalOr":
+    case "logicalXor":
+      return true;
+    default:
+      return false;
+  }
+}
+
 export type ReduceOp = "sum" | "prod" | "max" | "min" | "argmax" | "argmin";
 
 export interface Backend {

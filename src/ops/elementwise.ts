@@ -1,5 +1,11 @@
 import { needsGrad, record } from "../autograd/node.js";
-import type { BinaryOp, UnaryOp, View } from "../backend/backend.js";
+import {
+  type BinaryOp,
+  isBoolBinary,
+  isBoolUnary,
+  type UnaryOp,
+  type View,
+} from "../backend/backend.js";
 import { type DType, isFloating, promoteTypes, scalarDType, toFloating } from "../dtype.js";
 import { DeviceError, DTypeError, fmtShape } from "../errors.js";
 import { broadcastShapes, sameShape } from "../shape.js";
@@ -131,16 +137,10 @@ export const UNARY_RULES: Record<UnaryOp, UnaryRule> = {
   isinf: { name: "IsinfBackward0", floatResult: false, grad: null },
 };
 
-const BOOL_UNARY = new Set<UnaryOp>(["logicalNot", "isnan", "isinf"]);
-
 export function unary(op: UnaryOp, x: Tensor): Tensor {
   const rule = UNARY_RULES[op];
-  let outDtype: DType = BOOL_UNARY.has(op)
-    ? "bool"
-    : rule.floatResult
-      ? toFloating(x.dtype)
-      : x.dtype;
-  if (outDtype === "bool" && !BOOL_UNARY.has(op)) outDtype = op === "neg" ? "bool" : "int32";
+  let outDtype: DType = isBoolUnary(op) ? "bool" : rule.floatResult ? toFloating(x.dtype) : x.dtype;
+  if (outDtype === "bool" && !isBoolUnary(op)) outDtype = op === "neg" ? "bool" : "int32";
   if (op === "neg" && x.dtype === "bool") {
     throw new DTypeError("neg: negation of a bool tensor is not supported; use logicalNot()");
   }
@@ -156,18 +156,6 @@ interface BinaryRule {
   name: string;
   grad: ((g: Tensor, a: Tensor, b: Tensor, y: Tensor) => [Tensor | null, Tensor | null]) | null;
 }
-
-const COMPARISONS = new Set<BinaryOp>([
-  "eq",
-  "ne",
-  "lt",
-  "le",
-  "gt",
-  "ge",
-  "logicalAnd",
-  "logicalOr",
-  "logicalXor",
-]);
 
 export const BINARY_RULES: Record<BinaryOp, BinaryRule> = {
   add: { name: "AddBackward0", grad: (g) => [g, g] },
@@ -231,7 +219,7 @@ export function binary(op: BinaryOp, a: TensorLike, b: TensorLike): Tensor {
   // True division and real powers of integers give floats, as in PyTorch
   // (for pow only when the exponent is a float scalar or tensor).
   if ((op === "div" || op === "atan2") && !isFloating(computeDtype)) computeDtype = "float32";
-  if (computeDtype === "bool" && !COMPARISONS.has(op)) {
+  if (computeDtype === "bool" && !isBoolBinary(op)) {
     if (op === "sub")
       throw new DTypeError("sub: subtraction of bool tensors is not supported; use logicalXor()");
     computeDtype =
@@ -243,7 +231,7 @@ export function binary(op: BinaryOp, a: TensorLike, b: TensorLike): Tensor {
   const tb = toTensor(b, ref, b instanceof Tensor ? undefined : computeDtype);
   checkDevices(op, ta, tb);
   const shape = sameShape(ta.shape, tb.shape) ? ta.shape : broadcastShapes(op, ta.shape, tb.shape);
-  const outDtype = COMPARISONS.has(op) ? "bool" : computeDtype;
+  const outDtype = isBoolBinary(op) ? "bool" : computeDtype;
   // A CPU 0-d operand may meet a device tensor (as in PyTorch); the device's backend runs it.
   const runner = ta.device === "cpu" ? tb : ta;
   const storage = runner.backend.binary(

@@ -1,4 +1,5 @@
 import { allocArray, type DType, type TypedArray } from "../../dtype.js";
+import { numel } from "../../shape.js";
 import type { BinaryOp, UnaryOp, View } from "../backend.js";
 import { forEachRow } from "./iterate.js";
 import { dataOf, isContiguous } from "./storage.js";
@@ -152,14 +153,8 @@ export const BINARY: Record<BinaryOp, (a: number, b: number) => number> = {
   logicalXor: (a, b) => ((a !== 0) !== (b !== 0) ? 1 : 0),
 };
 
-function size(shape: readonly number[]): number {
-  let n = 1;
-  for (const d of shape) n *= d;
-  return n;
-}
-
 export function unaryKernel(op: UnaryOp, x: View, outDtype: DType) {
-  const n = size(x.shape);
+  const n = numel(x.shape);
   const out = allocArray(outDtype, n);
   const xd = dataOf(x);
   const f = op === "erf" && outDtype === "float32" ? erf32 : UNARY[op];
@@ -202,7 +197,7 @@ function reluF32(xd: Float32Array, o: number, out: Float32Array, n: number): voi
 }
 
 export function binaryKernel(op: BinaryOp, a: View, b: View, outDtype: DType) {
-  const n = size(a.shape);
+  const n = numel(a.shape);
   const out = allocArray(outDtype, n);
   const ad = dataOf(a);
   const bd = dataOf(b);
@@ -304,7 +299,7 @@ function binaryRow(
 }
 
 export function whereKernel(cond: View, a: View, b: View, outDtype: DType) {
-  const n = size(cond.shape);
+  const n = numel(cond.shape);
   const out = allocArray(outDtype, n);
   const cd = dataOf(cond);
   const ad = dataOf(a);
@@ -327,7 +322,7 @@ export function whereKernel(cond: View, a: View, b: View, outDtype: DType) {
 }
 
 export function copyKernel(x: View, outDtype: DType) {
-  const n = size(x.shape);
+  const n = numel(x.shape);
   const out = allocArray(outDtype, n);
   const xd = dataOf(x);
   const toBool = outDtype === "bool" && x.dtype !== "bool";

@@ -1,4 +1,5 @@
 import { allocArray } from "../../dtype.js";
+import { numel } from "../../shape.js";
 import type { View } from "../backend.js";
 import { type FusedKernels, registerFused } from "../fused.js";
 import { erf, erf32 } from "./elementwise.js";
@@ -17,12 +18,6 @@ function floats(v: View): Floats {
   return dataOf(v) as Floats;
 }
 
-function numel(v: View): number {
-  let n = 1;
-  for (const d of v.shape) n *= d;
-  return n;
-}
-
 function alloc(v: View, n: number): Floats {
   return allocArray(v.dtype, n) as Floats;
 }
@@ -32,7 +27,7 @@ const INV_SQRT_2PI = 1 / Math.sqrt(2 * Math.PI);
 const GELU_C = 0.044715;
 
 function gelu(x: View, approximate: "none" | "tanh") {
-  const n = numel(x);
+  const n = numel(x.shape);
   const xd = floats(x);
   const o = x.offset;
   if (xd instanceof Float32Array) {
@@ -57,7 +52,7 @@ function gelu(x: View, approximate: "none" | "tanh") {
 }
 
 function geluBackward(grad: View, x: View, approximate: "none" | "tanh") {
-  const n = numel(x);
+  const n = numel(x.shape);
   const xd = floats(x);
   const gd = floats(grad);
   const o = x.offset;
@@ -129,7 +124,7 @@ function softmaxSimd(xd: Float32Array, o: number, rows: number, cols: number, lo
 }
 
 function softmax(x: View, log: boolean) {
-  const n = numel(x);
+  const n = numel(x.shape);
   const cols = x.shape[x.shape.length - 1] ?? 1;
   const rows = cols === 0 ? 0 : n / cols;
   const xd = floats(x);
@@ -165,7 +160,7 @@ function softmax(x: View, log: boolean) {
 }
 
 function softmaxBackward(grad: View, y: View, log: boolean) {
-  const n = numel(y);
+  const n = numel(y.shape);
   const cols = y.shape[y.shape.length - 1] ?? 1;
   const rows = cols === 0 ? 0 : n / cols;
   const yd = floats(y);
@@ -207,7 +202,7 @@ function softmaxBackward(grad: View, y: View, log: boolean) {
 }
 
 function layerNorm(x: View, cols: number, weight: View | null, bias: View | null, eps: number) {
-  const n = numel(x);
+  const n = numel(x.shape);
   const rows = cols === 0 ? 0 : n / cols;
   const xd = floats(x);
   const out = alloc(x, n);
@@ -259,7 +254,7 @@ function layerNormBackward(
   weight: View | null,
   wantAffine: boolean,
 ) {
-  const n = numel(x);
+  const n = numel(x.shape);
   const rows = cols === 0 ? 0 : n / cols;
   const xd = floats(x);
   const gd = floats(grad);
@@ -456,7 +451,7 @@ function maxPool(x: View, index: Int32Array, k: number, l: number) {
 }
 
 function maxPoolBackward(grad: View, indices: View, l: number, hw: number) {
-  const planes = l === 0 ? 0 : numel(grad) / l;
+  const planes = l === 0 ? 0 : numel(grad.shape) / l;
   const gd = dataOf(grad);
   const id = dataOf(indices);
   const out = allocArray(grad.dtype, planes * hw);

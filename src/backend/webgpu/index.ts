@@ -1,9 +1,11 @@
 import { allocArray, type DType, type TypedArray } from "../../dtype.js";
 import { DeviceError } from "../../errors.js";
+import { numel } from "../../shape.js";
 import {
   type Backend,
   type BinaryOp,
   getBackend,
+  isBoolBinary,
   type ReduceOp,
   type UnaryOp,
   type View,
@@ -18,26 +20,12 @@ import {
   WG,
 } from "./kernels.js";
 import { GpuStorage } from "./pool.js";
-import {
-  binaryExpr,
-  convert,
-  isBoolBinary,
-  storageType,
-  store,
-  unaryExpr,
-  type WgslType,
-} from "./wgsl.js";
+import { binaryExpr, convert, storageType, store, unaryExpr, type WgslType } from "./wgsl.js";
 
 // The webgpu backend: the primitive kernels of ../backend.ts as WGSL
 // programs over strided views. Layouts are simplified on the CPU first
 // (size-1 dims dropped, dims that stay contiguous in every operand merged),
 // so most launches walk one or two dims.
-
-function numel(shape: readonly number[]): number {
-  let n = 1;
-  for (const d of shape) n *= d;
-  return n;
-}
 
 function contiguousStrides(shape: readonly number[]): number[] {
   const s = new Array<number>(shape.length);

@@ -1,6 +1,6 @@
 import type { DType } from "../../dtype.js";
 import { NotImplementedError } from "../../errors.js";
-import type { BinaryOp, UnaryOp } from "../backend.js";
+import { type BinaryOp, isBoolBinary, isBoolUnary, type UnaryOp } from "../backend.js";
 
 // The elementwise ops as WGSL expressions: one row per op, in the compute
 // type `C` (f32 for floats, i32 for integers and bools), over the operands
@@ -199,13 +199,11 @@ const I_UNARY: Partial<Record<UnaryOp, string>> = {
   isinf: "false",
 };
 
-const BOOL_UNARY = new Set<UnaryOp>(["logicalNot", "isnan", "isinf"]);
-
 export function unaryExpr(op: UnaryOp, c: WgslType): Expr {
   const code = c === "f32" ? F_UNARY[op] : I_UNARY[op];
   if (code === undefined)
     throw new NotImplementedError(`${op}: no webgpu kernel for integer inputs`);
-  return { code, bool: BOOL_UNARY.has(op) };
+  return { code, bool: isBoolUnary(op) };
 }
 
 const F_BINARY: Record<BinaryOp, string> = {
@@ -250,25 +248,9 @@ const I_BINARY: Partial<Record<BinaryOp, string>> = {
   logicalXor: "(a != 0) != (b != 0)",
 };
 
-const BOOL_BINARY = new Set<BinaryOp>([
-  "eq",
-  "ne",
-  "lt",
-  "le",
-  "gt",
-  "ge",
-  "logicalAnd",
-  "logicalOr",
-  "logicalXor",
-]);
-
-export function isBoolBinary(op: BinaryOp): boolean {
-  return BOOL_BINARY.has(op);
-}
-
 export function binaryExpr(op: BinaryOp, c: WgslType): Expr {
   const code = c === "f32" ? F_BINARY[op] : I_BINARY[op];
   if (code === undefined)
     throw new NotImplementedError(`${op}: no webgpu kernel for integer inputs`);
-  return { code, bool: BOOL_BINARY.has(op) };
+  return { code, bool: isBoolBinary(op) };
 }

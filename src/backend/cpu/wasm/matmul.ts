@@ -1,3 +1,4 @@
+import { numel } from "../../../shape.js";
 import type { View } from "../../backend.js";
 import { copyKernel } from "../elementwise.js";
 import { elementOffsets } from "../iterate.js";
@@ -182,10 +183,6 @@ function span(v: View): [number, number] {
   return [lo, hi];
 }
 
-function numel(v: View): number {
-  return v.shape.reduce((x, y) => x * y, 1);
-}
-
 /**
  * An operand as it will sit in wasm memory: the storage window it spans is
  * copied as is (one memcpy, strides kept), unless that window is much larger
@@ -198,7 +195,7 @@ function stage(v: View): {
   offset: number;
   strides: readonly number[];
 } {
-  const n = numel(v);
+  const n = numel(v.shape);
   const [lo, hi] = span(v);
   if (hi - lo + 1 <= 2 * n + 1024) {
     return {
