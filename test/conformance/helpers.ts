@@ -85,3 +85,25 @@ export function assertClose(
     );
   }
 }
+
+/**
+ * After a module case's backward: namedParameters() has PyTorch's keys in
+ * its order, each parameter's gradient matches `paramGrads`, and
+ * stateDict() matches `stateAfter` (keys, order and values). CPU tensors.
+ */
+export function assertModuleAfterBackward(c: Case, m: fl.nn.Module): void {
+  const params = new Map(m.namedParameters());
+  assert.deepEqual(
+    [...params.keys()],
+    Object.keys(c.paramGrads),
+    `${c.name}: namedParameters keys`,
+  );
+  for (const [k, g] of Object.entries(c.paramGrads as Record<string, JsonTensor>)) {
+    assert.ok(params.get(k)!.grad, `${c.name} ${k}: missing gradient`);
+    assertClose(params.get(k)!.grad!, g, c.tol, `${c.name} ${k} grad`);
+  }
+  const sd = m.stateDict();
+  assert.deepEqual(Object.keys(sd), Object.keys(c.stateAfter), `${c.name}: stateDict keys`);
+  for (const [k, t] of Object.entries(c.stateAfter as Record<string, JsonTensor>))
+    assertClose(sd[k]!, t, c.tol, `${c.name} state ${k}`);
+}

@@ -7,6 +7,7 @@ import { describe, test } from "node:test";
 import * as fl from "../../src/index.js";
 import {
   assertClose,
+  assertModuleAfterBackward,
   type Case,
   type JsonTensor,
   loadCases,
@@ -62,20 +63,7 @@ function runModule(c: Case): void {
       assert.equal(inputs[i]!.grad, null, `${c.name} input ${i}: expected no gradient`);
     else assertClose(inputs[i]!.grad!, g, c.tol, `${c.name} input ${i} grad`);
   });
-  const params = new Map(m.namedParameters());
-  assert.deepEqual(
-    [...params.keys()],
-    Object.keys(c.paramGrads),
-    `${c.name}: namedParameters keys`,
-  );
-  for (const [k, g] of Object.entries(c.paramGrads as Record<string, JsonTensor>)) {
-    assert.ok(params.get(k)!.grad, `${c.name} ${k}: missing gradient`);
-    assertClose(params.get(k)!.grad!, g, c.tol, `${c.name} ${k} grad`);
-  }
-  const sd = m.stateDict();
-  assert.deepEqual(Object.keys(sd), Object.keys(c.stateAfter), `${c.name}: stateDict keys`);
-  for (const [k, t] of Object.entries(c.stateAfter as Record<string, JsonTensor>))
-    assertClose(sd[k]!, t, c.tol, `${c.name} state ${k}`);
+  assertModuleAfterBackward(c, m);
 }
 
 function runFn(c: Case): void {
