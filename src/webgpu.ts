@@ -1,5 +1,6 @@
 /// <reference types="@webgpu/types" />
 import { registerBackend } from "./backend/backend.js";
+import { registerFused } from "./backend/fused.js";
 import { registerMemoryReporter } from "./backend/memory.js";
 import { GpuContext } from "./backend/webgpu/context.js";
 import {
@@ -8,6 +9,7 @@ import {
   requestAdapter,
   requestGpu,
 } from "./backend/webgpu/device.js";
+import { createWebGpuFused } from "./backend/webgpu/fused.js";
 import { createWebGpuBackend } from "./backend/webgpu/index.js";
 import { DeviceError } from "./errors.js";
 
@@ -61,7 +63,9 @@ export async function init(opts: RequestOptions = {}): Promise<DeviceInfo> {
       const handle = await requestGpu(opts);
       const ctx = new GpuContext(handle.device, handle.adapterName);
       ctx.pool.collect = await exposeGc();
-      registerBackend(createWebGpuBackend(ctx));
+      const backend = createWebGpuBackend(ctx);
+      registerBackend(backend);
+      registerFused("webgpu", createWebGpuFused(ctx, backend));
       registerMemoryReporter("webgpu", () => {
         const m = ctx.pool.snapshot();
         return { tensors: m.liveBuffers, bytes: m.liveBytes, ...m, dispatches: ctx.dispatches };

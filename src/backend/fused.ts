@@ -13,10 +13,32 @@ export interface FusedKernels {
   gelu?(x: View, approximate: "none" | "tanh"): Storage;
   /** grad · GELU'(x). */
   geluBackward?(grad: View, x: View, approximate: "none" | "tanh"): Storage;
+  /**
+   * A linear layer's bias then exact GELU: y [rows, cols] (a fresh,
+   * contiguous GEMM output) += bias in place, and GELU(y) returned; null
+   * (y untouched) where the kernel does not take the case.
+   */
+  geluBias?(y: Storage, bias: View, rows: number, cols: number): Storage | null;
+  /** grad · (y > 0): ReLU's input gradient from its output y (same shape as grad, contiguous). */
+  reluBackward?(grad: View, y: View): Storage;
   /** softmax (or log-softmax) along the last dim. */
   softmax?(x: View, log: boolean): Storage;
   /** The input gradient of softmax/log-softmax from the output y and its gradient. */
   softmaxBackward?(grad: View, y: View, log: boolean): Storage;
+  /**
+   * Cross entropy of logits x [N, C] against int32 targets [N] (in range,
+   * or ignoreIndex): per-row losses [N] (0 where ignored) and the rows'
+   * log-sum-exps [N], the only state its backward needs.
+   */
+  crossEntropy?(x: View, target: View, ignoreIndex: number): { loss: Storage; lse: Storage };
+  /** grad[r] · (softmax(x)[r] − onehot(t_r)) as [N, C], 0 in ignored rows; grad [N] any stride. */
+  crossEntropyBackward?(
+    grad: View,
+    x: View,
+    target: View,
+    lse: View,
+    ignoreIndex: number,
+  ): Storage;
   /**
    * Layer norm over rows of `cols` elements (the trailing dims), with an
    * optional elementwise affine of `cols` elements. Returns y and each
@@ -55,6 +77,136 @@ export interface FusedKernels {
   maxPool?(x: View, index: Int32Array, k: number, l: number): { values: Storage; indices: Storage };
   /** The adjoint: grad [N, C, l] added at indices into [N, C, hw]. */
   maxPoolBackward?(grad: View, indices: View, l: number, hw: number): Storage;
+  /**
+   * Attention's softmax, in place over fresh contiguous scores [N, H, L, S]
+   * (q·kᵀ): softmax(scores · scale + mask) along S, `mask` an additive
+   * float view of [N, H, L, S] (0 strides where broadcast) or, with
+   * `causal`, key j > query i masked (src/backend/cpu/attention.ts).
+   */
+  attentionSoftmax?(
+    scores: Storage,
+    shape: readonly [number, number, number, number],
+    scale: number,
+    mask: View | null,
+    causal: boolean,
+  ): void;
+  /** In place over the probabilities' gradient [N, H, L, S]: the scores' gradient, scale · p ⊙ (g − Σ g ⊙ p). */
+  attentionSoftmaxBackward?(
+    grad: Storage,
+    probs: View,
+    shape: readonly [number, number, number, number],
+    scale: number,
+    causal: boolean,
+  ): void;
+  /**
+   * Heads of a packed projection x [N, L, parts·H·d] (any strides) as
+   * `parts` contiguous [N, H, L, d] storages.
+   */
+  headsSplit?(x: View, parts: number, heads: number): Storage[];
+  /** The inverse: contiguous [N, H, L, d] parts side by side as [N, L, parts·H·d]. */
+  headsMerge?(parts: Storage[], shape: readonly [number, number, number, number]): Storage;
+  /** In place: y[r, c] += bias[c] over a fresh contiguous y [rows, cols] (a linear layer's output). */
+  addBias?(y: Storage, bias: View, rows: number, cols: number): void;
+  /** Σ over rows of g [rows, cols] (any strides) as [cols]: a linear layer's bias gradient. */
+  sumRows?(g: View, rows: number, cols: number): Storage;
+  /**
+   * conv2d (groups 1) of x [N, C, H, W] with weight [O, C, kh, kw] (both
+   * contiguous) over a window table (k elements × l positions, as im2col's)
+   * and an optional bias [O]: y [N, O, l].
+   */
+  conv2d?(
+    x: View,
+    weight: View,
+    bias: View | null,
+    index: Int32Array,
+    k: number,
+    l: number,
+  ): Storage;
+  /** Gradients of conv2d from grad [N, O, l] (contiguous), for the inputs asked for. */
+  conv2dBackward?(
+    grad: View,
+    x: View,
+    weight: View,
+    index: Int32Array,
+    k: number,
+    l: number,
+    want: { input: boolean; weight: boolean; bias: boolean },
+  ): { gx: Storage | null; gw: Storage | null; gb: Storage | null };
+  /**
+   * Batch norm of x [N, C, S] (contiguous) with per-channel statistics over
+   * N and S: the batch's (training) or the given `stats` (evaluation, the
+   * running mean and variance). Returns y, the mean and 1/sqrt(var + eps)
+   * used, and the batch's biased variance (training only).
+   */
+  batchNorm?(
+    x: View,
+    weight: View | null,
+    bias: View | null,
+    eps: number,
+    stats: { mean: View; var: View } | null,
+  ): { y: Storage; mean: Storage; invstd: Storage; var: Storage | null };
+  /**
+   * Gradients of batchNorm: input, and weight/bias (summed per channel)
+   * when `wantAffine`. `training` says whether the statistics were the
+   * batch's (so they depend on x) or fixed.
+   */
+  batchNormBackward?(
+    grad: View,
+    x: View,
+    mean: View,
+    invstd: View,
+    weight: View | null,
+    training: boolean,
+    wantAffine: boolean,
+  ): { gx: Storage; gw: Storage | null; gb: Storage | null };
+  /**
+   * Scaled-dot-product attention over contiguous q [B, L, E], k [B, S, E]
+   * and v [B, S, Ev]: softmax(q·kᵀ·scale) v as [B, L, Ev], key j hidden
+   * from query i when j > i if `causal`; and, when `wantProbs`, the
+   * attention weights [B, L, S] that the backward reads. Null when the
+   * kernel does not take these sizes (the caller uses the composite).
+   */
+  attention?(
+    q: View,
+    k: View,
+    v: View,
+    scale: number,
+    causal: boolean,
+    wantProbs: boolean,
+  ): { out: Storage; probs: Storage | null } | null;
+  /**
+   * One LSTM step's pointwise part, from the projections gi, gh [N, 4H]
+   * (gates i, f, g, o) and c [N, H]. Unlike the kernels above it writes
+   * into the given views (rows of the layer's sequence buffers): h', c'
+   * [N, H] and act [N, 5H] (the gates after their nonlinearities, then
+   * tanh c') for the backward.
+   */
+  lstmCell?(gi: View, gh: View, c: View, h1: View, c1: View, act: View): void;
+  /**
+   * Its adjoint, into dgates [N, 4H] (gate pre-activations) and dcPrev
+   * [N, H], which may be dc itself; null inputs are zero.
+   */
+  lstmCellBackward?(
+    dhOut: View | null,
+    dhNext: View | null,
+    dc: View | null,
+    act: View,
+    cPrev: View,
+    dgates: View,
+    dcPrev: View,
+  ): void;
+  /** One GRU step from gi, gh [N, 3H] (r, z, n, biases included) and h, into h1 and act [N, 4H] (r, z, n, gh_n). */
+  gruCell?(gi: View, gh: View, h: View, h1: View, act: View): void;
+  /** Its adjoint, into dgi, dgh [N, 3H] and dhPrev (the direct, z part of the previous h's gradient). */
+  gruCellBackward?(
+    dhOut: View | null,
+    dhNext: View | null,
+    act: View,
+    hPrev: View,
+    dgi: View,
+    dgh: View,
+    dhPrev: View,
+  ): void;
 }
 
 const registry = new Map<string, FusedKernels>();
@@ -62,7 +214,8 @@ let enabled = true;
 
 /** Registers a backend's fused kernels under its device name. */
 export function registerFused(device: string, kernels: FusedKernels): void {
-  registry.set(device, kernels);
+  // Merged, so kernels of one backend can live in several files.
+  registry.set(device, { ...registry.get(device), ...kernels });
 }
 
 /** The fused kernels of a device, or an empty table (none, or switched off). */

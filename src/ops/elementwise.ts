@@ -1,3 +1,4 @@
+import { isGradEnabled } from "../autograd/grad_mode.js";
 import { needsGrad, record } from "../autograd/node.js";
 import {
   type BinaryOp,
@@ -6,6 +7,7 @@ import {
   type UnaryOp,
   type View,
 } from "../backend/backend.js";
+import { fusedKernels } from "../backend/fused.js";
 import { type DType, isFloating, promoteTypes, scalarDType, toFloating } from "../dtype.js";
 import { DeviceError, DTypeError, fmtShape } from "../errors.js";
 import { broadcastShapes, sameShape } from "../shape.js";
@@ -65,6 +67,24 @@ interface UnaryRule {
 
 const zeroGrad = (g: Tensor) => g.mul(0);
 
+/**
+ * d relu = g · (y > 0). A device's fused kernel does it in one pass without
+ * the bool mask; under createGraph the rule must be recorded, so the ops.
+ */
+function reluGrad(g: Tensor, y: Tensor): Tensor {
+  const k = fusedKernels(y.device);
+  if (
+    k.reluBackward &&
+    !isGradEnabled() &&
+    (y.dtype === "float32" || y.dtype === "float64") &&
+    g.dtype === y.dtype &&
+    sameShape(g.shape, y.shape)
+  ) {
+    return Tensor.fromStorage(k.reluBackward(g.contiguous(), y.contiguous()), y.shape, y.dtype);
+  }
+  return g.mul(y.gt(0));
+}
+
 export const UNARY_RULES: Record<UnaryOp, UnaryRule> = {
   neg: { name: "NegBackward0", floatResult: false, grad: (g) => g.neg() },
   abs: { name: "AbsBackward0", floatResult: false, grad: (g, x) => g.mul(x.sign()) },
@@ -98,7 +118,7 @@ export const UNARY_RULES: Record<UnaryOp, UnaryRule> = {
     floatResult: true,
     grad: (g, _x, y) => g.mul(y.mul(y.neg().add(1))),
   },
-  relu: { name: "ReluBackward0", floatResult: false, grad: (g, _x, y) => g.mul(y.gt(0)) },
+  relu: { name: "ReluBackward0", floatResult: false, grad: (g, _x, y) => reluGrad(g, y) },
   sign: { name: "SignBackward0", floatResult: false, grad: zeroGrad },
   floor: { name: "FloorBackward0", floatResult: false, grad: zeroGrad },
   ceil: { name: "CeilBackward0", floatResult: false, grad: zeroGrad },

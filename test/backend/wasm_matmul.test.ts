@@ -1,12 +1,18 @@
 // The WebAssembly SIMD matmul against the TypeScript reference kernel, on
 // random shapes chosen to hit every edge: sizes that are not multiples of
 // the register tile or of the cache blocks, transposed, strided, sliced and
-// broadcast operands, batches, and empty products.
+// broadcast operands, batches (also those whose outputs pass through wasm
+// memory a group at a time), and empty products.
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import type { View } from "../../src/backend/backend.js";
 import { matmulKernel } from "../../src/backend/cpu/matmul.js";
-import { DEFAULT_TILE, defaultGemm, WasmGemm } from "../../src/backend/cpu/wasm/matmul.js";
+import {
+  DEFAULT_BLOCKING,
+  DEFAULT_TILE,
+  defaultGemm,
+  WasmGemm,
+} from "../../src/backend/cpu/wasm/matmul.js";
 import { wasmFeatures } from "../../src/backend/cpu/wasm/runtime.js";
 import * as fl from "../../src/index.js";
 
@@ -99,6 +105,19 @@ describe("wasm matmul", { skip: !simd && "no WebAssembly SIMD in this runtime" }
     check(gemm, a, b1, "broadcast B");
     const a1 = fl.randn([1, 2, 13, 21]).expand([3, 2, 13, 21]);
     check(tiny, a1, b, "tiny broadcast A");
+  });
+
+  test("a batch whose outputs pass through wasm memory a group at a time", () => {
+    // 3 products' outputs (3·13·10 floats) fit in 400, so 7 products go in 3 groups.
+    const grouped = new WasmGemm({ ...DEFAULT_TILE, fma: false }, DEFAULT_BLOCKING, {
+      outputGroupFloats: 400,
+    });
+    const a = fl.randn([7, 13, 21]);
+    const b = fl.randn([7, 21, 10]);
+    check(grouped, a, b, "grouped batch");
+    assert.deepEqual(grouped.matmul(a, b), gemm.matmul(a, b));
+    // One output larger than a group still runs, alone.
+    check(grouped, fl.randn([2, 30, 5]), fl.randn([2, 5, 20]), "outputs over a group");
   });
 
   test("empty products", () => {

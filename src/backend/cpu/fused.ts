@@ -3,6 +3,8 @@ import { numel } from "../../shape.js";
 import type { View } from "../backend.js";
 import { type FusedKernels, registerFused } from "../fused.js";
 import { erf, erf32 } from "./elementwise.js";
+import { simdGeluExact, simdGeluExactBackward } from "./gelu.js";
+import { gruCell, gruCellBackward, lstmCell, lstmCellBackward } from "./rnn.js";
 import { dataOf, wrap } from "./storage.js";
 import { simdExpInPlace, simdGelu, simdGeluBackward } from "./wasm/vmath.js";
 
@@ -27,6 +29,9 @@ const INV_SQRT_2PI = 1 / Math.sqrt(2 * Math.PI);
 const GELU_C = 0.044715;
 
 function gelu(x: View, approximate: "none" | "tanh") {
+  // The exact form's faster SIMD kernel (src/backend/cpu/gelu.ts) first.
+  const exact = approximate === "none" ? simdGeluExact(x) : null;
+  if (exact) return exact;
   const n = numel(x.shape);
   const xd = floats(x);
   const o = x.offset;
@@ -51,7 +56,39 @@ function gelu(x: View, approximate: "none" | "tanh") {
   return wrap(out);
 }
 
+/**
+ * ReLU's backward in one pass, grad · (y > 0) as the composite computes it
+ * (so NaN and ±∞ in grad propagate the same), without its bool mask.
+ */
+function reluBackward(grad: View, y: View) {
+  const n = numel(y.shape);
+  const out = alloc(y, n);
+  const g = floats(grad);
+  const yd = floats(y);
+  if (out instanceof Float32Array && g instanceof Float32Array && yd instanceof Float32Array) {
+    reluBackwardF32(out, g, grad.offset, yd, y.offset, n);
+  } else {
+    for (let i = 0; i < n; i++) out[i] = g[grad.offset + i]! * +(yd[y.offset + i]! > 0);
+  }
+  return wrap(out);
+}
+
+// Float32 only, so the element accesses stay monomorphic (~1.6× faster).
+function reluBackwardF32(
+  out: Float32Array,
+  g: Float32Array,
+  go: number,
+  y: Float32Array,
+  yo: number,
+  n: number,
+): void {
+  // +(y > 0) rather than a branch: random signs would mispredict.
+  for (let i = 0; i < n; i++) out[i] = g[go + i]! * +(y[yo + i]! > 0);
+}
+
 function geluBackward(grad: View, x: View, approximate: "none" | "tanh") {
+  const exact = approximate === "none" ? simdGeluExactBackward(grad, x) : null;
+  if (exact) return exact;
   const n = numel(x.shape);
   const xd = floats(x);
   const gd = floats(grad);
@@ -412,71 +449,20 @@ function col2im(cols: View, index: Int32Array, k: number, l: number, n: number, 
   return wrap(out);
 }
 
-function maxPool(x: View, index: Int32Array, k: number, l: number) {
-  const [n, c, h, w] = x.shape as [number, number, number, number];
-  const hw = h * w;
-  const xd = dataOf(x);
-  const values = allocArray(x.dtype, n * c * l);
-  const indices = new Int32Array(n * c * l);
-  // Padding reads -inf, as the composite's gather does.
-  const at = (src: number, j: number, p: number) => {
-    const i = index[j * l + p]!;
-    return i >= 0 ? xd[src + i]! : Number.NEGATIVE_INFINITY;
-  };
-  for (let plane = 0; plane < n * c; plane++) {
-    const src = x.offset + plane * hw;
-    const dst = plane * l;
-    for (let p = 0; p < l; p++) {
-      let best = at(src, 0, p);
-      let arg = 0;
-      if (best === best) {
-        for (let j = 1; j < k; j++) {
-          const v = at(src, j, p);
-          if (v !== v) {
-            best = v;
-            arg = j;
-            break;
-          }
-          if (v > best) {
-            best = v;
-            arg = j;
-          }
-        }
-      }
-      values[dst + p] = best;
-      indices[dst + p] = index[arg * l + p]!;
-    }
-  }
-  return { values: wrap(values), indices: wrap(indices) };
-}
-
-function maxPoolBackward(grad: View, indices: View, l: number, hw: number) {
-  const planes = l === 0 ? 0 : numel(grad.shape) / l;
-  const gd = dataOf(grad);
-  const id = dataOf(indices);
-  const out = allocArray(grad.dtype, planes * hw);
-  for (let plane = 0; plane < planes; plane++) {
-    const src = plane * l;
-    const dst = plane * hw;
-    for (let p = 0; p < l; p++) {
-      const i = id[indices.offset + src + p]!;
-      if (i >= 0) out[dst + i] = out[dst + i]! + gd[grad.offset + src + p]!;
-    }
-  }
-  return wrap(out);
-}
-
 export const cpuFused: FusedKernels = {
-  maxPool,
-  maxPoolBackward,
   im2col,
   col2im,
   gelu,
   geluBackward,
+  reluBackward,
   softmax,
   softmaxBackward,
   layerNorm,
   layerNormBackward,
+  lstmCell,
+  lstmCellBackward,
+  gruCell,
+  gruCellBackward,
 };
 
 registerFused("cpu", cpuFused);

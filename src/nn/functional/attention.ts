@@ -1,7 +1,9 @@
 import { ArgumentError, DTypeError, fmtShape, ShapeError } from "../../errors.js";
-import { ones } from "../../tensor/creation.js";
+import { ones, zeros } from "../../tensor/creation.js";
 import type { Tensor } from "../../tensor/tensor.js";
 import { dropout } from "./dropout.js";
+import { fusedAttention } from "./fused.js";
+import { fusedAttention4d } from "./fused_attention.js";
 import { softmax } from "./softmax.js";
 
 export interface ScaledDotProductAttentionOptions {
@@ -55,6 +57,21 @@ export function scaledDotProductAttention(
     throw new ArgumentError(`${op}: pass either attnMask or isCausal, not both`);
   }
   const scale = opts.scale ?? 1 / Math.sqrt(E);
+  if (!opts.attnMask && !(opts.dropoutP ?? 0)) {
+    const fused = fusedAttention(query, key, value, scale, opts.isCausal ?? false);
+    if (fused) return fused;
+  }
+  if (!(opts.dropoutP ?? 0) && query.ndim === 4) {
+    const mask = opts.attnMask ? additiveMask(op, opts.attnMask, query) : null;
+    const fused =
+      (!opts.attnMask || mask) &&
+      fusedAttention4d(query, key, value, {
+        mask,
+        causal: opts.isCausal ?? false,
+        scale,
+      });
+    if (fused) return fused;
+  }
   // (..., L, E) @ (..., E, S) -> (..., L, S)
   let scores = query.matmul(key.transpose(-2, -1)).mul(scale);
   if (opts.isCausal) {
@@ -78,4 +95,18 @@ export function scaledDotProductAttention(
   if (p > 0) weights = dropout(weights, { p, training: true });
   // (..., L, S) @ (..., S, Ev) -> (..., L, Ev)
   return weights.matmul(value);
+}
+
+/** A bool mask (true = may attend) as 0 / -inf in q's dtype; a float mask as is. */
+function additiveMask(op: string, mask: Tensor, q: Tensor): Tensor | null {
+  if (mask.dtype === "bool")
+    return zeros(mask.shape, { dtype: q.dtype, device: mask.device }).maskedFill(
+      mask.logicalNot(),
+      Number.NEGATIVE_INFINITY,
+    );
+  if (!mask.isFloatingPoint())
+    throw new DTypeError(
+      `${op}: attnMask must be a bool or floating point tensor, got ${mask.dtype}`,
+    );
+  return mask.dtype === q.dtype ? mask : null;
 }

@@ -7,7 +7,12 @@
 // is an indexSelect with that table (its backward is a scatterAdd) and fold
 // is the matching scatterAdd (its backward is a gather), so both are
 // differentiable any number of times with no kernel of their own, and the
-// arithmetic of a convolution is one batched matmul.
+// arithmetic of a convolution is one batched matmul. That composite is the
+// reference; conv2d runs on a backend's fused convolution kernels where it
+// has them (fusedConv2d below), checked against it in test/backend.
+import { isGradEnabled } from "../../autograd/grad_mode.js";
+import { record } from "../../autograd/node.js";
+import { fusedKernels } from "../../backend/fused.js";
 import { ArgumentError, fmtShape, ShapeError } from "../../errors.js";
 import { keep } from "../../tensor/memory.js";
 import { Tensor } from "../../tensor/tensor.js";
@@ -272,23 +277,23 @@ export function fold(
  */
 function im2col(x: Tensor, t: WindowTable): Tensor {
   const [n, c, h, w] = x.shape as [number, number, number, number];
-  const fused = fusedIm2col(x, t.index, t.k, t.l, (g) =>
-    scatterWindows(
-      g
-        .reshape([c, t.k, n, t.l])
-        .permute([1, 3, 2, 0])
-        .reshape([t.k * t.l, n * c]),
-      t,
-      h * w,
-    )
-      .t()
-      .reshape([n, c, h, w]),
-  );
+  const fused = fusedIm2col(x, t.index, t.k, t.l, (g) => col2im(g, t, n, c, h, w));
   if (fused) return fused;
   return gatherWindows(x, t, 0) // [K*L, N*C]
     .reshape([t.k, t.l, n, c])
     .permute([3, 0, 2, 1])
     .reshape([c * t.k, n * t.l]);
+}
+
+/** The adjoint of im2col, with ops: columns [C·K, N·L] summed back into [N, C, H, W]. */
+function col2im(cols: Tensor, t: WindowTable, n: number, c: number, h: number, w: number): Tensor {
+  const rows = cols
+    .reshape([c, t.k, n, t.l])
+    .permute([1, 3, 2, 0])
+    .reshape([t.k * t.l, n * c]);
+  return scatterWindows(rows, t, h * w)
+    .t()
+    .reshape([n, c, h, w]);
 }
 
 export interface ConvOptions {
@@ -384,6 +389,10 @@ export function conv2d(
   const dilation = pair("conv2d", "dilation", opts.dilation ?? 1);
   const pad4 = resolvePadding("conv2d", opts.padding, [kh, kw], dilation, stride);
   const t = convTable("conv2d", h, w, [kh, kw], stride, pad4, dilation);
+  if (groups === 1) {
+    const fast = fusedConv2d(input, weight, bias, t, stride, pad4, dilation);
+    if (fast) return fast;
+  }
   const k = t.k;
   // cols [G, Cg·K, N·L]: channel-major then window element, as weight is laid out.
   const cols = im2col(input, t).reshape([groups, cg * k, n * t.l]);
@@ -391,6 +400,107 @@ export function conv2d(
   let y = wm.matmul(cols).reshape([o, n, t.outH, t.outW]).permute([1, 0, 2, 3]); // [N, O, outH, outW]
   if (bias) y = y.add(bias.reshape([1, o, 1, 1]));
   return y;
+}
+
+/**
+ * conv2d (groups 1) through the backend's fused convolution kernels (on the
+ * CPU: im2col and GEMM a few samples at a time, bias added on the way out),
+ * or null where it has none. One node, PyTorch's ConvolutionBackward0,
+ * whose backward runs the fused backward kernel; under createGraph it is
+ * the same formulas with ops (grad W = dY·colsᵀ, grad x = col2im(Wᵀ·dY))
+ * on the differentiable im2col/col2im, so gradients of gradients work.
+ */
+function fusedConv2d(
+  x: Tensor,
+  weight: Tensor,
+  bias: Tensor | null,
+  t: WindowTable,
+  stride: number[],
+  pad4: number[],
+  dilation: number[],
+): Tensor | null {
+  const kern = fusedKernels(x.device);
+  if (!kern.conv2d || !kern.conv2dBackward) return null;
+  const dtype = x.dtype;
+  if ((dtype !== "float32" && dtype !== "float64") || weight.dtype !== dtype) return null;
+  if (bias && (bias.dtype !== dtype || bias.device !== x.device)) return null;
+  if (weight.device !== x.device) return null;
+  const [n, c, h, w] = x.shape as [number, number, number, number];
+  const [o, , kh, kw] = weight.shape as [number, number, number, number];
+  const xc = x.contiguous();
+  const wc = weight.contiguous();
+  const bc = bias?.contiguous() ?? null;
+  const ys = kern.conv2d(xc, wc, bc, t.index, t.k, t.l);
+  const y = Tensor.fromStorage(ys, [n, o, t.outH, t.outW], dtype);
+  return record(
+    "ConvolutionBackward0",
+    y,
+    [xc, wc, bc],
+    (g, [xs, ws]) => {
+      const want = {
+        input: xs!.requiresGrad,
+        weight: ws!.requiresGrad,
+        bias: bc?.requiresGrad ?? false,
+      };
+      if (isGradEnabled() || g.dtype !== dtype) {
+        // Graph-connected formulas on the saved inputs.
+        const g2 = g.permute([1, 0, 2, 3]).reshape([o, n * t.l]);
+        const wm = ws!.reshape([o, c * t.k]);
+        const gx = want.input ? col2im(wm.t().matmul(g2), t, n, c, h, w) : null;
+        const gw = want.weight ? g2.matmul(im2col(xs!, t).t()).reshape(ws!.shape) : null;
+        return [gx, gw, want.bias ? g.sum([0, 2, 3]) : null];
+      }
+      const gc = g.contiguous();
+      // A stride-1 convolution that keeps the plane size has an input
+      // gradient that is the same convolution of dY with the kernel flipped
+      // and its channel axes swapped: the fast forward kernel, which beats
+      // col2im's scattered adds.
+      const tt = want.input ? sameSizeAdjoint(t, h, w, [kh, kw], stride, pad4, dilation) : null;
+      const r = kern.conv2dBackward!(gc, xs!, ws!, t.index, t.k, t.l, {
+        ...want,
+        input: want.input && !tt,
+      });
+      let gx = r.gx ? Tensor.fromStorage(r.gx, x.shape, dtype) : null;
+      if (tt) {
+        const rev = (k: number) =>
+          Tensor.fromArray(
+            Int32Array.from({ length: k }, (_, i) => k - 1 - i),
+            [k],
+            x.device,
+          );
+        const wf = ws!.indexSelect(2, rev(kh)).indexSelect(3, rev(kw)).transpose(0, 1).contiguous();
+        gx = Tensor.fromStorage(kern.conv2d!(gc, wf, null, tt.index, tt.k, tt.l), x.shape, dtype);
+      }
+      return [
+        gx,
+        r.gw ? Tensor.fromStorage(r.gw, weight.shape, dtype) : null,
+        r.gb ? Tensor.fromStorage(r.gb, [o], dtype) : null,
+      ];
+    },
+    [xc, wc],
+  );
+}
+
+/**
+ * The window table of the convolution that maps dY back onto the input
+ * plane (padding d·(k−1) − p on each side, stride 1), when the forward one
+ * has stride 1 and keeps the plane size, so both tables have the same
+ * shape; null otherwise (that adjoint would multiply mostly padding).
+ */
+function sameSizeAdjoint(
+  t: WindowTable,
+  h: number,
+  w: number,
+  k: number[],
+  stride: number[],
+  pad4: number[],
+  dilation: number[],
+): WindowTable | null {
+  if (stride[0] !== 1 || stride[1] !== 1 || t.outH !== h || t.outW !== w) return null;
+  const span = [dilation[0]! * (k[0]! - 1), dilation[1]! * (k[1]! - 1)];
+  const pads = [span[0]! - pad4[0]!, span[0]! - pad4[1]!, span[1]! - pad4[2]!, span[1]! - pad4[3]!];
+  if (pads.some((p) => p < 0)) return null;
+  return convTable("conv2d", h, w, k, [1, 1], pads, dilation);
 }
 
 /**

@@ -3,9 +3,13 @@
 // indices of the input's shape without the class dim, or (crossEntropy
 // only) class probabilities of the input's own shape.
 
+import { isGradEnabled } from "../../autograd/grad_mode.js";
+import { record } from "../../autograd/node.js";
+import { fusedKernels } from "../../backend/fused.js";
 import { isFloating } from "../../dtype.js";
 import { ArgumentError, DTypeError, fmtShape, ShapeError } from "../../errors.js";
-import type { Tensor } from "../../tensor/tensor.js";
+import { arange } from "../../tensor/creation.js";
+import { Tensor } from "../../tensor/tensor.js";
 import { type ReductionOptions, reduce } from "./reduction.js";
 import { logSoftmax } from "./softmax.js";
 
@@ -135,6 +139,10 @@ export function crossEntropy(
   if (!(eps >= 0 && eps <= 1))
     throw new ArgumentError(`${op}: labelSmoothing must be between 0 and 1, got ${eps}`);
   checkWeight(op, opts.weight, classes);
+  if (eps === 0 && !opts.weight && target.dtype === "int32") {
+    const fast = fusedCrossEntropy(input, target, opts);
+    if (fast) return fast;
+  }
   const logp = logSoftmax(input, classDim);
   // The weight as (C, 1, ..., 1) so it broadcasts along the class dim.
   const classWeight = opts.weight
@@ -170,4 +178,53 @@ export function crossEntropy(
   if ((opts.reduction ?? "mean") === "mean") smoothReduced = smooth.sum().div(nll.weight.sum());
   else smoothReduced = reduce(op, smooth, opts.reduction);
   return nllReduced.mul(1 - eps).add(smoothReduced.mul(eps / classes));
+}
+
+/**
+ * crossEntropy of logits (N, C) against int32 targets (N), without weights
+ * or label smoothing, through the device's fused kernel: one node whose
+ * per-row losses are then reduced as the composite reduces them. Null
+ * when the kernel or the case does not apply. Under createGraph the
+ * backward is written with flint ops (softmax(x) − onehot(t)) on the
+ * saved, graph-connected logits.
+ */
+function fusedCrossEntropy(input: Tensor, target: Tensor, opts: NllLossOptions): Tensor | null {
+  const k = fusedKernels(input.device);
+  if (!k.crossEntropy || !k.crossEntropyBackward) return null;
+  if (input.ndim !== 2 || target.device !== input.device) return null;
+  const [n, classes] = input.shape as [number, number];
+  if (n * classes === 0) return null;
+  const ignoreIndex = opts.ignoreIndex ?? -100;
+  checkIndexTarget("crossEntropy", input, target, ignoreIndex);
+  const x = input.contiguous();
+  const t = target.contiguous();
+  const r = k.crossEntropy(x, t, ignoreIndex);
+  const lse = Tensor.fromStorage(r.lse, [n], x.dtype);
+  let loss = Tensor.fromStorage(r.loss, [n], x.dtype);
+  loss = record(
+    "NllLossBackward0",
+    loss,
+    [x],
+    (g, [xs]) => {
+      if (isGradEnabled() || g.dtype !== xs!.dtype) {
+        const valid = t.ne(ignoreIndex);
+        const gv = g.mul(valid.to(g.dtype)).unsqueeze(-1);
+        const ids = arange(0, classes, 1, { dtype: "int32", device: t.device });
+        const hot = t.where(valid, 0).unsqueeze(-1).eq(ids);
+        return [xs!.softmax(-1).mul(gv).sub(hot.to(g.dtype).mul(gv))];
+      }
+      return [
+        Tensor.fromStorage(
+          k.crossEntropyBackward!(g, xs!, t, lse, ignoreIndex),
+          [n, classes],
+          x.dtype,
+        ),
+      ];
+    },
+    [x],
+  );
+  const reduction = opts.reduction ?? "mean";
+  if (reduction !== "mean") return reduce("crossEntropy", loss, reduction);
+  // The mean is over the counted targets (PyTorch: 0/0 = nan when none count).
+  return loss.sum().div(t.ne(ignoreIndex).sum().to(x.dtype));
 }

@@ -31,7 +31,8 @@ export function fusedGelu(x: Tensor, approximate: "none" | "tanh"): Tensor | nul
   return record("GeluBackward0", y, [xc], (g, [xs]) => [geluGrad(g, xs!, approximate)], [xc]);
 }
 
-function geluGrad(g: Tensor, x: Tensor, approximate: "none" | "tanh"): Tensor {
+/** GELU's input gradient: the fused kernel, or flint ops under createGraph (grad mode on). */
+export function geluGrad(g: Tensor, x: Tensor, approximate: "none" | "tanh"): Tensor {
   const k = fusedKernels(x.device);
   if (!isGradEnabled() && k.geluBackward && g.dtype === x.dtype) {
     return Tensor.fromStorage(k.geluBackward(g.contiguous(), x, approximate), x.shape, x.dtype);
@@ -220,4 +221,74 @@ export function fusedMaxPool(
     [indices],
   );
   return { values, indices };
+}
+
+/**
+ * softmax(q·kᵀ·scale) v (causal-masked when asked) through the fused kernel,
+ * for q (..., L, E), k (..., S, E), v (..., S, Ev) with the same batch dims;
+ * null when the device has none or the shapes need broadcasting. The
+ * backward is written with flint ops on the saved weights (recomputed from
+ * q and k under createGraph, so they carry the graph).
+ */
+export function fusedAttention(
+  q: Tensor,
+  k: Tensor,
+  v: Tensor,
+  scale: number,
+  causal: boolean,
+): Tensor | null {
+  const kern = fusedKernels(q.device);
+  if (!kern.attention || !isFloat(q) || k.dtype !== q.dtype || v.dtype !== q.dtype) return null;
+  if (k.device !== q.device || v.device !== q.device) return null;
+  if (q.ndim < 2 || k.ndim !== q.ndim || v.ndim !== q.ndim) return null;
+  const batch = q.shape.slice(0, -2);
+  if (!batch.every((s, i) => s === k.shape[i] && s === v.shape[i])) return null;
+  const [L, E] = q.shape.slice(-2) as [number, number];
+  const [S, Ev] = [k.shape[k.ndim - 2]!, v.shape[v.ndim - 1]!];
+  const B = batch.reduce((a, b) => a * b, 1);
+  if (B * L * S * E * Ev === 0) return null;
+  const qc = q.contiguous();
+  const kc = k.contiguous();
+  const vc = v.contiguous();
+  const wantProbs = isGradEnabled() && (q.requiresGrad || k.requiresGrad || v.requiresGrad);
+  const r = kern.attention(qc, kc, vc, scale, causal, wantProbs);
+  if (r === null) return null;
+  const out = Tensor.fromStorage(r.out, [...batch, L, Ev], q.dtype);
+  if (!r.probs) return out;
+  const probs = Tensor.fromStorage(r.probs, [...batch, L, S], q.dtype);
+  return record(
+    "ScaledDotProductAttentionBackward0",
+    out,
+    [qc, kc, vc],
+    (g, [qs, ks, vs]) => attentionGrad(g, qs!, ks!, vs!, probs, scale, causal),
+    [qc, kc, vc],
+  );
+}
+
+function attentionGrad(
+  g: Tensor,
+  q: Tensor,
+  k: Tensor,
+  v: Tensor,
+  saved: Tensor,
+  scale: number,
+  causal: boolean,
+): Tensor[] {
+  let p = saved;
+  if (isGradEnabled()) {
+    let s = q.matmul(k.transpose(-2, -1)).mul(scale);
+    if (causal) {
+      const [L, S] = s.shape.slice(-2) as [number, number];
+      const hide = Tensor.ones([L, S], "bool", q.device).tril().logicalNot();
+      s = s.maskedFill(hide, Number.NEGATIVE_INFINITY);
+    }
+    p = s.softmax(-1);
+  }
+  const dp = g.matmul(v.transpose(-2, -1));
+  const ds = p.mul(dp.sub(dp.mul(p).sum(-1, { keepdim: true })));
+  return [
+    ds.matmul(k).mul(scale),
+    ds.transpose(-2, -1).matmul(q).mul(scale),
+    p.transpose(-2, -1).matmul(g),
+  ];
 }

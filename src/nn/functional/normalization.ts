@@ -2,8 +2,12 @@
 // group_norm, instance_norm, local_response_norm). All of them are
 // (x - mean) / sqrt(var + eps), then an optional per-channel affine; they
 // differ only in which dimensions the statistics are taken over. Written
-// with Tensor ops, so gradients (of any order) come from the engine.
-import { noGrad } from "../../autograd/grad_mode.js";
+// with Tensor ops, so gradients (of any order) come from the engine; batch
+// norm runs on a backend's fused kernel where there is one (one node, its
+// backward the closed form), layer norm likewise (./fused.ts).
+import { isGradEnabled, noGrad } from "../../autograd/grad_mode.js";
+import { record } from "../../autograd/node.js";
+import { fusedKernels } from "../../backend/fused.js";
 import { ArgumentError, fmtShape, ShapeError } from "../../errors.js";
 import { Tensor } from "../../tensor/tensor.js";
 import { fusedLayerNorm } from "./fused.js";
@@ -86,6 +90,11 @@ export function batchNorm(
   if (!training) {
     if (!runningMean || !runningVar)
       throw new ArgumentError("batchNorm: evaluation mode needs runningMean and runningVar");
+    const fused = fusedBatchNorm(input, opts.weight ?? null, opts.bias ?? null, eps, {
+      mean: runningMean,
+      var: runningVar,
+    });
+    if (fused) return fused.y;
     const y = input.sub(runningMean.reshape(shape)).mul(runningVar.reshape(shape).add(eps).rsqrt());
     return affine(y, opts.weight, opts.bias, shape);
   }
@@ -95,13 +104,91 @@ export function batchNorm(
       `batchNorm: expected more than 1 value per channel when training, got input size ${fmtShape(input.shape)}`,
     );
   }
-  const { y, mean, var: v } = standardize(input, dims, eps);
+  const fused = fusedBatchNorm(input, opts.weight ?? null, opts.bias ?? null, eps, null);
+  const {
+    y,
+    mean,
+    var: v,
+  } = fused ? { y: fused.y, mean: fused.mean, var: fused.var! } : standardize(input, dims, eps);
   const m = opts.momentum ?? 0.1;
   noGrad(() => {
     if (runningMean) runningMean.mul_(1 - m).add_(mean.reshape([c]).mul(m));
     if (runningVar) runningVar.mul_(1 - m).add_(v.reshape([c]).mul((m * n) / (n - 1)));
   });
-  return affine(y, opts.weight, opts.bias, shape);
+  return fused ? y : affine(y, opts.weight, opts.bias, shape);
+}
+
+/**
+ * Batch norm through the backend's fused kernel (statistics, normalize and
+ * affine in one call; PyTorch's NativeBatchNormBackward0 as one node), or
+ * null where it has none. `stats` are the running mean and variance in
+ * evaluation, null in training (batch statistics, returned for the running
+ * update). Under createGraph the backward is written with ops, recomputing
+ * the batch statistics from x so they carry its graph.
+ */
+function fusedBatchNorm(
+  x: Tensor,
+  weight: Tensor | null,
+  bias: Tensor | null,
+  eps: number,
+  stats: { mean: Tensor; var: Tensor } | null,
+): { y: Tensor; mean: Tensor; var: Tensor | null } | null {
+  const kern = fusedKernels(x.device);
+  if (!kern.batchNorm || !kern.batchNormBackward) return null;
+  const dtype = x.dtype;
+  if (dtype !== "float32" && dtype !== "float64") return null;
+  const others = [weight, bias, stats?.mean, stats?.var].filter((t) => t) as Tensor[];
+  if (others.some((t) => t.dtype !== dtype || t.device !== x.device)) return null;
+  if (x.numel() === 0) return null;
+  const c = x.shape[1]!;
+  const xc = x.contiguous();
+  const wc = weight?.contiguous() ?? null;
+  const bc = bias?.contiguous() ?? null;
+  const sv = stats ? { mean: stats.mean.contiguous(), var: stats.var.contiguous() } : null;
+  const r = kern.batchNorm(xc, wc, bc, eps, sv);
+  const y = Tensor.fromStorage(r.y, x.shape, dtype);
+  const mean = Tensor.fromStorage(r.mean, [c], dtype);
+  const invstd = Tensor.fromStorage(r.invstd, [c], dtype);
+  const training = stats === null;
+  const dims = x.shape.map((_, i) => i).filter((i) => i !== 1);
+  record(
+    "NativeBatchNormBackward0",
+    y,
+    [xc, wc, bc],
+    (g, [xs, ws]) => {
+      const w = wc ? ws! : null;
+      const affine = wc !== null || bc !== null;
+      if (!isGradEnabled() && g.dtype === dtype) {
+        const b = kern.batchNormBackward!(g.contiguous(), xs!, mean, invstd, w, training, affine);
+        return [
+          Tensor.fromStorage(b.gx, x.shape, dtype),
+          wc && b.gw ? Tensor.fromStorage(b.gw, wc.shape, dtype) : null,
+          bc && b.gb ? Tensor.fromStorage(b.gb, bc.shape, dtype) : null,
+        ];
+      }
+      const shape = channelShape(xs!);
+      const xcen = xs!.sub(training ? xs!.mean(dims, { keepdim: true }) : mean.reshape(shape));
+      const rs = training
+        ? xcen.square().mean(dims, { keepdim: true }).add(eps).rsqrt()
+        : invstd.reshape(shape);
+      const xh = xcen.mul(rs);
+      const gh = w ? g.mul(w.reshape(shape)) : g;
+      const gx = training
+        ? rs.mul(
+            gh
+              .sub(gh.mean(dims, { keepdim: true }))
+              .sub(xh.mul(gh.mul(xh).mean(dims, { keepdim: true }))),
+          )
+        : gh.mul(rs);
+      return [
+        gx,
+        wc ? g.mul(xh).sum(dims).reshape(wc.shape) : null,
+        bc ? g.sum(dims).reshape(bc.shape) : null,
+      ];
+    },
+    wc ? [xc, wc] : [xc],
+  );
+  return { y, mean, var: r.var ? Tensor.fromStorage(r.var, [c], dtype) : null };
 }
 
 export interface LayerNormOptions {

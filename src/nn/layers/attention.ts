@@ -15,7 +15,9 @@
 import type { DType } from "../../dtype.js";
 import { ArgumentError, DTypeError, fmtShape, ShapeError } from "../../errors.js";
 import { Tensor } from "../../tensor/tensor.js";
+import { fusedPackedSelfAttention } from "../functional/fused_attention.js";
 import * as F from "../functional/index.js";
+import { linear } from "../functional/linear.js";
 import * as init from "../init.js";
 import { Module, pyBool } from "../module.js";
 import { Parameter } from "../parameter.js";
@@ -201,6 +203,13 @@ export class MultiheadAttention extends Module {
       );
     }
 
+    // Self-attention projects q, k and v in one product, (N, L, 3E).
+    const packed = query === key && key === value && this.in_proj_weight !== null;
+    const qkv = packed ? linear(q0, this.in_proj_weight!, this.in_proj_bias) : null;
+    if (qkv && !this.bias_k && !this.addZeroAttn && opts.needWeights === false) {
+      const ctx = this.fusedSelfAttention(op, qkv, opts, N, L);
+      if (ctx) return [this.outputLayout(this.out_proj.forward(ctx), batched), null];
+    }
     // Input projections: (N, L, E), (N, S, E), (N, S, E).
     const [wq, wk, wv] = this.in_proj_weight
       ? (this.in_proj_weight.chunk(3, 0) as [Tensor, Tensor, Tensor])
@@ -208,11 +217,11 @@ export class MultiheadAttention extends Module {
     const [bq, bk, bv] = this.in_proj_bias
       ? (this.in_proj_bias.chunk(3, 0) as [Tensor, Tensor, Tensor])
       : [null, null, null];
-    const proj = (x: Tensor, w: Tensor, b: Tensor | null) =>
-      b ? x.matmul(w.t()).add(b) : x.matmul(w.t());
-    const q = proj(q0, wq, bq);
-    let k = proj(k0, wk, bk);
-    let v = proj(v0, wv, bv);
+    const [q, k1, v1] = qkv
+      ? (qkv.chunk(3, -1) as [Tensor, Tensor, Tensor])
+      : [linear(q0, wq, bq), linear(k0, wk, bk), linear(v0, wv, bv)];
+    let k = k1;
+    let v = v1;
 
     // Masks, as additive float masks (N or 1, 1 or H, L, S).
     let mask = this.attnMaskOf(op, opts, N, L, k.shape[1]!, q.dtype);
@@ -245,12 +254,37 @@ export class MultiheadAttention extends Module {
     if (this.dropout > 0 && this.training)
       weights = F.dropout(weights, { p: this.dropout, training: true });
     const ctx = weights.matmul(vh).transpose(1, 2).reshape([N, L, E]); // (N, L, E)
-    let out = this.out_proj.forward(ctx);
-    out = !batched ? out.squeeze(0) : this.batchFirst ? out : out.transpose(0, 1);
+    const out = this.outputLayout(this.out_proj.forward(ctx), batched);
     if (opts.needWeights === false) return [out, null];
     let w = (opts.averageAttnWeights ?? true) ? weights.mean(1) : weights; // (N, L, S) or (N, H, L, S)
     if (!batched) w = w.squeeze(0);
     return [out, w];
+  }
+
+  /** (N, L, E) back to the caller's layout. */
+  private outputLayout(out: Tensor, batched: boolean): Tensor {
+    return !batched ? out.squeeze(0) : this.batchFirst ? out : out.transpose(0, 1);
+  }
+
+  /**
+   * The heads' merged output (N, L, E) through the fused attention kernel
+   * (src/nn/functional/fused_attention.ts), or null when it does not apply
+   * (dropout while training, a device without it). A causal mask with no
+   * attnMask is passed as a flag, so no (L, L) mask is built.
+   */
+  private fusedSelfAttention(
+    op: string,
+    qkv: Tensor,
+    opts: MultiheadAttentionForwardOptions,
+    N: number,
+    L: number,
+  ): Tensor | null {
+    if (this.dropout > 0 && this.training) return null;
+    const causal = !opts.attnMask && (opts.isCausal ?? false);
+    const mask = causal ? null : this.attnMaskOf(op, opts, N, L, L, qkv.dtype);
+    const pad = this.keyPaddingOf(op, opts.keyPaddingMask ?? null, N, L, qkv.dtype);
+    const both = mask && pad ? mask.add(pad) : (mask ?? pad);
+    return fusedPackedSelfAttention(qkv, this.numHeads, { mask: both, causal });
   }
 
   private attnMaskOf(

@@ -2,6 +2,7 @@
 import type { DType } from "../../dtype.js";
 import { fmtShape, ShapeError } from "../../errors.js";
 import { Tensor } from "../../tensor/tensor.js";
+import { linear } from "../functional/linear.js";
 import * as init from "../init.js";
 import { Module, pyBool } from "../module.js";
 import { Parameter } from "../parameter.js";
@@ -74,8 +75,7 @@ export class Linear extends Module {
         `Linear: expected input with last dimension ${this.inFeatures} (in_features), got shape ${fmtShape(input.shape)}`,
       );
     }
-    const y = input.matmul(this.weight.t());
-    return this.bias ? y.add(this.bias) : y;
+    return linear(input, this.weight, this.bias);
   }
 
   override extraRepr(): string {

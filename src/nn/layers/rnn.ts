@@ -8,10 +8,15 @@
 // handled by updating only the first batchSizes[t] rows of the state at
 // step t: the others keep their last state (forward) or have not started
 // yet (reverse). Gradients come from the ops used, so none is written here.
+//
+// That loop is the reference. Padded LSTM and GRU layers (no projSize) take
+// the fused path of functional/rnn_fused.ts where the device has fused cell
+// kernels: one autograd node per layer and direction, not a dozen per step.
 import type { DType } from "../../dtype.js";
 import { ArgumentError, fmtShape, ShapeError } from "../../errors.js";
 import { Tensor } from "../../tensor/tensor.js";
 import * as F from "../functional/index.js";
+import { fusedGruLayer, fusedLstmLayer } from "../functional/rnn_fused.js";
 import * as init from "../init.js";
 import { Module, pyBool, pyFloat } from "../module.js";
 import { Parameter } from "../parameter.js";
@@ -319,6 +324,15 @@ export abstract class RNNBase extends Module {
     const bIh = this.weight(`bias_ih${sfx}`);
     const bHh = this.weight(`bias_hh${sfx}`);
     const wHr = this.weight(`weight_hr${sfx}`);
+    if (!packed && !wHr) {
+      const fused =
+        this.mode === "LSTM"
+          ? fusedLstmLayer(x, start.h, start.c!, wIh, wHh, bIh, bHh, reverse)
+          : this.mode === "GRU"
+            ? fusedGruLayer(x, start.h, wIh, wHh, bIh, bHh, reverse)
+            : null;
+      if (fused) return [fused.out, { h: fused.h, c: fused.c }];
+    }
     const gi = linear(x, wIh, bIh); // (L, N, G·H) or (rows, G·H)
     const T = sizes.length;
     const N = sizes[0] ?? 0;

@@ -34,6 +34,29 @@ function activationFn(a: TransformerActivation): (x: Tensor) => Tensor {
   throw new ArgumentError(`Transformer: activation should be relu/gelu, not ${String(a)}`);
 }
 
+/** Whether a module runs forward hooks (Module keeps them in hidden own fields). */
+function hasHooks(m: Module): boolean {
+  const h = m as unknown as {
+    _forwardHooks?: Map<number, unknown>;
+    _forwardPreHooks?: Map<number, unknown>;
+  };
+  return (h._forwardHooks?.size ?? 0) > 0 || (h._forwardPreHooks?.size ?? 0) > 0;
+}
+
+/**
+ * The feed-forward block's first half, act(linear1(x)). GELU after a
+ * plain Linear (no subclass, no hooks to run) goes through F.linearGelu,
+ * which adds the bias and applies GELU in one pass.
+ */
+function firstHalf(linear1: Linear, gelu: boolean, act: (x: Tensor) => Tensor, x: Tensor): Tensor {
+  // (A wrong input width goes to linear1.forward, for Linear's own error.)
+  const fits = x.ndim > 0 && x.shape[x.ndim - 1] === linear1.inFeatures;
+  if (gelu && fits && linear1.constructor === Linear && !hasHooks(linear1)) {
+    return F.linearGelu(x, linear1.weight, linear1.bias);
+  }
+  return act(linear1.forward(x));
+}
+
 export interface TransformerLayerOptions {
   /** Width of the feed-forward network (2048). */
   dimFeedforward?: number;
@@ -84,6 +107,8 @@ export class TransformerEncoderLayer extends Module {
   readonly normFirst: boolean;
   readonly options: TransformerLayerOptions;
   private readonly act: (x: Tensor) => Tensor;
+  /** The activation is "gelu", which the feed-forward block may fuse with linear1's bias. */
+  private readonly gelu: boolean;
 
   constructor(
     readonly dModel: number,
@@ -109,15 +134,18 @@ export class TransformerEncoderLayer extends Module {
     this.dropout1 = new Dropout(p);
     this.dropout2 = new Dropout(p);
     this.act = activationFn(opts.activation ?? "relu");
+    this.gelu = opts.activation === "gelu";
   }
 
   override forward(src: Tensor, opts: EncoderLayerForwardOptions = {}): Tensor {
-    const mask =
-      opts.srcMask ?? (opts.isCausal ? causalMask(src, this.self_attn.batchFirst) : null);
+    // Causal without a mask is passed on as a flag: the fused attention
+    // then skips the hidden half instead of adding a mask to it.
+    const mask = opts.srcMask ?? null;
     const sa = (x: Tensor) =>
       this.dropout1.forward(
         this.self_attn.forward(x, x, x, {
           attnMask: mask,
+          isCausal: !mask && (opts.isCausal ?? false),
           keyPaddingMask: opts.srcKeyPaddingMask,
           needWeights: false,
         })[0],
@@ -135,7 +163,7 @@ export class TransformerEncoderLayer extends Module {
 
   private ff(x: Tensor): Tensor {
     return this.dropout2.forward(
-      this.linear2.forward(this.dropout.forward(this.act(this.linear1.forward(x)))),
+      this.linear2.forward(this.dropout.forward(firstHalf(this.linear1, this.gelu, this.act, x))),
     );
   }
 }
@@ -179,6 +207,8 @@ export class TransformerDecoderLayer extends Module {
   readonly normFirst: boolean;
   readonly options: TransformerLayerOptions;
   private readonly act: (x: Tensor) => Tensor;
+  /** The activation is "gelu", which the feed-forward block may fuse with linear1's bias. */
+  private readonly gelu: boolean;
 
   constructor(
     readonly dModel: number,
@@ -212,6 +242,7 @@ export class TransformerDecoderLayer extends Module {
     this.dropout2 = new Dropout(p);
     this.dropout3 = new Dropout(p);
     this.act = activationFn(opts.activation ?? "relu");
+    this.gelu = opts.activation === "gelu";
   }
 
   override forward(tgt: Tensor, memory: Tensor, opts: DecoderLayerForwardOptions = {}): Tensor {
@@ -235,7 +266,7 @@ export class TransformerDecoderLayer extends Module {
       );
     const ff = (x: Tensor) =>
       this.dropout3.forward(
-        this.linear2.forward(this.dropout.forward(this.act(this.linear1.forward(x)))),
+        this.linear2.forward(this.dropout.forward(firstHalf(this.linear1, this.gelu, this.act, x))),
       );
     let x = tgt;
     if (this.normFirst) {

@@ -1,10 +1,11 @@
 // A GEMM worker: instantiates the kernels over the shared wasm memory, then
-// sleeps on the control word until the main thread posts a job; runs it,
-// counts itself done and sleeps again. Works as a Node worker_threads
-// worker and as a Web Worker (the message arrives the same way).
+// takes jobs from the control block whenever the main thread posts a batch.
+// Between batches it polls for SPIN_MS before it sleeps, so the products of
+// a training step, a fraction of a ms apart, find it awake. Works as a Node
+// worker_threads worker and as a Web Worker (the message arrives the same way).
 import { type Blocking, type GemmJob, JOB_FIELDS, runGemm } from "../wasm/blocked.js";
 import type { GemmExports } from "../wasm/gemm_module.js";
-import { CTL, JOB_SLOT } from "./protocol.js";
+import { CTL, claimJob, JOB_SLOT, SPIN_MS } from "./protocol.js";
 
 export interface WorkerInit {
   module: WebAssembly.Module;
@@ -19,22 +20,45 @@ function serve(init: WorkerInit): void {
   const instance = new WebAssembly.Instance(init.module, { env: { memory: init.memory } });
   const kernels = instance.exports as unknown as GemmExports;
   const ctl = new Int32Array(init.control);
-  const slot = CTL.jobs + init.index * JOB_SLOT;
-  let seen = Atomics.load(ctl, CTL.generation);
+  const job = {} as GemmJob;
   Atomics.add(ctl, CTL.ready, 1);
   Atomics.notify(ctl, CTL.ready);
   for (;;) {
-    Atomics.wait(ctl, CTL.generation, seen);
-    seen = Atomics.load(ctl, CTL.generation);
-    if (ctl[slot + JOB_FIELDS.length] === 1) {
-      const job = {} as GemmJob;
-      JOB_FIELDS.forEach((f, i) => {
-        job[f] = ctl[slot + i]!;
-      });
-      runGemm(kernels, init.blocking, job);
+    const seen = Atomics.load(ctl, CTL.generation);
+    if (runJobs(ctl, init, kernels, job)) continue;
+    // Idle: poll, then sleep until the next batch is posted.
+    const until = performance.now() + SPIN_MS;
+    let spins = 0;
+    while (Atomics.load(ctl, CTL.generation) === seen) {
+      if ((++spins & 255) === 0 && performance.now() > until) {
+        Atomics.add(ctl, CTL.sleepers, 1);
+        Atomics.wait(ctl, CTL.generation, seen);
+        Atomics.sub(ctl, CTL.sleepers, 1);
+      }
     }
-    if (Atomics.sub(ctl, CTL.pending, 1) === 1) Atomics.notify(ctl, CTL.pending);
   }
+}
+
+/** Runs jobs of the current batch until none is left; whether it ran any. */
+function runJobs(ctl: Int32Array, init: WorkerInit, kernels: GemmExports, job: GemmJob): boolean {
+  let ran = false;
+  for (let j = claimJob(ctl); j >= 0; j = claimJob(ctl)) {
+    const slot = CTL.jobs + j * JOB_SLOT;
+    JOB_FIELDS.forEach((f, i) => {
+      job[f] = ctl[slot + i]!;
+    });
+    const base = init.index * ctl[CTL.scratch]!;
+    runGemm(kernels, init.blocking, job, {
+      tile: base,
+      aPanel: base + ctl[CTL.aPanel]!,
+      bPanel: base + ctl[CTL.bPanel]!,
+    });
+    Atomics.add(ctl, CTL.workerJobs, 1);
+    const n = Atomics.load(ctl, CTL.claim) >>> 16;
+    if (Atomics.add(ctl, CTL.done, 1) + 1 === n) Atomics.notify(ctl, CTL.done);
+    ran = true;
+  }
+  return ran;
 }
 
 type Port = { once(event: "message", fn: (m: WorkerInit) => void): void };

@@ -2,7 +2,15 @@ import { ArgumentError } from "../../../errors.js";
 import { type Blocking, type GemmJob, JOB_FIELDS, runGemm } from "../wasm/blocked.js";
 import type { GemmExports } from "../wasm/gemm_module.js";
 import type { WorkerInit } from "./gemm_worker.js";
-import { CONTROL_BYTES, CTL, JOB_SLOT, MAX_THREADS } from "./protocol.js";
+import {
+  CONTROL_BYTES,
+  CTL,
+  claimJob,
+  JOB_SLOT,
+  MAIN_SPIN_MS,
+  MAX_JOBS,
+  MAX_THREADS,
+} from "./protocol.js";
 
 /**
  * The GEMM thread pool: n-1 workers (worker_threads in Node, Web Workers in
@@ -74,10 +82,21 @@ class Pool {
   /** Identifies the latest start(), so a superseded one stops quietly. */
   private token: object | null = null;
   private live = 1;
+  private memory: WebAssembly.Memory | null = null;
 
   /** Threads usable right now (1 until the workers are up). */
   get ready(): number {
     return this.live;
+  }
+
+  /** Threads that can run kernels over `memory`: the pool's memory, or only the calling thread's. */
+  threadsOver(memory: WebAssembly.Memory): number {
+    return memory === this.memory ? this.live : 1;
+  }
+
+  /** Jobs the workers (not the calling thread) have run since the pool started. */
+  get workerJobs(): number {
+    return this.ctl ? Atomics.load(this.ctl, CTL.workerJobs) : 0;
   }
 
   /** Starts n-1 workers over `k`'s module and memory; resolves once all are ready. */
@@ -113,6 +132,7 @@ class Pool {
         }
       }
       this.ctl = ctl;
+      this.memory = k.memory;
       this.live = n;
     })();
   }
@@ -121,39 +141,67 @@ class Pool {
     for (const w of this.workers) w.terminate();
     this.workers = [];
     this.ctl = null;
+    this.memory = null;
     this.live = 1;
     this.token = null;
   }
 
-  /** Runs jobs[0] here and jobs[i] on worker i, returning when all are done. */
-  run(kernels: GemmExports, blocking: Blocking, jobs: GemmJob[]): void {
+  /**
+   * Runs the jobs on this thread and the workers, returning when all are
+   * done. Threads take jobs one at a time from a shared counter, so a
+   * worker that is slow to wake (or busy elsewhere) just takes fewer, and
+   * when none wakes in time the calling thread does them all. Thread i uses
+   * scratch bytes [i·layout.bytes, (i+1)·layout.bytes) of wasm memory.
+   */
+  run(kernels: GemmExports, blocking: Blocking, jobs: GemmJob[], layout: ScratchLayout): void {
     const ctl = this.ctl;
+    const own = { tile: 0, aPanel: layout.aPanel, bPanel: layout.bPanel };
     if (!ctl || jobs.length === 1) {
-      for (const j of jobs) runGemm(kernels, blocking, j);
+      for (const j of jobs) runGemm(kernels, blocking, j, own);
       return;
     }
-    const workers = this.live - 1;
-    for (let w = 1; w <= workers; w++) {
-      const slot = CTL.jobs + w * JOB_SLOT;
-      const job = jobs[w];
-      if (job)
+    for (let first = 0; first < jobs.length; first += MAX_JOBS) {
+      const batch = jobs.slice(first, first + MAX_JOBS);
+      batch.forEach((job, j) => {
+        const slot = CTL.jobs + j * JOB_SLOT;
         JOB_FIELDS.forEach((f, i) => {
           ctl[slot + i] = job[f];
         });
-      ctl[slot + JOB_FIELDS.length] = job ? 1 : 0;
-    }
-    Atomics.store(ctl, CTL.pending, workers);
-    Atomics.add(ctl, CTL.generation, 1);
-    Atomics.notify(ctl, CTL.generation);
-    runGemm(kernels, blocking, jobs[0]!);
-    for (let p = Atomics.load(ctl, CTL.pending); p !== 0; p = Atomics.load(ctl, CTL.pending)) {
-      // A browser's main thread may not block: spin there instead.
-      if (canBlock) {
-        if (Atomics.wait(ctl, CTL.pending, p, 60_000) === "timed-out")
-          throw new Error("matmul: a worker thread stopped answering");
+      });
+      ctl[CTL.scratch] = layout.bytes;
+      ctl[CTL.aPanel] = layout.aPanel;
+      ctl[CTL.bPanel] = layout.bPanel;
+      Atomics.store(ctl, CTL.done, 0);
+      // Publishing the claim word hands the batch out; spinning workers take it from here.
+      Atomics.store(ctl, CTL.claim, batch.length << 16);
+      Atomics.add(ctl, CTL.generation, 1);
+      if (Atomics.load(ctl, CTL.sleepers) > 0) Atomics.notify(ctl, CTL.generation);
+      for (let j = claimJob(ctl); j >= 0; j = claimJob(ctl)) {
+        runGemm(kernels, blocking, batch[j]!, own);
+        Atomics.add(ctl, CTL.done, 1);
       }
+      this.awaitDone(ctl, batch.length);
     }
   }
+
+  /** Waits for the workers' last jobs: polls briefly, then sleeps (where this thread may block). */
+  private awaitDone(ctl: Int32Array, n: number): void {
+    const until = performance.now() + MAIN_SPIN_MS;
+    let spins = 0;
+    for (let d = Atomics.load(ctl, CTL.done); d !== n; d = Atomics.load(ctl, CTL.done)) {
+      // A browser's main thread may not block: it polls throughout.
+      if (!canBlock || (++spins & 255) !== 0 || performance.now() < until) continue;
+      if (Atomics.wait(ctl, CTL.done, d, 60_000) === "timed-out")
+        throw new Error("matmul: a worker thread stopped answering");
+    }
+  }
+}
+
+/** Per-thread scratch: its size and the panels' offsets inside it, in bytes. */
+export interface ScratchLayout {
+  bytes: number;
+  aPanel: number;
+  bPanel: number;
 }
 
 const canBlock =

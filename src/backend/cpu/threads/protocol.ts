@@ -1,12 +1,61 @@
 /**
  * The control block shared by the main thread and the GEMM workers, an
  * Int32Array over a SharedArrayBuffer:
- *   generation  bumped by the main thread to wake the workers for a job
- *   pending     workers still running the current job (each decrements)
+ *   generation  bumped by the main thread to wake sleeping workers for a batch
+ *   claim       the batch's job count (high 16 bits) and the next unclaimed
+ *               job (low 16 bits); every thread takes jobs from it with
+ *               compareExchange, so a late worker just takes fewer
+ *   done        jobs of the batch finished
  *   ready       workers that have instantiated their kernels
- *   jobs        one slot per thread: the 14 job fields, then 1 if it has work
+ *   scratch     bytes of wasm scratch per thread; thread i's starts at i·scratch
+ *   aPanel      offset of the packed A panel inside a thread's scratch
+ *   bPanel      offset of the packed B panel inside a thread's scratch
+ *   sleepers    workers asleep on generation (the main thread notifies only then)
+ *   workerJobs  jobs the workers have run since the pool started (a statistic)
+ *   jobs        one slot per job: its JOB_FIELDS
  */
-export const CTL = { generation: 0, pending: 1, ready: 2, jobs: 4 } as const;
-export const JOB_SLOT = 16;
+export const CTL = {
+  generation: 0,
+  claim: 1,
+  done: 2,
+  ready: 3,
+  scratch: 4,
+  aPanel: 5,
+  bPanel: 6,
+  sleepers: 7,
+  workerJobs: 8,
+  jobs: 10,
+} as const;
+export const JOB_SLOT = 12;
 export const MAX_THREADS = 64;
-export const CONTROL_BYTES = (CTL.jobs + MAX_THREADS * JOB_SLOT) * 4;
+/** Jobs per batch; a call with more runs in several batches. */
+export const MAX_JOBS = 256;
+export const CONTROL_BYTES = (CTL.jobs + MAX_JOBS * JOB_SLOT) * 4;
+
+/**
+ * How long an idle worker keeps polling for the next batch before it
+ * sleeps, in ms. Waking a sleeping thread goes through the OS (and, in a
+ * VM, the hypervisor) and costs tens of µs or more, a good part of a small
+ * network's product; the products of a training step come a fraction of a
+ * ms apart, so polling that long keeps the worker at hand within a step.
+ * Polling longer would take CPU time from other processes on a busy
+ * machine (and, where the OS shares it per process, from this one's main
+ * thread).
+ */
+export const SPIN_MS = 0.5;
+
+/**
+ * How long the calling thread polls for the workers' last jobs before it
+ * sleeps: parts are cut even, so they usually finish within this of its own.
+ */
+export const MAIN_SPIN_MS = 0.2;
+
+/** Takes the next job of the current batch, or -1 when none is left. */
+export function claimJob(ctl: Int32Array): number {
+  for (;;) {
+    const word = Atomics.load(ctl, CTL.claim);
+    const next = word & 0xffff;
+    if (next >= word >>> 16) return -1;
+    if (Atomics.compareExchange(ctl, CTL.claim, word, word + 1) === word) return next;
+  }
+}

@@ -12,7 +12,7 @@ export interface Blocking {
   nc: number;
 }
 
-/** One C[M×N] += A[M×K]·B[K×N] over wasm memory: byte addresses, strides in elements. */
+/** One C[M×N] = A[M×K]·B[K×N] over wasm memory (C is written, not added to): byte addresses, strides in elements. */
 export interface GemmJob {
   a: number;
   b: number;
@@ -26,13 +26,16 @@ export interface GemmJob {
   sbn: number;
   /** Row stride of C, in elements. */
   ldc: number;
-  /** Scratch of this thread: the spill tile and the two panels. */
+}
+
+/** Where a thread's own scratch lies: the spill tile and the two packed panels (byte addresses). */
+export interface GemmScratch {
   tile: number;
   aPanel: number;
   bPanel: number;
 }
 
-/** Field order when a job travels to a worker as 14 int32s. */
+/** Field order when a job travels to a worker as int32s. */
 export const JOB_FIELDS = [
   "a",
   "b",
@@ -45,39 +48,54 @@ export const JOB_FIELDS = [
   "sbk",
   "sbn",
   "ldc",
-  "tile",
-  "aPanel",
-  "bPanel",
 ] as const;
 
-export function runGemm(k: GemmExports, { mc: MC, kc: KC, nc: NC }: Blocking, j: GemmJob): void {
+export function runGemm(k: GemmExports, blk: Blocking, j: GemmJob, s: GemmScratch): void {
+  // Even blocks: K = 784 runs as 4 × 196 rather than 3 × 256 + 16, whose
+  // thin last block pays a full sweep of C for little work.
+  const KC = evenBlock(j.K, blk.kc, 4);
+  const MC = evenBlock(j.M, blk.mc, 4);
+  const NC = blk.nc;
   for (let jc = 0; jc < j.N; jc += NC) {
     const nc = Math.min(NC, j.N - jc);
     for (let pc = 0; pc < j.K; pc += KC) {
       const kc = Math.min(KC, j.K - pc);
-      k.packB(j.b + (pc * j.sbk + jc * j.sbn) * 4, j.sbk * 4, j.sbn * 4, kc, nc, j.bPanel);
+      k.packB(j.b + (pc * j.sbk + jc * j.sbn) * 4, j.sbk * 4, j.sbn * 4, kc, nc, s.bPanel);
       for (let ic = 0; ic < j.M; ic += MC) {
         const mc = Math.min(MC, j.M - ic);
-        k.packA(j.a + (ic * j.sam + pc * j.sak) * 4, j.sam * 4, j.sak * 4, mc, kc, j.aPanel);
-        k.macro(mc, nc, kc, j.aPanel, j.bPanel, j.c + (ic * j.ldc + jc) * 4, j.ldc * 4, j.tile);
+        k.packA(j.a + (ic * j.sam + pc * j.sak) * 4, j.sam * 4, j.sak * 4, mc, kc, s.aPanel);
+        const c = j.c + (ic * j.ldc + jc) * 4;
+        k.macro(mc, nc, kc, s.aPanel, s.bPanel, c, j.ldc * 4, s.tile, pc === 0 ? 1 : 0);
       }
     }
   }
 }
 
-/** Bytes of per-thread scratch (tile + panels) for problems up to M×K×N. */
-export function panelBytes(
+/** The size of ⌈n / max⌉ equal blocks covering n, rounded up to a multiple of `unit` (never above max). */
+function evenBlock(n: number, max: number, unit: number): number {
+  if (n <= max) return n;
+  const even = Math.ceil(Math.ceil(n / Math.ceil(n / max)) / unit) * unit;
+  return Math.min(even, max);
+}
+
+/**
+ * Per-thread scratch for jobs up to M×K×N: its size in bytes and where the
+ * two panels start inside it.
+ */
+export function scratchLayout(
   blk: Blocking,
   mr: number,
   nr: number,
   M: number,
   K: number,
   N: number,
-): number {
+): { bytes: number; aPanel: number; bPanel: number } {
   const kc = Math.min(blk.kc, K);
   const nc = Math.min(blk.nc, Math.ceil(N / nr) * nr);
   const mc = Math.min(blk.mc, Math.ceil(M / mr) * mr);
-  return align(mr * nr * 4) + align(mc * kc * 4) + align(kc * nc * 4);
+  const aPanel = align(mr * nr * 4);
+  const bPanel = aPanel + align(mc * kc * 4);
+  return { bytes: bPanel + align(kc * nc * 4), aPanel, bPanel };
 }
 
 export function align(bytes: number): number {

@@ -29,7 +29,11 @@ export interface GemmExports {
   packA(a: number, sam: number, sak: number, mc: number, kc: number, dst: number): void;
   /** packB(b, sbkBytes, sbnBytes, kc, nc, dst): pack a kc×nc block of B at byte address b. */
   packB(b: number, sbk: number, sbn: number, kc: number, nc: number, dst: number): void;
-  /** macro(mc, nc, kc, aPanel, bPanel, c, ldcBytes, tile): C[mc×nc] += Apanel · Bpanel. */
+  /**
+   * macro(mc, nc, kc, aPanel, bPanel, c, ldcBytes, tile, first):
+   * C[mc×nc] += Apanel · Bpanel, or C = Apanel · Bpanel when `first` is 1
+   * (the first depth block: C needs no zeroing beforehand).
+   */
   macro(
     mc: number,
     nc: number,
@@ -39,6 +43,7 @@ export interface GemmExports {
     c: number,
     ldc: number,
     tile: number,
+    first: number,
   ): void;
 }
 
@@ -49,7 +54,7 @@ export function gemmModule(
   const m = new ModuleBuilder();
   m.func("packA", ["i32", "i32", "i32", "i32", "i32", "i32"], [], (c) => emitPackA(c, cfg));
   m.func("packB", ["i32", "i32", "i32", "i32", "i32", "i32"], [], (c) => emitPackB(c, cfg));
-  m.func("macro", ["i32", "i32", "i32", "i32", "i32", "i32", "i32", "i32"], [], (c) =>
+  m.func("macro", ["i32", "i32", "i32", "i32", "i32", "i32", "i32", "i32", "i32"], [], (c) =>
     emitMacro(c, cfg),
   );
   return m.bytes(memory);
@@ -86,24 +91,47 @@ function emitPackA(c: Code, { mr }: GemmConfig): void {
         .if(
           () => {
             // Full sliver: MR strided loads per k, one after another.
-            c.for(
-              k,
-              () => c.i32Const(0),
-              () => c.localGet(kc),
-              1,
-              () => {
-                c.localGet(a).localGet(i0).localGet(sam).op(I32.mul, I32.add);
-                c.localGet(k).localGet(sak).op(I32.mul, I32.add).localSet(p);
-                for (let r = 0; r < mr; r++) {
-                  c.localGet(dst)
-                    .localGet(p)
-                    .mem(F32.load)
-                    .mem(F32.store, r * 4);
-                  if (r < mr - 1) c.inc(p, () => c.localGet(sam));
-                }
-                c.inc(dst, mr * 4);
-              },
-            );
+            const strided = () =>
+              c.for(
+                k,
+                () => c.i32Const(0),
+                () => c.localGet(kc),
+                1,
+                () => {
+                  c.localGet(a).localGet(i0).localGet(sam).op(I32.mul, I32.add);
+                  c.localGet(k).localGet(sak).op(I32.mul, I32.add).localSet(p);
+                  for (let r = 0; r < mr; r++) {
+                    c.localGet(dst)
+                      .localGet(p)
+                      .mem(F32.load)
+                      .mem(F32.store, r * 4);
+                    if (r < mr - 1) c.inc(p, () => c.localGet(sam));
+                  }
+                  c.inc(dst, mr * 4);
+                },
+              );
+            // A transposed (Aᵀ·dY, a weight's gradient): the MR rows of a k sit side by side.
+            const columns = () => {
+              c.localGet(a).localGet(i0).i32Const(2).op(I32.shl, I32.add).localSet(p);
+              c.for(
+                k,
+                () => c.i32Const(0),
+                () => c.localGet(kc),
+                1,
+                () => {
+                  for (let v = 0; v < mr / 4; v++) {
+                    c.localGet(dst)
+                      .localGet(p)
+                      .simdMem(V128.load, v * 16, 2)
+                      .simdMem(V128.store, v * 16, 2);
+                  }
+                  c.inc(p, () => c.localGet(sak));
+                  c.inc(dst, mr * 4);
+                },
+              );
+            };
+            if (mr % 4 !== 0) strided();
+            else c.localGet(sam).i32Const(4).op(I32.eq).if(columns, strided);
           },
           () => {
             // Ragged sliver: the rows that exist, then zeros.
@@ -148,7 +176,8 @@ function emitPackA(c: Code, { mr }: GemmConfig): void {
   );
 }
 
-function emitPackB(c: Code, { nv }: GemmConfig): void {
+function emitPackB(c: Code, cfg: GemmConfig): void {
+  const { nv } = cfg;
   const nr = nv * 4;
   const [b, sbk, sbn, kc, nc, dst] = [0, 1, 2, 3, 4, 5];
   const j0 = c.local("i32");
@@ -191,51 +220,160 @@ function emitPackB(c: Code, { nv }: GemmConfig): void {
               },
             );
           },
-          () => {
-            c.for(
-              k,
-              () => c.i32Const(0),
-              () => c.localGet(kc),
-              1,
-              () => {
-                c.for(
-                  jj,
-                  () => c.i32Const(0),
-                  () => c.i32Const(nr),
-                  1,
-                  () => {
-                    c.localGet(dst).localGet(jj).i32Const(2).op(I32.shl, I32.add);
-                    c.localGet(jj)
-                      .localGet(w)
-                      .op(I32.ltS)
-                      .if(
-                        () => {
-                          c.localGet(b)
-                            .localGet(j0)
-                            .localGet(jj)
-                            .op(I32.add)
-                            .localGet(sbn)
-                            .op(I32.mul, I32.add);
-                          c.localGet(k).localGet(sbk).op(I32.mul, I32.add).mem(F32.load);
-                        },
-                        () => c.op(...F32.const0),
-                        "f32",
-                      );
-                    c.mem(F32.store);
-                  },
-                );
-                c.inc(dst, nr * 4);
-              },
-            );
-          },
+          () =>
+            c
+              .localGet(w)
+              .i32Const(nr)
+              .op(I32.eq)
+              .localGet(sbk)
+              .i32Const(4)
+              .op(I32.eq)
+              .op(0x71) // i32.and
+              .if(
+                () => emitPackBTransposed(c, cfg, { b, sbn, kc, dst, j0, k, p }),
+                () => emitPackBStrided(c, cfg, { b, sbk, sbn, kc, dst, j0, w, k, jj }),
+              ),
         );
+    },
+  );
+}
+
+/**
+ * A full sliver of a B whose k runs contiguous (x·Wᵀ with W stored
+ * [out, in]): four k at a time, one vector load per column, and two 4×4
+ * transposes in registers turn NR columns × 4 k into 4 rows of the sliver.
+ * The k left over (kc mod 4) go one float at a time.
+ */
+function emitPackBTransposed(
+  c: Code,
+  { nv }: GemmConfig,
+  l: { b: number; sbn: number; kc: number; dst: number; j0: number; k: number; p: number },
+): void {
+  const nr = nv * 4;
+  const col = Array.from({ length: nr }, () => c.local("v128"));
+  const lo = [c.local("v128"), c.local("v128")];
+  const hi = [c.local("v128"), c.local("v128")];
+  const q = c.local("i32");
+  // p = b + j0·sbn: column j0's first k.
+  c.localGet(l.b).localGet(l.j0).localGet(l.sbn).op(I32.mul, I32.add).localSet(l.p);
+  c.for(
+    l.k,
+    () => c.i32Const(0),
+    () => c.localGet(l.kc).i32Const(3).op(I32.sub),
+    4,
+    () => {
+      c.localGet(l.p).localGet(l.k).i32Const(2).op(I32.shl, I32.add).localSet(q);
+      for (let j = 0; j < nr; j++) {
+        c.localGet(q).simdMem(V128.load, 0, 2).localSet(col[j]!);
+        if (j < nr - 1) c.inc(q, () => c.localGet(l.sbn));
+      }
+      for (let v = 0; v < nv; v++) {
+        const [r0, r1, r2, r3] = col.slice(v * 4, v * 4 + 4) as [number, number, number, number];
+        // [r0₀ r1₀ r0₁ r1₁], [r0₂ r1₂ r0₃ r1₃], and the same of r2, r3.
+        c.localGet(r0).localGet(r1);
+        shuffle(c, [0, 4, 1, 5]).localSet(lo[0]!);
+        c.localGet(r0).localGet(r1);
+        shuffle(c, [2, 6, 3, 7]).localSet(hi[0]!);
+        c.localGet(r2).localGet(r3);
+        shuffle(c, [0, 4, 1, 5]).localSet(lo[1]!);
+        c.localGet(r2).localGet(r3);
+        shuffle(c, [2, 6, 3, 7]).localSet(hi[1]!);
+        // Row t of the sliver (k + t) gets lane t of the four columns.
+        for (let t = 0; t < 4; t++) {
+          const [x, y] = t < 2 ? [lo[0]!, lo[1]!] : [hi[0]!, hi[1]!];
+          c.localGet(l.dst).localGet(x).localGet(y);
+          shuffle(c, t % 2 === 0 ? [0, 1, 4, 5] : [2, 3, 6, 7]);
+          c.simdMem(V128.store, (t * nr + v * 4) * 4, 2);
+        }
+      }
+      c.inc(l.dst, 4 * nr * 4);
+    },
+  );
+  // The last kc mod 4 rows; k already stands at the first of them.
+  c.for(
+    l.k,
+    () => c.localGet(l.k),
+    () => c.localGet(l.kc),
+    1,
+    () => {
+      c.localGet(l.p).localGet(l.k).i32Const(2).op(I32.shl, I32.add).localSet(q);
+      for (let j = 0; j < nr; j++) {
+        c.localGet(l.dst)
+          .localGet(q)
+          .mem(F32.load)
+          .mem(F32.store, j * 4);
+        if (j < nr - 1) c.inc(q, () => c.localGet(l.sbn));
+      }
+      c.inc(l.dst, nr * 4);
+    },
+  );
+}
+
+/** i8x16.shuffle picking four f32 lanes from the two operands (lanes 0–3 the first, 4–7 the second). */
+function shuffle(c: Code, lanes: [number, number, number, number]): Code {
+  c.simd(0x0d);
+  for (const lane of lanes) for (let byte = 0; byte < 4; byte++) c.op(lane * 4 + byte);
+  return c;
+}
+
+/** Any strides, ragged slivers zero-padded: one float at a time. */
+function emitPackBStrided(
+  c: Code,
+  { nv }: GemmConfig,
+  l: {
+    b: number;
+    sbk: number;
+    sbn: number;
+    kc: number;
+    dst: number;
+    j0: number;
+    w: number;
+    k: number;
+    jj: number;
+  },
+): void {
+  const nr = nv * 4;
+  const { b, sbk, sbn, kc, dst, j0, w, k, jj } = l;
+  c.for(
+    k,
+    () => c.i32Const(0),
+    () => c.localGet(kc),
+    1,
+    () => {
+      c.for(
+        jj,
+        () => c.i32Const(0),
+        () => c.i32Const(nr),
+        1,
+        () => {
+          c.localGet(dst).localGet(jj).i32Const(2).op(I32.shl, I32.add);
+          c.localGet(jj)
+            .localGet(w)
+            .op(I32.ltS)
+            .if(
+              () => {
+                c.localGet(b)
+                  .localGet(j0)
+                  .localGet(jj)
+                  .op(I32.add)
+                  .localGet(sbn)
+                  .op(I32.mul, I32.add);
+                c.localGet(k).localGet(sbk).op(I32.mul, I32.add).mem(F32.load);
+              },
+              () => c.op(...F32.const0),
+              "f32",
+            );
+          c.mem(F32.store);
+        },
+      );
+      c.inc(dst, nr * 4);
     },
   );
 }
 
 function emitMacro(c: Code, { mr, nv, fma }: GemmConfig): void {
   const nr = nv * 4;
-  const [mc, nc, kc, ap, bp, cp, ldc, tile] = [0, 1, 2, 3, 4, 5, 6, 7];
+  const [mc, nc, kc, ap, bp, cp, ldc, tile, first] = [0, 1, 2, 3, 4, 5, 6, 7, 8];
   const jr = c.local("i32");
   const ir = c.local("i32");
   const pa = c.local("i32");
@@ -320,20 +458,35 @@ function emitMacro(c: Code, { mr, nv, fma }: GemmConfig): void {
             .op(0x71)
             .if(
               () => {
-                for (let r = 0; r < mr; r++) {
-                  for (let v = 0; v < nv; v++) {
-                    c.localGet(pc)
-                      .localGet(pc)
-                      .simdMem(V128.load, v * 16, 2)
-                      .localGet(acc[r]![v]!)
-                      .simd(V128.f32x4Add);
-                    c.simdMem(V128.store, v * 16, 2);
-                  }
-                  if (r < mr - 1) c.inc(pc, () => c.localGet(ldc));
-                }
+                // The first depth block writes C; later ones add to it.
+                c.localGet(first).if(
+                  () => {
+                    for (let r = 0; r < mr; r++) {
+                      for (let v = 0; v < nv; v++) {
+                        c.localGet(pc)
+                          .localGet(acc[r]![v]!)
+                          .simdMem(V128.store, v * 16, 2);
+                      }
+                      if (r < mr - 1) c.inc(pc, () => c.localGet(ldc));
+                    }
+                  },
+                  () => {
+                    for (let r = 0; r < mr; r++) {
+                      for (let v = 0; v < nv; v++) {
+                        c.localGet(pc)
+                          .localGet(pc)
+                          .simdMem(V128.load, v * 16, 2)
+                          .localGet(acc[r]![v]!)
+                          .simd(V128.f32x4Add);
+                        c.simdMem(V128.store, v * 16, 2);
+                      }
+                      if (r < mr - 1) c.inc(pc, () => c.localGet(ldc));
+                    }
+                  },
+                );
               },
               () => {
-                // Overhanging tile: spill to scratch, add the part inside C.
+                // Overhanging tile: spill to scratch, add the part inside C (to 0 when first).
                 for (let r = 0; r < mr; r++) {
                   for (let v = 0; v < nv; v++) {
                     c.localGet(tile)
@@ -354,7 +507,17 @@ function emitMacro(c: Code, { mr, nv, fma }: GemmConfig): void {
                       1,
                       () => {
                         c.localGet(pc).localGet(jj).i32Const(2).op(I32.shl, I32.add);
-                        c.localGet(pc).localGet(jj).i32Const(2).op(I32.shl, I32.add).mem(F32.load);
+                        c.localGet(first).if(
+                          () => c.op(...F32.const0),
+                          () =>
+                            c
+                              .localGet(pc)
+                              .localGet(jj)
+                              .i32Const(2)
+                              .op(I32.shl, I32.add)
+                              .mem(F32.load),
+                          "f32",
+                        );
                         c.localGet(tile)
                           .localGet(ii)
                           .i32Const(nr)

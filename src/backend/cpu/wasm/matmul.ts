@@ -4,7 +4,7 @@ import { copyKernel } from "../elementwise.js";
 import { elementOffsets } from "../iterate.js";
 import { dataOf } from "../storage.js";
 import { getNumThreads, onNumThreadsChange, pool } from "../threads/pool.js";
-import { align, type Blocking, type GemmJob, panelBytes } from "./blocked.js";
+import { align, type Blocking, type GemmJob, runGemm, scratchLayout } from "./blocked.js";
 import { type GemmConfig, type GemmExports, gemmModule } from "./gemm_module.js";
 import { Scratch, wasmFeatures } from "./runtime.js";
 
@@ -20,20 +20,29 @@ export type { Blocking };
 export const DEFAULT_TILE: Omit<GemmConfig, "fma"> = { mr: 4, nv: 2 };
 export const DEFAULT_BLOCKING: Blocking = { mc: 120, kc: 256, nc: 4096 };
 
-/** Below this many multiply-adds per batch, waking workers costs more than it saves. */
+/**
+ * Below this many multiply-adds (all batches together, ~20 µs of work),
+ * handing out jobs costs more than it saves.
+ */
 const THREAD_MIN_MACS = 1 << 19;
+
+/** By default a batch's outputs pass through wasm memory 64 MiB at a time. */
+const C_GROUP_FLOATS = 1 << 24;
 
 /** One compiled set of GEMM kernels over its own scratch memory (shared memory when threaded). */
 export class WasmGemm {
   readonly scratch: Scratch;
   readonly module: WebAssembly.Module;
   readonly kernels: GemmExports;
+  /** At most this many output floats of a batch sit in wasm memory at once. */
+  readonly outputGroupFloats: number;
 
   constructor(
     readonly config: GemmConfig,
     readonly blocking: Blocking = DEFAULT_BLOCKING,
-    opts: { shared?: boolean } = {},
+    opts: { shared?: boolean; outputGroupFloats?: number } = {},
   ) {
+    this.outputGroupFloats = opts.outputGroupFloats ?? C_GROUP_FLOATS;
     this.scratch = new Scratch(opts.shared ?? false);
     const limits = opts.shared
       ? { pages: 1, maxPages: Scratch.MAX_PAGES, shared: true }
@@ -48,7 +57,8 @@ export class WasmGemm {
   /**
    * a [..., M, K] @ b [..., K, N] (float32, batch dims already broadcast,
    * any strides) into a new contiguous Float32Array [..., M, N], on up to
-   * `threads` threads of the pool.
+   * `threads` threads of the pool (this instance's memory must then be the
+   * pool's).
    */
   matmul(a: View, b: View, threads = 1): Float32Array {
     const folded = foldBatch(a, b);
@@ -58,31 +68,38 @@ export class WasmGemm {
     const K = a.shape[nd - 1]!;
     const N = b.shape[nd - 1]!;
     const batchShape = a.shape.slice(0, nd - 2);
+    const batches = numel(batchShape);
+    const cElems = M * N;
+    if (batches * cElems === 0) return new Float32Array(0);
+    if (K === 0) return new Float32Array(batches * cElems);
     const sa = stage(a);
     const sb = stage(b);
     const aBatch = elementOffsets(batchShape, sa.strides.slice(0, nd - 2), sa.offset - sa.lo);
     const bBatch = elementOffsets(batchShape, sb.strides.slice(0, nd - 2), sb.offset - sb.lo);
-    const batches = aBatch.length;
-    const out = new Float32Array(batches * M * N);
-    if (out.length === 0 || K === 0) return out;
     const { mr, nv } = this.config;
     const nr = nv * 4;
-    const T = M * N * K >= THREAD_MIN_MACS ? Math.max(1, Math.min(threads, pool.ready)) : 1;
-
-    // Split C into T parts along its longer side, in whole register tiles.
-    const alongM = M >= N;
-    const unit = alongM ? mr : nr;
-    const extent = alongM ? M : N;
-    const per = Math.ceil(Math.ceil(extent / unit) / T) * unit;
-    const parts = Math.ceil(extent / per);
+    // Every live thread may take a job, so each gets scratch.
+    const T =
+      threads > 1 && batches * cElems * K >= THREAD_MIN_MACS
+        ? pool.threadsOver(this.scratch.memory)
+        : 1;
+    const split = splitC(M, N, batches, T, mr, nr);
 
     // Memory layout, in bytes: per-thread scratch (tile + panels) | A | B | C.
-    const scratchEach = panelBytes(this.blocking, mr, nr, alongM ? per : M, K, alongM ? N : per);
-    const aBase = scratchEach * parts;
+    const layout = scratchLayout(
+      this.blocking,
+      mr,
+      nr,
+      split.alongM ? split.per : M,
+      K,
+      split.alongM ? N : split.per,
+    );
+    // Outputs of a large batch go through wasm memory a group of products at a time.
+    const group = Math.min(batches, Math.max(1, Math.floor(this.outputGroupFloats / cElems)));
+    const aBase = layout.bytes * T;
     const bBase = align(aBase + sa.data.length * 4);
     const cBase = align(bBase + sb.data.length * 4);
-    const cElems = M * N;
-    this.scratch.reserve(cBase + cElems * 4);
+    this.scratch.reserve(cBase + group * cElems * 4);
     const mem = this.scratch.floats;
     mem.set(sa.data, aBase / 4);
     mem.set(sb.data, bBase / 4);
@@ -91,46 +108,75 @@ export class WasmGemm {
     const sak = sa.strides[nd - 1]!;
     const sbk = sb.strides[nd - 2]!;
     const sbn = sb.strides[nd - 1]!;
-    for (let bi = 0; bi < batches; bi++) {
-      const aAt = aBase + aBatch[bi]! * 4;
-      const bAt = bBase + bBatch[bi]! * 4;
-      mem.fill(0, cBase / 4, cBase / 4 + cElems);
+    const out = group < batches ? new Float32Array(batches * cElems) : null;
+    for (let first = 0; first < batches; first += group) {
+      const last = Math.min(batches, first + group);
       const jobs: GemmJob[] = [];
-      for (let t = 0; t < parts; t++) {
-        const s = t * per;
-        const len = Math.min(per, extent - s);
-        const tile = t * scratchEach;
-        const aPanel = tile + align(mr * nr * 4);
-        const bPanel =
-          aPanel +
-          align(
-            Math.min(this.blocking.mc, Math.ceil((alongM ? len : M) / mr) * mr) *
-              Math.min(this.blocking.kc, K) *
-              4,
-          );
-        jobs.push({
-          a: alongM ? aAt + s * sam * 4 : aAt,
-          b: alongM ? bAt : bAt + s * sbn * 4,
-          c: cBase + (alongM ? s * N : s) * 4,
-          M: alongM ? len : M,
-          N: alongM ? N : len,
-          K,
-          sam,
-          sak,
-          sbk,
-          sbn,
-          ldc: N,
-          tile,
-          aPanel,
-          bPanel,
-        });
+      for (let bi = first; bi < last; bi++) {
+        const aAt = aBase + aBatch[bi]! * 4;
+        const bAt = bBase + bBatch[bi]! * 4;
+        const cAt = cBase + (bi - first) * cElems * 4;
+        for (let s = 0; s < split.extent; s += split.per) {
+          const len = Math.min(split.per, split.extent - s);
+          jobs.push({
+            a: split.alongM ? aAt + s * sam * 4 : aAt,
+            b: split.alongM ? bAt : bAt + s * sbn * 4,
+            c: cAt + (split.alongM ? s * N : s) * 4,
+            M: split.alongM ? len : M,
+            N: split.alongM ? N : len,
+            K,
+            sam,
+            sak,
+            sbk,
+            sbn,
+            ldc: N,
+          });
+        }
       }
-      pool.run(this.kernels, this.blocking, jobs);
-      out.set(mem.subarray(cBase / 4, cBase / 4 + cElems), bi * cElems);
+      if (T > 1) pool.run(this.kernels, this.blocking, jobs, layout);
+      else {
+        const own = { tile: 0, aPanel: layout.aPanel, bPanel: layout.bPanel };
+        for (const j of jobs) runGemm(this.kernels, this.blocking, j, own);
+      }
+      const c = mem.subarray(cBase / 4, cBase / 4 + (last - first) * cElems);
+      if (!out) return c.slice();
+      out.set(c, first * cElems);
     }
-    return out;
+    return out!;
   }
 }
+
+/**
+ * How each product of a batch is cut into jobs for T threads: along C's
+ * longer side, in whole register tiles, into a multiple of T parts (more
+ * than T lets a thread that starts late take fewer). A part re-packs the
+ * whole of the operand it shares with its siblings (A when cut along N),
+ * which costs about as much as 13 columns of its own work; parts are kept
+ * at least MIN_PART wide so that stays small. A batch of many products is
+ * already spread by its products, which are then left whole.
+ */
+function splitC(
+  M: number,
+  N: number,
+  batches: number,
+  T: number,
+  mr: number,
+  nr: number,
+): { alongM: boolean; extent: number; per: number } {
+  const alongM = M >= N;
+  const extent = alongM ? M : N;
+  const unit = alongM ? mr : nr;
+  let parts = 1;
+  if (T > 1 && batches < 2 * T) {
+    const wanted = T * Math.max(1, Math.min(4, Math.floor(extent / (T * MIN_PART))));
+    parts = Math.min(wanted, Math.ceil(extent / unit));
+  }
+  const per = Math.ceil(Math.ceil(extent / unit) / parts) * unit;
+  return { alongM, extent, per };
+}
+
+/** The narrowest part of a product worth a job of its own (see splitC). */
+const MIN_PART = 512;
 
 /**
  * x [B..., M, K] @ W [K, N] broadcast over the batch (a linear layer on a
@@ -226,6 +272,11 @@ export function defaultGemm(): WasmGemm | null {
   return single;
 }
 
+/** The shared-memory kernels the worker pool runs, once a pool has been started (else null). */
+export function threadedGemm(): WasmGemm | null {
+  return threaded;
+}
+
 /**
  * Starts the worker pool for `n` threads over a shared-memory copy of the
  * kernels; resolves when the workers are ready (at once when n is 1 or the
@@ -283,7 +334,8 @@ export function wasmMatmul(a: View, b: View): Float32Array | null {
   const nd = a.shape.length;
   // Products too small to split stay on the single-thread instance: its
   // private memory is cheaper to copy into than the shared one.
-  const large = a.shape[nd - 2]! * a.shape[nd - 1]! * b.shape[nd - 1]! >= THREAD_MIN_MACS;
+  const macs = numel(a.shape) * b.shape[nd - 1]!;
+  const large = macs >= THREAD_MIN_MACS;
   if (large && threads > 1 && pool.ready > 1 && threaded) return threaded.matmul(a, b, threads);
   if (large && threads > 1 && !autoStarted) {
     autoStarted = true;

@@ -1,0 +1,101 @@
+// y = x Wᵀ + b as one node (PyTorch's addmm). Where the device has the
+// addBias kernel, the bias goes into the GEMM's fresh output in place (one
+// array, one pass, instead of the broadcast add's second array), and the
+// backward gives W's gradient as gᵀ x, contiguous [out, in], and the
+// bias's as g summed over rows (the sumRows kernel, row by row). The rule
+// is written with flint ops apart from that sum, which falls back to them
+// under createGraph. Elsewhere: matmul then add.
+//
+// linearGelu is the feed-forward block's first half, GELU(x Wᵀ + b), with
+// the bias and the GELU in one pass over the GEMM output (the geluBias
+// kernel): two nodes as the composite has (AddmmBackward0, GeluBackward0),
+// one fewer pass and no separate biased array.
+
+import { isGradEnabled, noGrad } from "../../autograd/grad_mode.js";
+import { record } from "../../autograd/node.js";
+import { fusedKernels } from "../../backend/fused.js";
+import { Tensor } from "../../tensor/tensor.js";
+import { gelu } from "./activation.js";
+import { geluGrad } from "./fused.js";
+
+function fusable(input: Tensor, weight: Tensor, bias: Tensor): boolean {
+  const dt = input.dtype;
+  if (dt !== "float32" && dt !== "float64") return false;
+  if (weight.dtype !== dt || bias.dtype !== dt) return false;
+  if (weight.device !== input.device || bias.device !== input.device) return false;
+  if (!fusedKernels(input.device).addBias) return false;
+  return (
+    input.ndim >= 1 && weight.ndim === 2 && bias.ndim === 1 && bias.shape[0] === weight.shape[0]
+  );
+}
+
+/** g [..., out] summed over all but the last dim. */
+function biasGrad(g: Tensor, out: number): Tensor {
+  const g2 = g.reshape([-1, out]);
+  const k = fusedKernels(g.device);
+  if (isGradEnabled() || !k.sumRows || (g.dtype !== "float32" && g.dtype !== "float64"))
+    return g2.sum(0);
+  return Tensor.fromStorage(k.sumRows(g2, g2.shape[0]!, out), [out], g.dtype);
+}
+
+/** Attaches addmm's node to y = x Wᵀ + b, made outside autograd. */
+function recordAddmm(y: Tensor, input: Tensor, weight: Tensor, bias: Tensor): Tensor {
+  const [out, inF] = weight.shape as [number, number];
+  return record(
+    "AddmmBackward0",
+    y,
+    [input, weight, bias],
+    (g, [x, w]) => [
+      input.requiresGrad ? g.matmul(w!) : null,
+      weight.requiresGrad
+        ? g
+            .reshape([-1, out])
+            .t()
+            .matmul(x!.reshape([-1, inF]))
+        : null,
+      bias.requiresGrad ? biasGrad(g, out) : null,
+    ],
+    [input, weight],
+  );
+}
+
+/**
+ * y = x Wᵀ + b (torch.nn.functional.linear) for x (…, in), weight
+ * (out, in) and an optional bias (out).
+ *
+ * @example
+ * const y = F.linear(fl.randn([2, 3]), fl.randn([4, 3]), fl.zeros([4])); // [2, 4]
+ */
+export function linear(input: Tensor, weight: Tensor, bias: Tensor | null = null): Tensor {
+  if (!bias) return input.matmul(weight.t());
+  if (!fusable(input, weight, bias)) return input.matmul(weight.t()).add(bias);
+  // The product is made here, so nothing else holds its storage yet.
+  const y = noGrad(() => input.matmul(weight.t()));
+  const out = weight.shape[0]!;
+  fusedKernels(input.device).addBias!(y.storage, bias, y.numel() / out, out);
+  return recordAddmm(y, input, weight, bias);
+}
+
+/**
+ * GELU (exact, erf) of a linear layer's output: gelu(linear(x, W, b)),
+ * with the bias and the GELU fused where the device has the kernel.
+ *
+ * @example
+ * const h = F.linearGelu(fl.randn([2, 3]), fl.randn([4, 3]), fl.zeros([4])); // [2, 4]
+ */
+export function linearGelu(input: Tensor, weight: Tensor, bias: Tensor | null = null): Tensor {
+  const k = fusedKernels(input.device);
+  if (!bias || !k.geluBias || !k.gelu || !fusable(input, weight, bias)) {
+    return gelu(linear(input, weight, bias));
+  }
+  const y = noGrad(() => input.matmul(weight.t()));
+  const out = weight.shape[0]!;
+  const act = k.geluBias(y.storage, bias, y.numel() / out, out);
+  if (!act) {
+    k.addBias!(y.storage, bias, y.numel() / out, out);
+    return gelu(recordAddmm(y, input, weight, bias));
+  }
+  const pre = recordAddmm(y, input, weight, bias);
+  const a = Tensor.fromStorage(act, y.shape, y.dtype);
+  return record("GeluBackward0", a, [pre], (g, [p]) => [geluGrad(g, p!, "none")], [pre]);
+}
