@@ -32,13 +32,7 @@ export interface FusedKernels {
    */
   crossEntropy?(x: View, target: View, ignoreIndex: number): { loss: Storage; lse: Storage };
   /** grad[r] · (softmax(x)[r] − onehot(t_r)) as [N, C], 0 in ignored rows; grad [N] any stride. */
-  crossEntropyBackward?(
-    grad: View,
-    x: View,
-    target: View,
-    lse: View,
-    ignoreIndex: number,
-  ): Storage;
+  crossEntropyBackward?(grad: View, x: View, target: View, lse: View, ignoreIndex: number): Storage;
   /**
    * Layer norm over rows of `cols` elements (the trailing dims), with an
    * optional elementwise affine of `cols` elements. Returns y and each

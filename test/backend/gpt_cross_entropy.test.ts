@@ -65,7 +65,8 @@ describe("fused crossEntropy", () => {
           const fused = run(true);
           const comp = run(false);
           const tol = dtype === "float64" ? 1e-12 : 2e-5;
-          fused.forEach((t, i) => close(t, comp[i]!, tol, `[${n}, ${c}] ${reduction} #${i}`));
+          for (const [i, t] of fused.entries())
+            close(t, comp[i]!, tol, `[${n}, ${c}] ${reduction} #${i}`);
         });
       }
     }
@@ -97,7 +98,7 @@ describe("fused crossEntropy", () => {
       });
     const fused = run(true);
     const comp = run(false);
-    fused.forEach((t, i) => close(t, comp[i]!, 1e-12, `#${i}`));
+    for (const [i, t] of fused.entries()) close(t, comp[i]!, 1e-12, `#${i}`);
   });
 
   test("gradcheck in float64 through the fused node", () => {

@@ -2,8 +2,9 @@ import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import { fusedKernels, setFusedKernels } from "../../src/backend/fused.js";
 import * as fl from "../../src/index.js";
+import { linearGelu } from "../../src/nn/functional/linear.js";
 
-// The exact-GELU SIMD kernels (src/backend/cpu/gelu.ts), F.linearGelu (bias
+// The exact-GELU SIMD kernels (src/backend/cpu/gelu.ts), linearGelu (bias
 // + GELU in one pass over the GEMM output) and the sumRows bias gradient,
 // each against the composite (fused kernels off): values, gradients and
 // gradients of gradients, on odd sizes (row widths not a multiple of 4
@@ -61,7 +62,7 @@ describe("exact GELU SIMD kernels", () => {
   });
 });
 
-describe("F.linearGelu", () => {
+describe("linearGelu", () => {
   const cases = [
     { name: "[16, 64] width 32 (bias + GELU kernel)", x: [4, 16, 24], out: 32 },
     { name: "width 21 (addBias + GELU fallback)", x: [5, 13], out: 21 },
@@ -80,7 +81,7 @@ describe("F.linearGelu", () => {
             const inF = x.shape[x.ndim - 1]!;
             const w = fl.randn([c.out, inF], { dtype }).requiresGrad_();
             const b = fl.randn([c.out], { dtype }).requiresGrad_();
-            const y = on ? F.linearGelu(x, w, b) : F.gelu(x.matmul(w.t()).add(b));
+            const y = on ? linearGelu(x, w, b) : F.gelu(x.matmul(w.t()).add(b));
             const gy = fl.randn(y.shape, { dtype });
             const gs = fl.autograd.grad(y.mul(gy).sum(), [x, w, b], { createGraph: true });
             const gg = fl.autograd.grad(gs[0]!.square().sum().add(gs[2]!.sum()), [x, w, b]);
@@ -90,7 +91,7 @@ describe("F.linearGelu", () => {
         const comp = run(false);
         // float32 second-order terms differ by rounding in GELU'' (both sides composite there).
         const tol = (i: number) => (dtype === "float64" ? 1e-10 : i < 4 ? 2e-5 : 1e-3);
-        fused.forEach((t, i) => close(t, comp[i]!, tol(i), `${c.name} #${i}`));
+        for (const [i, t] of fused.entries()) close(t, comp[i]!, tol(i), `${c.name} #${i}`);
       });
     }
   }
@@ -99,8 +100,8 @@ describe("F.linearGelu", () => {
     const x = fl.randn([3, 5], { dtype: "float64", requiresGrad: true });
     const w = fl.randn([8, 5], { dtype: "float64", requiresGrad: true });
     const b = fl.randn([8], { dtype: "float64", requiresGrad: true });
-    assert.ok(fl.autograd.gradcheck((a, m, c) => F.linearGelu(a, m, c), [x, w, b]));
-    assert.ok(fl.autograd.gradgradcheck((a, m, c) => F.linearGelu(a, m, c), [x, w, b]));
+    assert.ok(fl.autograd.gradcheck((a, m, c) => linearGelu(a, m, c), [x, w, b]));
+    assert.ok(fl.autograd.gradgradcheck((a, m, c) => linearGelu(a, m, c), [x, w, b]));
   });
 
   test("the fused kernel really runs: biased input kept, GELU out, two nodes", () => {
@@ -109,11 +110,12 @@ describe("F.linearGelu", () => {
     const x = fl.randn([70, 12], { requiresGrad: true });
     const w = fl.randn([16, 12], { requiresGrad: true });
     const b = fl.randn([16], { requiresGrad: true });
-    const y = F.linearGelu(x, w, b);
+    const y = linearGelu(x, w, b);
     assert.equal(y.gradFn?.name, "GeluBackward0");
-    assert.equal((y.gradFn?.inputs[0] as fl.Tensor).gradFn?.name, "AddmmBackward0");
+    const saved = y.gradFn!.inputs[0] as fl.Tensor;
+    assert.equal(saved.gradFn?.name, "AddmmBackward0");
     const pre = withFused(false, () => x.matmul(w.t()).add(b));
-    close(y.gradFn!.inputs[0] as fl.Tensor, pre, 1e-5, "saved pre-activation");
+    close(saved, pre, 1e-5, "saved pre-activation");
   });
 
   test("TransformerEncoderLayer keeps linear1's forward hooks (no fusion then)", () => {

@@ -9,7 +9,7 @@ export { conv1d, conv2d, convTranspose2d, fold, unfold } from "./conv.js";
 export * from "./cross_entropy.js";
 export * from "./distance.js";
 export * from "./dropout.js";
-export { linear, linearGelu } from "./linear.js";
+export { linear } from "./linear.js";
 export * from "./loss.js";
 export * from "./normalization.js";
 export * from "./one_hot.js";

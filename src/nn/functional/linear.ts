@@ -80,8 +80,11 @@ export function linear(input: Tensor, weight: Tensor, bias: Tensor | null = null
  * GELU (exact, erf) of a linear layer's output: gelu(linear(x, W, b)),
  * with the bias and the GELU fused where the device has the kernel.
  *
+ * Internal (no PyTorch counterpart): TransformerEncoderLayer's and
+ * TransformerDecoderLayer's feed-forward block use it for "gelu".
+ *
  * @example
- * const h = F.linearGelu(fl.randn([2, 3]), fl.randn([4, 3]), fl.zeros([4])); // [2, 4]
+ * const h = linearGelu(fl.randn([2, 3]), fl.randn([4, 3]), fl.zeros([4])); // [2, 4]
  */
 export function linearGelu(input: Tensor, weight: Tensor, bias: Tensor | null = null): Tensor {
   const k = fusedKernels(input.device);

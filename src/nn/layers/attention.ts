@@ -224,7 +224,7 @@ export class MultiheadAttention extends Module {
     let v = v1;
 
     // Masks, as additive float masks (N or 1, 1 or H, L, S).
-    let mask = this.attnMaskOf(op, opts, N, L, k.shape[1]!, q.dtype);
+    let mask = this.attnMaskOf(op, opts, N, L, k.shape[1]!, q.dtype, q.device);
     let pad = this.keyPaddingOf(op, opts.keyPaddingMask ?? null, N, k.shape[1]!, q.dtype);
     const extend = (m: Tensor | null) =>
       m ? Tensor.cat([m, Tensor.zeros([...m.shape.slice(0, -1), 1], m.dtype, m.device)], -1) : null;
@@ -281,7 +281,7 @@ export class MultiheadAttention extends Module {
   ): Tensor | null {
     if (this.dropout > 0 && this.training) return null;
     const causal = !opts.attnMask && (opts.isCausal ?? false);
-    const mask = causal ? null : this.attnMaskOf(op, opts, N, L, L, qkv.dtype);
+    const mask = causal ? null : this.attnMaskOf(op, opts, N, L, L, qkv.dtype, qkv.device);
     const pad = this.keyPaddingOf(op, opts.keyPaddingMask ?? null, N, L, qkv.dtype);
     const both = mask && pad ? mask.add(pad) : (mask ?? pad);
     return fusedPackedSelfAttention(qkv, this.numHeads, { mask: both, causal });
@@ -294,11 +294,13 @@ export class MultiheadAttention extends Module {
     L: number,
     S: number,
     dtype: DType,
+    device: string,
   ): Tensor | null {
     const H = this.numHeads;
     if (!opts.attnMask) {
       if (!opts.isCausal) return null;
-      return additiveMask(op, Tensor.ones([L, S], "bool").triu(1), dtype);
+      // Built on the query's device: a CPU mask beside webgpu scores cannot be added.
+      return additiveMask(op, Tensor.ones([L, S], "bool", device).triu(1), dtype);
     }
     const m = additiveMask(op, opts.attnMask, dtype);
     if (m.ndim === 2) {

@@ -15,6 +15,7 @@ import { ArgumentError, fmtShape, ShapeError } from "../../errors.js";
 import { defaultGenerator } from "../../random.js";
 import { Tensor } from "../../tensor/tensor.js";
 import * as F from "../functional/index.js";
+import { linearGelu } from "../functional/linear.js";
 import * as init from "../init.js";
 import { Module } from "../module.js";
 import { MultiheadAttention } from "./attention.js";
@@ -45,14 +46,14 @@ function hasHooks(m: Module): boolean {
 
 /**
  * The feed-forward block's first half, act(linear1(x)). GELU after a
- * plain Linear (no subclass, no hooks to run) goes through F.linearGelu,
+ * plain Linear (no subclass, no hooks to run) goes through linearGelu,
  * which adds the bias and applies GELU in one pass.
  */
 function firstHalf(linear1: Linear, gelu: boolean, act: (x: Tensor) => Tensor, x: Tensor): Tensor {
   // (A wrong input width goes to linear1.forward, for Linear's own error.)
   const fits = x.ndim > 0 && x.shape[x.ndim - 1] === linear1.inFeatures;
   if (gelu && fits && linear1.constructor === Linear && !hasHooks(linear1)) {
-    return F.linearGelu(x, linear1.weight, linear1.bias);
+    return linearGelu(x, linear1.weight, linear1.bias);
   }
   return act(linear1.forward(x));
 }
