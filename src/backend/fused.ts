@@ -103,6 +103,10 @@ export interface FusedKernels {
   addBias?(y: Storage, bias: View, rows: number, cols: number): void;
   /** Σ over rows of g [rows, cols] (any strides) as [cols]: a linear layer's bias gradient. */
   sumRows?(g: View, rows: number, cols: number): Storage;
+  /** Rows of a contiguous weight [num, dim] picked by contiguous int32 indices (in range): [n, dim]. */
+  embedding?(weight: View, index: View): Storage;
+  /** The weight's gradient [num, dim]: each contiguous grad row [n, dim] added into row index[i]. */
+  embeddingBackward?(grad: View, index: View, num: number): Storage;
   /**
    * conv2d (groups 1) of x [N, C, H, W] with weight [O, C, kh, kw] (both
    * contiguous) over a window table (k elements × l positions, as im2col's)

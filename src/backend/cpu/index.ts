@@ -5,6 +5,7 @@ import { assignKernel, binaryKernel, copyKernel, unaryKernel, whereKernel } from
 import "./batch_norm_kernels.js";
 import "./conv_kernels.js";
 import "./cross_entropy.js";
+import "./embedding.js";
 import "./attention.js";
 import "./fused.js";
 import "./linear.js";

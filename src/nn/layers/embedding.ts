@@ -2,8 +2,12 @@
 //
 // A lookup is indexSelect on the rows of the weight, so its gradient is a
 // scatter-add of the output gradient into those rows, written by the
-// indexing ops; nothing here needs a backward of its own.
-import { noGrad } from "../../autograd/grad_mode.js";
+// indexing ops. Where the device has the embedding kernels, a plain lookup
+// (no padding row, maxNorm or frequency scaling) runs them instead: row
+// copies forward, a direct index-add of rows backward.
+import { isGradEnabled, noGrad } from "../../autograd/grad_mode.js";
+import { record } from "../../autograd/node.js";
+import { fusedKernels } from "../../backend/fused.js";
 import type { DType } from "../../dtype.js";
 import { ArgumentError, DTypeError, fmtShape, ShapeError } from "../../errors.js";
 import { Tensor } from "../../tensor/tensor.js";
@@ -91,8 +95,38 @@ export function embedding(
     w = weight.where(keep, weight.detach());
   }
   if (opts.scaleGradByFreq && w.requiresGrad) w = scaleByFrequency(w, input, num);
+  if (w === weight) {
+    const fast = fusedEmbedding(input, weight);
+    if (fast) return fast;
+  }
   const flat = input.reshape([-1]);
   return w.indexSelect(0, flat).reshape([...input.shape, dim]);
+}
+
+/**
+ * The lookup through the device's fused kernels (row copies; the gradient
+ * a direct index-add of rows), one EmbeddingBackward0 node; null where the
+ * device has none. Under createGraph the backward is the composite
+ * scatter-add, so it stays differentiable.
+ */
+function fusedEmbedding(input: Tensor, weight: Tensor): Tensor | null {
+  const k = fusedKernels(weight.device);
+  if (!k.embedding || !k.embeddingBackward || input.device !== weight.device) return null;
+  if (weight.dtype !== "float32" && weight.dtype !== "float64") return null;
+  const [num, dim] = weight.shape as [number, number];
+  const idx = input.contiguous();
+  const w = weight.contiguous();
+  const shape = [...input.shape, dim];
+  const y = Tensor.fromStorage(k.embedding(w, idx), shape, weight.dtype);
+  return record("EmbeddingBackward0", y, [w], (g) => {
+    const n = idx.numel();
+    if (isGradEnabled() || g.dtype !== weight.dtype) {
+      const full = idx.reshape([n, 1]).expand([n, dim]);
+      return [Tensor.zeros([num, dim], g.dtype, g.device).scatterAdd(0, full, g.reshape([n, dim]))];
+    }
+    const gc = g.contiguous();
+    return [Tensor.fromStorage(k.embeddingBackward!(gc, idx, num), [num, dim], g.dtype)];
+  });
 }
 
 /** Rescales, in place, each row of weight that input names whose p-norm exceeds maxNorm. */
