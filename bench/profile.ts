@@ -1,0 +1,139 @@
+// Where a training step's time goes: runs one of the bench's flint steps
+// under V8's sampling profiler (node:inspector, in this process) and prints
+// self time grouped by source file, then the top functions. WebAssembly
+// frames are charged to the TypeScript file that called into them, so the
+// GEMM shows up as src/backend/cpu/wasm/blocked.ts (wasm) and the SIMD math
+// as the file that asked for it.
+//
+//   node --import tsx bench/profile.ts [mlp|lenet|gpt|lstm] [--steps 30] [--threads 1] [--top 15]
+//   npm run bench:profile -- lenet
+import { Session } from "node:inspector/promises";
+import * as fl from "../src/index.js";
+import { gptSetup, lenetSetup, lstmSetup, mlpSetup, type Setup, trainStep } from "./flint_tasks.js";
+
+interface CallFrame {
+  functionName: string;
+  url: string;
+}
+interface ProfileNode {
+  id: number;
+  callFrame: CallFrame;
+  children?: number[];
+}
+interface Profile {
+  nodes: ProfileNode[];
+  samples: number[];
+  timeDeltas: number[];
+}
+
+const setups: Record<string, () => Setup> = {
+  mlp: () => mlpSetup(),
+  lenet: () => lenetSetup(),
+  gpt: () => gptSetup(),
+  lstm: () => lstmSetup(),
+};
+
+function parseArgs(argv: string[]) {
+  const out = { task: "gpt", steps: 30, threads: 1, top: 15 };
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]!;
+    if (a === "--steps") out.steps = Number(argv[++i]);
+    else if (a === "--threads") out.threads = Number(argv[++i]);
+    else if (a === "--top") out.top = Number(argv[++i]);
+    else if (a in setups) out.task = a;
+    else
+      throw new Error(
+        `bench/profile: unknown argument ${a} (tasks: ${Object.keys(setups).join(", ")})`,
+      );
+  }
+  return out;
+}
+
+/** A source location as the project names it: src/… or bench/…, else the raw URL. */
+function fileOf(url: string): string {
+  const at = url.search(/\/(src|bench|node_modules)\//);
+  return at >= 0 ? url.slice(at + 1) : url;
+}
+
+const isWasm = (f: CallFrame) =>
+  f.url.startsWith("wasm://") || /^(\$|wasm-function)/.test(f.functionName);
+
+/**
+ * Self time (µs) per group and per function. A node's group is its file;
+ * wasm nodes take the file of their nearest JavaScript ancestor, marked
+ * "(wasm)"; V8's own entries ("(garbage collector)", "(program)") stand alone.
+ */
+function attribute(profile: Profile) {
+  const byId = new Map(profile.nodes.map((n) => [n.id, n]));
+  const parent = new Map<number, number>();
+  for (const n of profile.nodes) for (const c of n.children ?? []) parent.set(c, n.id);
+  const groupOf = new Map<number, { group: string; fn: string }>();
+  const resolve = (id: number): { group: string; fn: string } => {
+    const known = groupOf.get(id);
+    if (known) return known;
+    const f = byId.get(id)!.callFrame;
+    let out: { group: string; fn: string };
+    if (f.functionName.startsWith("(")) out = { group: f.functionName, fn: f.functionName };
+    else if (isWasm(f)) {
+      let p = parent.get(id);
+      while (p !== undefined && isWasm(byId.get(p)!.callFrame)) p = parent.get(p);
+      const caller = p === undefined ? null : byId.get(p)!.callFrame;
+      const file = caller ? fileOf(caller.url) : "?";
+      out = {
+        group: `${file} (wasm)`,
+        fn: `wasm called by ${caller?.functionName || "?"} (${file})`,
+      };
+    } else {
+      const file = fileOf(f.url) || "(native)";
+      out = { group: file, fn: `${f.functionName || "(anonymous)"} (${file})` };
+    }
+    groupOf.set(id, out);
+    return out;
+  };
+  const groups = new Map<string, number>();
+  const fns = new Map<string, number>();
+  let total = 0;
+  for (let i = 0; i < profile.samples.length; i++) {
+    const dt = profile.timeDeltas[i] ?? 0;
+    const { group, fn } = resolve(profile.samples[i]!);
+    if (group === "(idle)") continue;
+    groups.set(group, (groups.get(group) ?? 0) + dt);
+    fns.set(fn, (fns.get(fn) ?? 0) + dt);
+    total += dt;
+  }
+  return { groups, fns, total };
+}
+
+function table(title: string, rows: Map<string, number>, total: number, top: number): string {
+  const sorted = [...rows].sort((a, b) => b[1] - a[1]).slice(0, top);
+  const lines = sorted.map(([k, v]) => `  ${((100 * v) / total).toFixed(1).padStart(5)}%  ${k}`);
+  return `${title}\n${lines.join("\n")}`;
+}
+
+async function main() {
+  const args = parseArgs(process.argv.slice(2));
+  fl.setNumThreads(args.threads);
+  await fl.threadsReady();
+  const step = trainStep(setups[args.task]!());
+  for (let i = 0; i < 5; i++) step(); // warm-up: JIT, wasm compilation, optimizer state
+  const session = new Session();
+  session.connect();
+  await session.post("Profiler.enable");
+  await session.post("Profiler.setSamplingInterval", { interval: 100 });
+  await session.post("Profiler.start");
+  const t0 = performance.now();
+  for (let i = 0; i < args.steps; i++) step();
+  const ms = (performance.now() - t0) / args.steps;
+  const { profile } = (await session.post("Profiler.stop")) as { profile: Profile };
+  session.disconnect();
+  const { groups, fns, total } = attribute(profile);
+  console.log(
+    `${args.task} step, ${args.threads} thread(s): ${ms.toFixed(1)} ms per step under the profiler (${args.steps} steps)`,
+  );
+  console.log(table("self time by file:", groups, total, args.top));
+  console.log(table("self time by function:", fns, total, args.top));
+  await fl.setNumThreads(1);
+  process.exit(0);
+}
+
+await main();
