@@ -93,7 +93,9 @@ function attribute(profile: Profile) {
   const groups = new Map<string, number>();
   const fns = new Map<string, number>();
   let total = 0;
-  for (let i = 0; i < profile.samples.length; i++) {
+  // The first sample's delta spans the gap before sampling began (it lands on
+  // the inspector's own dispatch), so it is left out.
+  for (let i = 1; i < profile.samples.length; i++) {
     const dt = profile.timeDeltas[i] ?? 0;
     const { group, fn } = resolve(profile.samples[i]!);
     if (group === "(idle)") continue;
