@@ -55,8 +55,9 @@ function fileOf(url: string): string {
   return at >= 0 ? url.slice(at + 1) : url;
 }
 
+// js-to-wasm wrappers have no source; they count as wasm, so their time goes to the real caller.
 const isWasm = (f: CallFrame) =>
-  f.url.startsWith("wasm://") || /^(\$|wasm-function)/.test(f.functionName);
+  f.url.startsWith("wasm://") || /^(\$|wasm-function|js-to-wasm)/.test(f.functionName);
 
 /**
  * Self time (µs) per group and per function. A node's group is its file;
