@@ -68,8 +68,10 @@ interface UnaryRule {
 const zeroGrad = (g: Tensor) => g.mul(0);
 
 /**
- * d relu = g · (y > 0). A device's fused kernel does it in one pass without
- * the bool mask; under createGraph the rule must be recorded, so the ops.
+ * d relu = y <= 0 ? 0 : g, PyTorch's threshold_backward: a NaN y passes g
+ * (NaN <= 0 is false) and a flat element gives 0 even for g = NaN or ±∞.
+ * A device's fused kernel does it in one pass without the bool mask; under
+ * createGraph the rule must be recorded, so the ops.
  */
 function reluGrad(g: Tensor, y: Tensor): Tensor {
   const k = fusedKernels(y.device);
@@ -82,7 +84,7 @@ function reluGrad(g: Tensor, y: Tensor): Tensor {
   ) {
     return Tensor.fromStorage(k.reluBackward(g.contiguous(), y.contiguous()), y.shape, y.dtype);
   }
-  return g.mul(y.gt(0));
+  return where(y.le(0), 0, g);
 }
 
 export const UNARY_RULES: Record<UnaryOp, UnaryRule> = {

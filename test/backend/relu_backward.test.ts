@@ -1,10 +1,13 @@
-// ReLU's backward through the CPU's fused kernel (one pass, no bool mask)
-// against the composite g · (y > 0): equal bits on odd shapes, strided
-// inputs, float64, zeros, NaN and ±∞; the kernel really runs in a plain
-// backward and stays out of a createGraph one; gradcheck in float64.
+// ReLU's backward through the CPU's fused kernel (one pass, no bool mask;
+// SIMD for float32 from 256 elements) against the composite
+// where(y <= 0, 0, g), PyTorch's threshold_backward: equal bits on odd
+// shapes, strided inputs, float64, zeros, NaN and ±∞ (values from torch
+// 1.13); the SIMD kernels against the scalar loops; the kernel really runs
+// in a plain backward and stays out of a createGraph one; gradcheck in float64.
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import type { View } from "../../src/backend/backend.js";
+import { setRowKernels } from "../../src/backend/cpu/wasm/rows.js";
 import {
   type FusedKernels,
   fusedKernels,
@@ -12,6 +15,16 @@ import {
   setFusedKernels,
 } from "../../src/backend/fused.js";
 import * as fl from "../../src/index.js";
+
+/** Runs fn with the SIMD row kernels on or off. */
+function withSimd<T>(on: boolean, fn: () => T): T {
+  const was = setRowKernels(on);
+  try {
+    return fn();
+  } finally {
+    setRowKernels(was);
+  }
+}
 
 /** x's gradient of sum(relu(x) · w), with the fused kernels on or off. */
 function gradOf(
@@ -54,21 +67,79 @@ describe("fused ReLU backward", () => {
   test("equals the composite bit for bit, odd shapes and both float dtypes", () => {
     fl.manualSeed(3);
     for (const dtype of ["float32", "float64"] as const) {
-      for (const shape of [[1], [7], [13, 5], [3, 17, 9], [0, 4]]) {
+      for (const shape of [[1], [7], [13, 5], [3, 17, 9], [0, 4], [257], [33, 31]]) {
         const x = fl.randn(shape, { dtype });
         const w = fl.randn(shape, { dtype });
-        assert.deepEqual(gradOf(true, x, w), gradOf(false, x, w), `${dtype} [${shape}]`);
+        const want = gradOf(false, x, w);
+        assert.deepEqual(gradOf(true, x, w), want, `${dtype} [${shape}]`);
+        assert.deepEqual(
+          withSimd(false, () => gradOf(true, x, w)),
+          want,
+          `${dtype} [${shape}] scalar`,
+        );
       }
     }
   });
 
-  test("zeros, NaN and infinities propagate as in the composite", () => {
-    const x = fl.tensor([0, -0, 1, -1, Number.NaN, Number.POSITIVE_INFINITY, -2, 3]);
-    const w = fl.tensor([1, 2, Number.NaN, Number.POSITIVE_INFINITY, 5, -1, Number.NaN, 0]);
-    const got = gradOf(true, x, w);
-    assert.deepEqual(got, gradOf(false, x, w));
-    // Where relu is flat the composite's gradient is 0·w, NaN for w = NaN or ±∞.
-    assert.deepEqual(got, [0, 0, Number.NaN, Number.NaN, 0, -1, Number.NaN, 0]);
+  // torch 1.13: relu(x).backward(w) for these x and w gives
+  // x.grad = [0, 0, nan, 0, 5, -1, 0, 0, inf, 0]: grad passes where the
+  // result is NaN or > 0, and is exactly 0 where it is <= 0.
+  const x = [0, -0, 1, -1, Number.NaN, Number.POSITIVE_INFINITY, -2, 3, 4, -5];
+  const w = [
+    1,
+    2,
+    Number.NaN,
+    Number.POSITIVE_INFINITY,
+    5,
+    -1,
+    Number.NaN,
+    0,
+    Number.POSITIVE_INFINITY,
+    Number.NaN,
+  ];
+  const torch = [0, 0, Number.NaN, 0, 5, -1, 0, 0, Number.POSITIVE_INFINITY, 0];
+
+  test("zeros, NaN and infinities as in PyTorch (fused, scalar and composite)", () => {
+    for (const dtype of ["float32", "float64"] as const) {
+      const xt = fl.tensor(x, { dtype });
+      const wt = fl.tensor(w, { dtype });
+      assert.deepEqual(gradOf(true, xt, wt), torch, `${dtype} fused`);
+      assert.deepEqual(gradOf(false, xt, wt), torch, `${dtype} composite`);
+    }
+  });
+
+  test("the SIMD kernel on the special values, at every lane and in a long tail", () => {
+    // 300 elements: past the SIMD threshold, the specials repeated across
+    // all four lane positions and through the padded last vector.
+    const n = 303;
+    const xs = Array.from({ length: n }, (_, i) => x[i % x.length]!);
+    const ws = Array.from({ length: n }, (_, i) => w[i % w.length]!);
+    const want = Array.from({ length: n }, (_, i) => torch[i % torch.length]!);
+    const xt = fl.tensor(xs);
+    const wt = fl.tensor(ws);
+    assert.deepEqual(gradOf(true, xt, wt), want);
+    assert.deepEqual(
+      withSimd(false, () => gradOf(true, xt, wt)),
+      want,
+    );
+    assert.deepEqual(gradOf(false, xt, wt), want);
+  });
+
+  test("relu forward: SIMD equals the scalar loop, NaN kept, offsets honoured", () => {
+    fl.manualSeed(5);
+    const base = fl.randn([3, 401]);
+    base.index("1, 7").fill_(Number.NaN);
+    base.index("2, 9").fill_(Number.NEGATIVE_INFINITY);
+    for (const t of [base, base.index("1:"), base.index("2"), base.index(":, 1:")]) {
+      const a = Array.from(t.relu().dataSync() as Float32Array);
+      const b = Array.from(withSimd(false, () => t.relu()).dataSync() as Float32Array);
+      assert.deepEqual(a, b);
+      const src = Array.from(t.dataSync() as Float32Array);
+      assert.deepEqual(
+        a,
+        src.map((v) => (v > 0 || Number.isNaN(v) ? v : 0)),
+      );
+    }
   });
 
   test("strided and broadcast inputs", () => {

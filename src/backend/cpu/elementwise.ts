@@ -3,6 +3,7 @@ import { numel } from "../../shape.js";
 import type { BinaryOp, UnaryOp, View } from "../backend.js";
 import { forEachRow } from "./iterate.js";
 import { dataOf, isContiguous } from "./storage.js";
+import { simdRelu } from "./wasm/rows.js";
 
 // Reference elementwise kernels. Values are computed in JS doubles and
 // rounded by the store into the output's typed array, so one loop serves
@@ -155,8 +156,13 @@ export const BINARY: Record<BinaryOp, (a: number, b: number) => number> = {
 
 export function unaryKernel(op: UnaryOp, x: View, outDtype: DType) {
   const n = numel(x.shape);
-  const out = allocArray(outDtype, n);
   const xd = dataOf(x);
+  // float32 ReLU on SIMD (src/backend/cpu/wasm/rows.ts), before allocating the output it makes.
+  if (op === "relu" && xd instanceof Float32Array && outDtype === "float32" && isContiguous(x)) {
+    const fast = simdRelu(xd, x.offset, n);
+    if (fast) return fast;
+  }
+  const out = allocArray(outDtype, n);
   const f = op === "erf" && outDtype === "float32" ? erf32 : UNARY[op];
   if (isContiguous(x)) {
     const o = x.offset;
@@ -206,6 +212,13 @@ export function binaryKernel(op: BinaryOp, a: View, b: View, outDtype: DType) {
   if (ac && bc) {
     const oa = a.offset;
     const ob = b.offset;
+    if (
+      out instanceof Float32Array &&
+      ad instanceof Float32Array &&
+      bd instanceof Float32Array &&
+      binaryF32(op, out, ad, oa, bd, ob, n)
+    )
+      return out;
     switch (op) {
       case "add":
         for (let i = 0; i < n; i++) out[i] = ad[oa + i]! + bd[ob + i]!;
@@ -235,6 +248,39 @@ export function binaryKernel(op: BinaryOp, a: View, b: View, outDtype: DType) {
     k += len;
   });
   return out;
+}
+
+/**
+ * The hot arithmetic on contiguous float32 operands, in loops that only
+ * ever see Float32Array, so V8 keeps their element accesses monomorphic
+ * (the generic loops above see every dtype: ~1.7× slower). False for
+ * other ops.
+ */
+function binaryF32(
+  op: BinaryOp,
+  out: Float32Array,
+  a: Float32Array,
+  oa: number,
+  b: Float32Array,
+  ob: number,
+  n: number,
+): boolean {
+  switch (op) {
+    case "add":
+      for (let i = 0; i < n; i++) out[i] = a[oa + i]! + b[ob + i]!;
+      return true;
+    case "sub":
+      for (let i = 0; i < n; i++) out[i] = a[oa + i]! - b[ob + i]!;
+      return true;
+    case "mul":
+      for (let i = 0; i < n; i++) out[i] = a[oa + i]! * b[ob + i]!;
+      return true;
+    case "div":
+      for (let i = 0; i < n; i++) out[i] = a[oa + i]! / b[ob + i]!;
+      return true;
+    default:
+      return false;
+  }
 }
 
 /** out[k + i] = op(a[pa + i·sa], b[pb + i·sb]) for i < n. */

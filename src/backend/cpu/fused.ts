@@ -6,6 +6,7 @@ import { erf, erf32 } from "./elementwise.js";
 import { simdGeluExact, simdGeluExactBackward } from "./gelu.js";
 import { gruCell, gruCellBackward, lstmCell, lstmCellBackward } from "./rnn.js";
 import { dataOf, wrap } from "./storage.js";
+import { simdLayerNorm, simdLayerNormBackward, simdReluBackward } from "./wasm/rows.js";
 import { simdExpInPlace, simdGelu, simdGeluBackward } from "./wasm/vmath.js";
 
 // Fused CPU kernels for GELU, softmax/log-softmax and layer norm: one loop
@@ -57,18 +58,24 @@ function gelu(x: View, approximate: "none" | "tanh") {
 }
 
 /**
- * ReLU's backward in one pass, grad · (y > 0) as the composite computes it
- * (so NaN and ±∞ in grad propagate the same), without its bool mask.
+ * ReLU's backward in one pass, PyTorch's threshold_backward: y <= 0 ? 0 : g.
+ * A NaN y passes g (NaN <= 0 is false), and a flat element gives exactly 0
+ * whatever g is (so NaN or ±∞ in g stays where ReLU was active). float32
+ * runs on SIMD (src/backend/cpu/wasm/rows.ts).
  */
 function reluBackward(grad: View, y: View) {
   const n = numel(y.shape);
-  const out = alloc(y, n);
   const g = floats(grad);
   const yd = floats(y);
+  if (g instanceof Float32Array && yd instanceof Float32Array) {
+    const fast = simdReluBackward(g, grad.offset, yd, y.offset, n);
+    if (fast) return wrap(fast);
+  }
+  const out = alloc(y, n);
   if (out instanceof Float32Array && g instanceof Float32Array && yd instanceof Float32Array) {
     reluBackwardF32(out, g, grad.offset, yd, y.offset, n);
   } else {
-    for (let i = 0; i < n; i++) out[i] = g[grad.offset + i]! * +(yd[y.offset + i]! > 0);
+    for (let i = 0; i < n; i++) out[i] = yd[y.offset + i]! <= 0 ? 0 : g[grad.offset + i]!;
   }
   return wrap(out);
 }
@@ -82,8 +89,7 @@ function reluBackwardF32(
   yo: number,
   n: number,
 ): void {
-  // +(y > 0) rather than a branch: random signs would mispredict.
-  for (let i = 0; i < n; i++) out[i] = g[go + i]! * +(y[yo + i]! > 0);
+  for (let i = 0; i < n; i++) out[i] = y[yo + i]! <= 0 ? 0 : g[go + i]!;
 }
 
 function geluBackward(grad: View, x: View, approximate: "none" | "tanh") {
@@ -238,10 +244,23 @@ function softmaxBackward(grad: View, y: View, log: boolean) {
   return wrap(out);
 }
 
+/** A contiguous float32 view as the SIMD kernels take it, or null. */
+function f32Operand(v: View | null) {
+  const d = v ? dataOf(v) : null;
+  return v && d instanceof Float32Array ? { data: d, offset: v.offset } : null;
+}
+
 function layerNorm(x: View, cols: number, weight: View | null, bias: View | null, eps: number) {
   const n = numel(x.shape);
   const rows = cols === 0 ? 0 : n / cols;
   const xd = floats(x);
+  const x32 = f32Operand(x);
+  const [w32, b32] = [f32Operand(weight), f32Operand(bias)];
+  const fast =
+    x32 && !!weight === !!w32 && !!bias === !!b32
+      ? simdLayerNorm(x32, rows, cols, w32, b32, eps)
+      : null;
+  if (fast) return { y: wrap(fast.y), mean: wrap(fast.mean), rstd: wrap(fast.rstd) };
   const out = alloc(x, n);
   const mean = alloc(x, rows);
   const rstd = alloc(x, rows);
@@ -293,6 +312,15 @@ function layerNormBackward(
 ) {
   const n = numel(x.shape);
   const rows = cols === 0 ? 0 : n / cols;
+  const [g32, x32, m32, r32] = [grad, x, mean, rstd].map(f32Operand);
+  const fast =
+    g32 && x32 && m32 && r32 && !!weight === !!f32Operand(weight)
+      ? simdLayerNormBackward(g32, x32, rows, cols, m32, r32, f32Operand(weight), wantAffine)
+      : null;
+  if (fast) {
+    const opt = (a: Float32Array | null) => (a ? wrap(a) : null);
+    return { gx: wrap(fast.gx), gw: opt(fast.gw), gb: opt(fast.gb) };
+  }
   const xd = floats(x);
   const gd = floats(grad);
   const md = floats(mean);

@@ -1,0 +1,446 @@
+import { type Code, I32, ModuleBuilder, V128 } from "./emitter.js";
+import { Scratch, wasmFeatures } from "./runtime.js";
+
+// Memory-bound float32 kernels on WebAssembly SIMD, four lanes at a time:
+// ReLU and its gradient, and layer norm forward and backward over rows.
+// In scalar JS these cost 2–15 ns per element (a load, a compare and a
+// store each, through a typed array that may be Float32Array or
+// Float64Array); here a vector of four takes a few instructions.
+//
+// Layer norm's reductions (a row's mean and variance, the backward's row
+// sums, and the weight and bias gradients summed down the rows) accumulate
+// in float64 (f64x2, each float32 vector widened in two halves), so long
+// rows and many rows lose no more than the scalar double loops did; the
+// elementwise parts are float32, rounded op by op as the composite rounds.
+
+// SIMD opcodes beyond the emitter's table.
+const OP = {
+  i8x16Shuffle: 0x0d,
+  i32x4Splat: 0x11,
+  f64x2Splat: 0x14,
+  f32x4ExtractLane: 0x1f,
+  f32x4Ne: 0x42,
+  f32x4Gt: 0x44,
+  f32x4Le: 0x45,
+  v128And: 0x4e,
+  v128Andnot: 0x4f,
+  v128Or: 0x50,
+  f32x4DemoteF64x2Zero: 0x5e,
+  f64x2PromoteLowF32x4: 0x5f,
+  f64x2Sqrt: 0xef,
+  f64x2Add: 0xf0,
+  f64x2Sub: 0xf1,
+  f64x2Mul: 0xf2,
+  f64x2Div: 0xf3,
+  f64x2ConvertLowI32x4S: 0xfe,
+} as const;
+// Scalar opcodes beyond the emitter's table.
+const F32_LOAD = 0x2a;
+const F32_STORE = 0x38;
+const I32_SHR_U = 0x76;
+const F64_PROMOTE_F32 = 0xbb;
+
+/** Pushes the address param/local `p` + local `i`. */
+function at(c: Code, p: number, i: number): Code {
+  return c.localGet(p).localGet(i).op(I32.add);
+}
+
+/** Pushes local v with its high two float32 lanes moved down (into the low half). */
+function highHalf(c: Code, v: number): Code {
+  c.localGet(v).localGet(v).simd(OP.i8x16Shuffle);
+  c.op(8, 9, 10, 11, 12, 13, 14, 15, 8, 9, 10, 11, 12, 13, 14, 15);
+  return c;
+}
+
+/** Local acc (f64x2) += the four float32 lanes of local v, widened. */
+function accumulate(c: Code, acc: number, v: number): void {
+  c.localGet(acc).localGet(v).simd(OP.f64x2PromoteLowF32x4).simd(OP.f64x2Add);
+  highHalf(c, v).simd(OP.f64x2PromoteLowF32x4).simd(OP.f64x2Add).localSet(acc);
+}
+
+/** Pushes local acc's two f64 lanes summed, in both lanes. */
+function laneSum(c: Code, acc: number): Code {
+  c.localGet(acc).localGet(acc).localGet(acc).simd(OP.i8x16Shuffle);
+  c.op(8, 9, 10, 11, 12, 13, 14, 15, 0, 1, 2, 3, 4, 5, 6, 7);
+  return c.simd(OP.f64x2Add);
+}
+
+/** The f64x2 on the stack as a float32 in all four lanes. */
+function splat32(c: Code): Code {
+  return c.simd(OP.f32x4DemoteF64x2Zero).simd(OP.f32x4ExtractLane).op(0).simd(V128.f32x4Splat);
+}
+
+function f64x2Const(c: Code, v: number): Code {
+  c.simd(V128.const);
+  const lane = new Uint8Array(new Float64Array([v]).buffer);
+  return c.op(...lane, ...lane);
+}
+
+/** for (j = 0; j < local/param `end`; j += 16) body(j). */
+function vectors(c: Code, end: number, body: (j: number) => void): void {
+  const j = c.local("i32");
+  c.for(
+    j,
+    () => c.i32Const(0),
+    () => c.localGet(end),
+    16,
+    () => body(j),
+  );
+}
+
+/** for (r = 0; r < rows; r++) body(r), with local `off` = r · rowBytes. */
+function rowLoop(c: Code, rows: number, rowBytes: number, off: number, body: (r: number) => void) {
+  const r = c.local("i32");
+  c.i32Const(0).localSet(off);
+  c.for(
+    r,
+    () => c.i32Const(0),
+    () => c.localGet(rows),
+    1,
+    () => {
+      body(r);
+      c.inc(off, () => c.localGet(rowBytes));
+    },
+  );
+}
+
+export function rowsModule(): Uint8Array {
+  const m = new ModuleBuilder();
+  // relu(x, out, nbytes): x where x > 0 or x is NaN, else +0.
+  m.func("relu", ["i32", "i32", "i32"], [], (c) => {
+    const v = c.local("v128");
+    vectors(c, 2, (j) => {
+      at(c, 1, j);
+      at(c, 0, j).simdMem(V128.load, 0, 4).localTee(v);
+      c.localGet(v).f32x4Zero().simd(OP.f32x4Gt);
+      c.localGet(v).localGet(v).simd(OP.f32x4Ne).simd(OP.v128Or);
+      c.simd(OP.v128And).simdMem(V128.store, 0, 4);
+    });
+  });
+  // reluBackward(g, y, out, nbytes): y <= 0 ? 0 : g (PyTorch's threshold_backward; NaN y passes g).
+  m.func("reluBackward", ["i32", "i32", "i32", "i32"], [], (c) => {
+    vectors(c, 3, (j) => {
+      at(c, 2, j);
+      at(c, 0, j).simdMem(V128.load, 0, 4);
+      at(c, 1, j).simdMem(V128.load, 0, 4).f32x4Zero().simd(OP.f32x4Le);
+      c.simd(OP.v128Andnot).simdMem(V128.store, 0, 4);
+    });
+  });
+  // layerNorm(x, w, b, y, mean, rstd, rows, rowBytes, eps): w and b always given (ones, zeros).
+  m.func("layerNorm", ["i32", "i32", "i32", "i32", "i32", "i32", "i32", "i32", "f32"], [], (c) => {
+    const [x, w, b, y, mean, rstd, rows, rowBytes, eps] = [0, 1, 2, 3, 4, 5, 6, 7, 8];
+    const off = c.local("i32");
+    const p = c.local("i32");
+    const q = c.local("i32");
+    const [v, acc, mu, rs, muf, rsf, cols, eps64] = Array.from({ length: 8 }, () =>
+      c.local("v128"),
+    ) as [number, number, number, number, number, number, number, number];
+    c.localGet(rowBytes).i32Const(2).op(I32_SHR_U).simd(OP.i32x4Splat);
+    c.simd(OP.f64x2ConvertLowI32x4S).localSet(cols);
+    c.localGet(eps).op(F64_PROMOTE_F32).simd(OP.f64x2Splat).localSet(eps64);
+    rowLoop(c, rows, rowBytes, off, (r) => {
+      c.localGet(x).localGet(off).op(I32.add).localSet(p);
+      c.f32x4Zero().localSet(acc);
+      vectors(c, rowBytes, (j) => {
+        at(c, p, j).simdMem(V128.load, 0, 4).localSet(v);
+        accumulate(c, acc, v);
+      });
+      laneSum(c, acc).localGet(cols).simd(OP.f64x2Div).localSet(mu);
+      // Two passes, as the composite: squared deviations from the mean, in f64.
+      c.f32x4Zero().localSet(acc);
+      vectors(c, rowBytes, (j) => {
+        at(c, p, j).simdMem(V128.load, 0, 4).localSet(v);
+        c.localGet(acc);
+        c.localGet(v).simd(OP.f64x2PromoteLowF32x4).localGet(mu).simd(OP.f64x2Sub).localTee(rs);
+        c.localGet(rs).simd(OP.f64x2Mul).simd(OP.f64x2Add);
+        highHalf(c, v).simd(OP.f64x2PromoteLowF32x4).localGet(mu).simd(OP.f64x2Sub).localTee(rs);
+        c.localGet(rs).simd(OP.f64x2Mul).simd(OP.f64x2Add).localSet(acc);
+      });
+      f64x2Const(c, 1);
+      laneSum(c, acc).localGet(cols).simd(OP.f64x2Div).localGet(eps64).simd(OP.f64x2Add);
+      c.simd(OP.f64x2Sqrt).simd(OP.f64x2Div).localSet(rs);
+      c.localGet(mu);
+      splat32(c).localSet(muf);
+      c.localGet(rs);
+      splat32(c).localSet(rsf);
+      // mean[r], rstd[r] as float32
+      c.localGet(r).i32Const(2).op(I32.shl).localSet(q);
+      at(c, mean, q).localGet(muf).simd(OP.f32x4ExtractLane).op(0).mem(F32_STORE, 0, 2);
+      at(c, rstd, q).localGet(rsf).simd(OP.f32x4ExtractLane).op(0).mem(F32_STORE, 0, 2);
+      c.localGet(y).localGet(off).op(I32.add).localSet(q);
+      vectors(c, rowBytes, (j) => {
+        at(c, q, j);
+        at(c, p, j).simdMem(V128.load, 0, 4).localGet(muf).simd(V128.f32x4Sub);
+        c.localGet(rsf).simd(V128.f32x4Mul);
+        at(c, w, j).simdMem(V128.load, 0, 4).simd(V128.f32x4Mul);
+        at(c, b, j).simdMem(V128.load, 0, 4).simd(V128.f32x4Add);
+        c.simdMem(V128.store, 0, 4);
+      });
+    });
+  });
+  // layerNormBackward(g, x, w, mean, rstd, gx, gw, gb, rows, rowBytes, affine):
+  // gw and gb are float64 accumulators (2·rowBytes bytes each, zeroed by the caller).
+  m.func(
+    "layerNormBackward",
+    ["i32", "i32", "i32", "i32", "i32", "i32", "i32", "i32", "i32", "i32", "i32"],
+    [],
+    (c) => {
+      const [g, x, w, mean, rstd, gx, gw, gb, rows, rowBytes, affine] = [
+        0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10,
+      ];
+      const off = c.local("i32");
+      const q = c.local("i32");
+      const [gv, xh, gh, t, accG, accGX, muf, rsf, mG, mGX, cols] = Array.from({ length: 11 }, () =>
+        c.local("v128"),
+      ) as number[] as [
+        number,
+        number,
+        number,
+        number,
+        number,
+        number,
+        number,
+        number,
+        number,
+        number,
+        number,
+      ];
+      c.localGet(rowBytes).i32Const(2).op(I32_SHR_U).simd(OP.i32x4Splat);
+      c.simd(OP.f64x2ConvertLowI32x4S).localSet(cols);
+      /** Loads x̂ = (x − μ)·r and ĝ = g·w at byte j of the row (and g into gv). */
+      const load = (j: number) => {
+        at(c, g, off).localGet(j).op(I32.add).simdMem(V128.load, 0, 4).localTee(gv);
+        at(c, w, j).simdMem(V128.load, 0, 4).simd(V128.f32x4Mul).localSet(gh);
+        at(c, x, off).localGet(j).op(I32.add).simdMem(V128.load, 0, 4);
+        c.localGet(muf).simd(V128.f32x4Sub).localGet(rsf).simd(V128.f32x4Mul).localSet(xh);
+      };
+      /** The f64 accumulator pair at base + 2j += the four lanes of local v. */
+      const addWide = (base: number, j: number, v: number) => {
+        c.localGet(j).i32Const(1).op(I32.shl).localGet(base).op(I32.add).localSet(q);
+        c.localGet(q);
+        c.localGet(q).simdMem(V128.load, 0, 4).localGet(v).simd(OP.f64x2PromoteLowF32x4);
+        c.simd(OP.f64x2Add).simdMem(V128.store, 0, 4);
+        c.localGet(q);
+        c.localGet(q).simdMem(V128.load, 16, 4);
+        highHalf(c, v).simd(OP.f64x2PromoteLowF32x4);
+        c.simd(OP.f64x2Add).simdMem(V128.store, 16, 4);
+      };
+      rowLoop(c, rows, rowBytes, off, (r) => {
+        c.localGet(r).i32Const(2).op(I32.shl).localSet(q);
+        at(c, mean, q).mem(F32_LOAD, 0, 2).simd(V128.f32x4Splat).localSet(muf);
+        at(c, rstd, q).mem(F32_LOAD, 0, 2).simd(V128.f32x4Splat).localSet(rsf);
+        c.f32x4Zero().localSet(accG);
+        c.f32x4Zero().localSet(accGX);
+        vectors(c, rowBytes, (j) => {
+          load(j);
+          accumulate(c, accG, gh);
+          c.localGet(gh).localGet(xh).simd(V128.f32x4Mul).localSet(t);
+          accumulate(c, accGX, t);
+          c.localGet(affine).if(() => {
+            c.localGet(gv).localGet(xh).simd(V128.f32x4Mul).localSet(t);
+            addWide(gw, j, t);
+            addWide(gb, j, gv);
+          });
+        });
+        laneSum(c, accG).localGet(cols).simd(OP.f64x2Div);
+        splat32(c).localSet(mG);
+        laneSum(c, accGX).localGet(cols).simd(OP.f64x2Div);
+        splat32(c).localSet(mGX);
+        // dx = r·(ĝ − mean(ĝ) − x̂·mean(ĝ·x̂))
+        vectors(c, rowBytes, (j) => {
+          load(j);
+          at(c, gx, off).localGet(j).op(I32.add);
+          c.localGet(gh).localGet(mG).simd(V128.f32x4Sub);
+          c.localGet(xh).localGet(mGX).simd(V128.f32x4Mul).simd(V128.f32x4Sub);
+          c.localGet(rsf).simd(V128.f32x4Mul).simdMem(V128.store, 0, 4);
+        });
+      });
+    },
+  );
+  return m.bytes({ pages: 1 });
+}
+
+interface RowsExports {
+  relu(x: number, out: number, nbytes: number): void;
+  reluBackward(g: number, y: number, out: number, nbytes: number): void;
+  layerNorm(
+    x: number,
+    w: number,
+    b: number,
+    y: number,
+    mean: number,
+    rstd: number,
+    rows: number,
+    rowBytes: number,
+    eps: number,
+  ): void;
+  layerNormBackward(
+    g: number,
+    x: number,
+    w: number,
+    mean: number,
+    rstd: number,
+    gx: number,
+    gw: number,
+    gb: number,
+    rows: number,
+    rowBytes: number,
+    affine: number,
+  ): void;
+}
+
+/** The compiled kernels over their own scratch memory (reused call to call). */
+class RowKernels {
+  readonly scratch = new Scratch(false, 1);
+  readonly k: RowsExports;
+  constructor() {
+    const inst = new WebAssembly.Instance(new WebAssembly.Module(rowsModule() as BufferSource), {
+      env: { memory: this.scratch.memory },
+    });
+    this.k = inst.exports as unknown as RowsExports;
+  }
+}
+
+let instance: RowKernels | null | undefined;
+let enabled = true;
+
+function kernels(): RowKernels | null {
+  if (!enabled) return null;
+  if (instance === undefined) instance = wasmFeatures().simd ? new RowKernels() : null;
+  return instance;
+}
+
+/**
+ * Switches these SIMD kernels off (or back on), so tests and benchmarks can
+ * compare them with the scalar loops they replace; returns the old setting.
+ */
+export function setRowKernels(on: boolean): boolean {
+  const was = enabled;
+  enabled = on;
+  return was;
+}
+
+/** Below this many elements the copies in and out cost more than the scalar loop. */
+const MIN_ELEMENTS = 256;
+
+/** n floats rounded up to whole vectors, in bytes. */
+function padded(n: number): number {
+  return Math.ceil(n / 4) * 16;
+}
+
+/** ReLU of n contiguous floats of x from `o`, into a new array; null when SIMD does not apply. */
+export function simdRelu(x: Float32Array, o: number, n: number): Float32Array | null {
+  const rk = n >= MIN_ELEMENTS ? kernels() : null;
+  if (!rk) return null;
+  const nb = padded(n);
+  rk.scratch.reserve(2 * nb);
+  const mem = rk.scratch.floats;
+  mem.set(x.subarray(o, o + n), 0);
+  rk.k.relu(0, nb, nb);
+  return mem.slice(nb / 4, nb / 4 + n);
+}
+
+/** y <= 0 ? 0 : g over n contiguous floats; null when SIMD does not apply. */
+export function simdReluBackward(
+  g: Float32Array,
+  go: number,
+  y: Float32Array,
+  yo: number,
+  n: number,
+): Float32Array | null {
+  const rk = n >= MIN_ELEMENTS ? kernels() : null;
+  if (!rk) return null;
+  const nb = padded(n);
+  rk.scratch.reserve(3 * nb);
+  const mem = rk.scratch.floats;
+  mem.set(g.subarray(go, go + n), 0);
+  mem.set(y.subarray(yo, yo + n), nb / 4);
+  rk.k.reluBackward(0, nb, 2 * nb, nb);
+  return mem.slice((2 * nb) / 4, (2 * nb) / 4 + n);
+}
+
+/** A contiguous float32 operand: its array and first element. */
+export interface F32Operand {
+  data: Float32Array;
+  offset: number;
+}
+
+/**
+ * Layer norm over rows of `cols` floats (cols a multiple of 4): y, and each
+ * row's mean and 1/std as float32. Null when SIMD does not apply.
+ */
+export function simdLayerNorm(
+  x: F32Operand,
+  rows: number,
+  cols: number,
+  weight: F32Operand | null,
+  bias: F32Operand | null,
+  eps: number,
+): { y: Float32Array; mean: Float32Array; rstd: Float32Array } | null {
+  const n = rows * cols;
+  const rk = n >= MIN_ELEMENTS && cols % 4 === 0 ? kernels() : null;
+  if (!rk) return null;
+  const nb = n * 4;
+  const cb = cols * 4;
+  const sb = padded(rows);
+  // x | y | w | b | mean | rstd
+  const [X, Y, W, B, M, R] = [0, nb, 2 * nb, 2 * nb + cb, 2 * nb + 2 * cb, 2 * nb + 2 * cb + sb];
+  rk.scratch.reserve(R + sb);
+  const mem = rk.scratch.floats;
+  mem.set(x.data.subarray(x.offset, x.offset + n), X / 4);
+  if (weight) mem.set(weight.data.subarray(weight.offset, weight.offset + cols), W / 4);
+  else mem.fill(1, W / 4, W / 4 + cols);
+  if (bias) mem.set(bias.data.subarray(bias.offset, bias.offset + cols), B / 4);
+  else mem.fill(0, B / 4, B / 4 + cols);
+  rk.k.layerNorm(X, W, B, Y, M, R, rows, cb, eps);
+  return {
+    y: mem.slice(Y / 4, Y / 4 + n),
+    mean: mem.slice(M / 4, M / 4 + rows),
+    rstd: mem.slice(R / 4, R / 4 + rows),
+  };
+}
+
+/**
+ * Layer norm's gradients for rows of `cols` floats (a multiple of 4): gx,
+ * and with `affine` the weight and bias gradients (summed over rows in
+ * float64). Null when SIMD does not apply.
+ */
+export function simdLayerNormBackward(
+  grad: F32Operand,
+  x: F32Operand,
+  rows: number,
+  cols: number,
+  mean: F32Operand,
+  rstd: F32Operand,
+  weight: F32Operand | null,
+  affine: boolean,
+): { gx: Float32Array; gw: Float32Array | null; gb: Float32Array | null } | null {
+  const n = rows * cols;
+  const rk = n >= MIN_ELEMENTS && cols % 4 === 0 ? kernels() : null;
+  if (!rk) return null;
+  const nb = n * 4;
+  const cb = cols * 4;
+  const sb = padded(rows);
+  // g | x | gx | w | mean | rstd | gw (f64) | gb (f64)
+  const W = 3 * nb;
+  const M = W + cb;
+  const R = M + sb;
+  const GW = R + sb;
+  const GB = GW + 2 * cb;
+  rk.scratch.reserve(GB + 2 * cb);
+  const mem = rk.scratch.floats;
+  mem.set(grad.data.subarray(grad.offset, grad.offset + n), 0);
+  mem.set(x.data.subarray(x.offset, x.offset + n), nb / 4);
+  if (weight) mem.set(weight.data.subarray(weight.offset, weight.offset + cols), W / 4);
+  else mem.fill(1, W / 4, W / 4 + cols);
+  mem.set(mean.data.subarray(mean.offset, mean.offset + rows), M / 4);
+  mem.set(rstd.data.subarray(rstd.offset, rstd.offset + rows), R / 4);
+  const wide = new Float64Array(rk.scratch.memory.buffer, GW, 2 * cols);
+  if (affine) wide.fill(0);
+  rk.k.layerNormBackward(0, nb, W, M, R, 2 * nb, GW, GB, rows, cb, affine ? 1 : 0);
+  return {
+    gx: mem.slice((2 * nb) / 4, (2 * nb) / 4 + n),
+    gw: affine ? Float32Array.from(wide.subarray(0, cols)) : null,
+    gb: affine ? Float32Array.from(wide.subarray(cols, 2 * cols)) : null,
+  };
+}
