@@ -314,6 +314,34 @@ def attention_cases(C):
           {"isCausal": True, "scale": 0.7}, attention)
 
 
+def fast_path_cases(C):
+    """Sizes past the CPU backend's fast-kernel thresholds (SIMD ReLU and layer
+    norm from 256 elements, fused linear/cross-entropy/embedding/conv/pool/
+    attention nodes), so PyTorch checks those paths and not only the small
+    composites."""
+    X = C.arg(C.randn(48, 40))
+    C.add("reluWide", "F.relu", [X], {}, F.relu)
+    C.add("geluWide", "F.gelu", [X], {}, F.gelu)
+    C.add("geluTanhWide", "F.gelu", [X], {"approximate": "tanh"}, lambda t, approximate: F.gelu(t, approximate=approximate))
+    C.add("linearBiasWide", "F.linear", [C.arg(C.randn(24, 40)), C.arg(C.randn(36, 40) * 0.1), C.arg(C.randn(36))], {},
+          F.linear)
+    C.add("linearNoBias3d", "F.linear", [C.arg(C.randn(3, 8, 40)), C.arg(C.randn(20, 40) * 0.1)], {}, F.linear)
+    C.add("layerNormWide", "F.layerNorm", [C.arg(C.randn(32, 64) * 3 + 1), [64]],
+          {"weight": C.arg(C.randn(64), False), "bias": C.arg(C.randn(64), False), "eps": 1e-5},
+          lambda x, shape, weight, bias, eps: F.layer_norm(x, shape, weight, bias, eps))
+    C.add("crossEntropyWide", "F.crossEntropy", [C.arg(C.randn(96, 37)), C.arg(C.labels(37, 96), False)], {},
+          F.cross_entropy)
+    C.add("embeddingWide", "F.embedding", [C.arg(C.labels(50, 8, 24), False), C.arg(C.randn(50, 16))], {},
+          F.embedding)
+    C.add("conv2dPadWide", "F.conv2d", [C.arg(C.randn(4, 3, 12, 12)), C.arg(C.randn(6, 3, 3, 3) * 0.3), C.arg(C.randn(6))],
+          {"padding": 1}, lambda x, w, b, padding: F.conv2d(x, w, b, padding=padding))
+    C.add("conv2dValidWide", "F.conv2d", [C.arg(C.randn(3, 2, 14, 14)), C.arg(C.randn(5, 2, 5, 5) * 0.3), C.arg(C.randn(5))],
+          {}, F.conv2d)
+    C.add("maxPool2dWide", "F.maxPool2d", [C.arg(C.randn(4, 5, 12, 12)), 2], {}, F.max_pool2d)
+    q, k, v = (C.arg(C.randn(1, 2, 48, 8)) for _ in range(3))
+    C.add("sdpaCausalWide", "F.scaledDotProductAttention", [q, k, v], {"isCausal": True}, attention)
+
+
 def build(seed):
     C = Cases(seed)
     activations(C)
@@ -323,6 +351,7 @@ def build(seed):
     divergence_losses(C)
     margin_losses(C)
     attention_cases(C)
+    fast_path_cases(C)
     return C.cases
 
 
