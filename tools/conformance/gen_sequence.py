@@ -196,6 +196,17 @@ def generate(g):
              [r(2, 6, 3), r(2, 2, 4)], lambda m, x, h: m(x, h), [[0], [1]])
     m = nn.GRU(3, 4, bias=False)
     g.module("GRUNoBias", "GRU", [3, 4], {"bias": False}, m, [r(5, 2, 3)], lambda m, x: m(x), [[0], [1]])
+    # Sizes past the fused cells' SIMD threshold (batch · 4·hidden >= 256): the CPU
+    # backend's fused LSTM/GRU layers run their wasm exp path here.
+    m = nn.LSTM(5, 32, batch_first=True)
+    g.module("LSTMSimdWide", "LSTM", [5, 32], {"batchFirst": True}, m,
+             [r(8, 4, 5)], lambda m, x: m(x), [[0], [1, 0], [1, 1]])
+    m = nn.LSTM(6, 20, num_layers=2)
+    g.module("LSTMSimdMixed2Layer", "LSTM", [6, 20], {"numLayers": 2}, m,
+             [r(3, 4, 6), (r(2, 4, 20), r(2, 4, 20))], lambda m, x, hc: m(x, hc), [[0], [1, 0], [1, 1]])
+    m = nn.GRU(6, 24, batch_first=True, bidirectional=True)
+    g.module("GRUSimdWideBidirectional", "GRU", [6, 24], {"batchFirst": True, "bidirectional": True}, m,
+             [r(12, 3, 6)], lambda m, x: m(x), [[0], [1]])
 
     # ---- packed (variable-length) batches -------------------------------------------
     m = nn.LSTM(3, 4, bidirectional=True, batch_first=True)
