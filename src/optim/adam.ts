@@ -1,5 +1,5 @@
 import { Tensor } from "../tensor/tensor.js";
-import { fusedAdam } from "./fused.js";
+import { adamState, fusedAdam } from "./fused.js";
 import {
   check,
   Optimizer,
@@ -70,8 +70,7 @@ export function adamUpdate(
   const [beta1, beta2] = g.betas;
   if (state.step === undefined) {
     state.step = 0;
-    state.exp_avg = zerosLike(p);
-    state.exp_avg_sq = zerosLike(p);
+    [state.exp_avg, state.exp_avg_sq] = adamState(p);
     if (g.amsgrad) state.max_exp_avg_sq = zerosLike(p);
   }
   const step = (state.step as number) + 1;

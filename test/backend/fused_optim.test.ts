@@ -86,3 +86,66 @@ describe("fused optimizer steps match the composed updates", () => {
     assert.deepEqual(Array.from(buf.dataSync() as Float32Array), new Array(8).fill(1));
   });
 });
+
+describe("Adam moments kept in wasm memory (large float32 parameters)", () => {
+  // Above 256 elements a float32 parameter's moments live in a wasm arena and
+  // the SIMD step copies only p and g; 20001 elements cross the 16384-element
+  // chunk and end mid-vector.
+  function run(fused: boolean, make: Make, steps: number, reload = false): number[][] {
+    const was = setFusedOptimizers(fused);
+    try {
+      fl.manualSeed(11);
+      const ps = [fl.randn([20001]), fl.randn([300]), fl.randn([3])];
+      for (const p of ps) p.requiresGrad = true;
+      let opt = make(ps);
+      for (let s = 0; s < steps; s++) {
+        for (const p of ps) p.grad = fl.randn(p.shape).mul(s + 1);
+        opt.step();
+        if (reload && s === 1) {
+          // A state dict round trip: the moments come back as plain tensors.
+          const sd = opt.stateDict();
+          opt = make(ps);
+          opt.loadStateDict(sd);
+        }
+      }
+      return ps.map((p) => Array.from(p.dataSync() as ArrayLike<number>));
+    } finally {
+      setFusedOptimizers(was);
+    }
+  }
+
+  const makers: [string, Make][] = [
+    ["Adam", (ps) => new fl.optim.Adam(ps, { lr: 0.01, weightDecay: 0.05 })],
+    ["AdamW maximize", (ps) => new fl.optim.AdamW(ps, { lr: 0.01, maximize: true })],
+  ];
+  for (const [name, make] of makers) {
+    for (const reload of [false, true]) {
+      test(`${name}${reload ? ", state dict reloaded mid-run" : ""}`, () => {
+        const ref = run(false, make, 5, reload);
+        const got = run(true, make, 5, reload);
+        ref.forEach((r, i) => {
+          r.forEach((v, j) => {
+            const g = got[i]![j]!;
+            assert.ok(Math.abs(g - v) <= 2e-6 * (1 + Math.abs(v)), `p${i}[${j}]: ${g} vs ${v}`);
+          });
+        });
+      });
+    }
+  }
+
+  test("the moments really are wasm-resident views, zeroed, with the parameter's shape", () => {
+    const p = fl.randn([40, 30]);
+    p.requiresGrad = true;
+    const opt = new fl.optim.Adam([p], { lr: 0.1 });
+    p.grad = fl.onesLike(p);
+    opt.step();
+    const st = opt.state.get(p)!;
+    const m = st.exp_avg as fl.Tensor;
+    assert.deepEqual(m.shape, [40, 30]);
+    const data = (m.storage as unknown as { data: Float32Array }).data;
+    // A view into an arena (64 MiB), not an array of its own.
+    assert.ok(data.buffer.byteLength >= 1 << 26);
+    // After one step from zero, m = (1 − β1)·g.
+    for (const v of m.dataSync() as Float32Array) assert.ok(Math.abs(v - 0.1) < 1e-7);
+  });
+});

@@ -3,6 +3,7 @@ import type { View } from "../backend.js";
 import { registerFused } from "../fused.js";
 import { matmulKernel } from "./matmul.js";
 import { dataOf, wrap } from "./storage.js";
+import { type ConvGrid, type ConvShape, wasmConv2d, wasmConv2dBackward } from "./wasm/conv.js";
 import { wasmMatmul } from "./wasm/matmul.js";
 
 // conv2d on the CPU, forward and backward, a few samples at a time. A
@@ -15,6 +16,11 @@ import { wasmMatmul } from "./wasm/matmul.js";
 // columns per chunk instead of keeping them: grad W += dY [O, S·l] @ colsᵀ,
 // grad cols = Wᵀ @ dY, then col2im into grad x. float32 GEMMs run on the
 // wasm SIMD kernels, float64 on the reference kernel.
+//
+// float32 goes first to the wasm engine (wasm/conv.ts), which does the same
+// steps with all data in wasm memory and SIMD run copies instead of these
+// loops (LeNet's convolutions 2–3× faster); this path remains for float64,
+// for large convolutions with threads on, and without WebAssembly SIMD.
 
 type Floats = Float32Array | Float64Array;
 
@@ -251,11 +257,13 @@ function planFor(index: Int32Array, k: number, l: number, h: number, w: number):
 
 /** Zeroes the garbage columns (gridW > outW) of `rows` [rows·gridW] blocks at base, base + l, …. */
 function zeroGarbage(a: Floats, blocks: number, p: Plan): void {
-  if (p.gridW === p.outW) return;
+  const { gridW, outW, rows, l } = p;
+  if (gridW === outW) return;
+  // A few elements per row: a loop, as fill() costs a call each time.
   for (let b = 0; b < blocks; b++) {
-    for (let oi = 0; oi < p.rows; oi++) {
-      const at = b * p.l + oi * p.gridW;
-      a.fill(0, at + p.outW, at + p.gridW);
+    for (let oi = 0; oi < rows; oi++) {
+      const at = b * l + oi * gridW;
+      for (let e = at + outW; e < at + gridW; e++) a[e] = 0;
     }
   }
 }
@@ -280,18 +288,44 @@ function chunkSize(g: Geometry, l: number): number {
   return Math.max(1, Math.min(g.n, Math.floor(CHUNK_ELEMS / Math.max(1, g.ck * l))));
 }
 
+/**
+ * The wasm engine's grid (wasm/conv.ts): the output grid itself. Its
+ * run-table copies cost the same on a widened grid, so widening would only
+ * add GEMM work (a sixth more for LeNet's first conv).
+ */
+function wasmArgs(g: Geometry, index: Int32Array, k: number, l: number): [ConvShape, ConvGrid] {
+  const { n, c, hw, o } = g;
+  return [
+    { n, c, hw, o, per: chunkSize(g, l) },
+    { index, k, l },
+  ];
+}
+
+/** A contiguous float32 tensor's elements (from its offset), or null for float64. */
+function f32(v: View, count: number): Float32Array | null {
+  const d = dataOf(v);
+  return d instanceof Float32Array ? d.subarray(v.offset, v.offset + count) : null;
+}
+
 function conv2d(x: View, weight: View, bias: View | null, index: Int32Array, k: number, l: number) {
   const g = geometry(x, weight, k);
   const { n, c, hw, o, ck } = g;
   const dtype = x.dtype;
-  const xd = dataOf(x) as Floats;
-  const y = allocArray(dtype, n * o * l) as Floats;
-  const bd = bias ? (dataOf(bias) as Floats) : null;
-  const wv: View = { ...weight, shape: [o, ck], strides: [ck, 1] };
+  const x32 = f32(x, n * c * hw);
+  const w32 = f32(weight, o * ck);
+  const b32 = bias ? f32(bias, o) : null;
+  if (x32 && w32 && (b32 || !bias)) {
+    const y = wasmConv2d(x32, w32, b32, ...wasmArgs(g, index, k, l));
+    if (y) return wrap(y);
+  }
   const plan = planFor(index, k, l, g.h, g.w);
   const { rows, gridW, outW } = plan;
   const gl = plan.l;
   const per = chunkSize(g, gl);
+  const xd = dataOf(x) as Floats;
+  const y = allocArray(dtype, n * o * l) as Floats;
+  const bd = bias ? (dataOf(bias) as Floats) : null;
+  const wv: View = { ...weight, shape: [o, ck], strides: [ck, 1] };
   for (let n0 = 0; n0 < n; n0 += per) {
     const s = Math.min(per, n - n0);
     const sl = s * gl;
@@ -325,6 +359,8 @@ function conv2dBackward(
   const g = geometry(x, weight, k);
   const { n, c, hw, o, ck } = g;
   const dtype = x.dtype;
+  const fast = wasmBackward(grad, x, weight, g, index, k, l, want);
+  if (fast) return fast;
   const xd = dataOf(x) as Floats;
   const gd = dataOf(grad) as Floats;
   const gx = want.input ? (allocArray(dtype, n * c * hw) as Floats) : null;
@@ -380,6 +416,28 @@ function conv2dBackward(
     return wrap(out);
   };
   return { gx: gx ? wrap(gx) : null, gw: cast(gw), gb: cast(gb) };
+}
+
+/** conv2dBackward on the wasm engine (float32), or null. */
+function wasmBackward(
+  grad: View,
+  x: View,
+  weight: View,
+  g: Geometry,
+  index: Int32Array,
+  k: number,
+  l: number,
+  want: { input: boolean; weight: boolean; bias: boolean },
+) {
+  const { n, c, hw, o, ck } = g;
+  const dy = f32(grad, n * o * l);
+  const x32 = f32(x, n * c * hw);
+  const w32 = f32(weight, o * ck);
+  if (!dy || !x32 || !w32) return null;
+  const r = wasmConv2dBackward(dy, x32, w32, ...wasmArgs(g, index, k, l), want);
+  if (!r) return null;
+  const cast = (a: Float64Array | null) => (a ? wrap(Float32Array.from(a)) : null);
+  return { gx: r.gx ? wrap(r.gx) : null, gw: cast(r.gw), gb: cast(r.gb) };
 }
 
 registerFused("cpu", { conv2d, conv2dBackward });

@@ -68,6 +68,15 @@ export const V128 = {
   f32x4Min: 0xe8,
   f32x4Max: 0xe9,
   i32x4TruncSatF32x4S: 0xf8,
+  // For max pooling (pool2x2.ts).
+  i8x16Shuffle: 0x0d,
+  i32x4Splat: 0x11,
+  i32x4Eq: 0x37,
+  f32x4Ne: 0x42,
+  f32x4Gt: 0x44,
+  v128Or: 0x50,
+  v128AnyTrue: 0x53,
+  f32x4Pmax: 0xeb,
 } as const;
 
 function uleb(out: number[], v: number): void {
