@@ -97,8 +97,48 @@ export interface FusedKernels {
    * `parts` contiguous [N, H, L, d] storages.
    */
   headsSplit?(x: View, parts: number, heads: number): Storage[];
+  /**
+   * Self-attention over the heads of a packed projection qkv [N, L, 3E]
+   * (any strides): the heads' outputs merged as [N, L, E] and the
+   * probabilities [N, H, L, L] (for the backward). `mask` is additive,
+   * viewed as [N, H, L, L]. Null when it does not apply.
+   */
+  packedAttention?(
+    qkv: View,
+    heads: number,
+    scale: number,
+    mask: View | null,
+    causal: boolean,
+  ): { out: Storage; probs: Storage } | null;
+  /** Its gradient: d qkv [N, L, 3E] from the output's gradient [N, L, E] (any strides). */
+  packedAttentionBackward?(
+    grad: View,
+    qkv: View,
+    probs: Storage,
+    heads: number,
+    scale: number,
+    causal: boolean,
+  ): Storage | null;
   /** The inverse: contiguous [N, H, L, d] parts side by side as [N, L, parts·H·d]. */
   headsMerge?(parts: Storage[], shape: readonly [number, number, number, number]): Storage;
+  /**
+   * a [..., M, K] @ b [..., K, N] (batch dims already broadcast, any
+   * strides) + bias [N] on every row, as a fresh contiguous [..., M, N]:
+   * a linear layer's output in one pass. Null when it does not apply.
+   */
+  addmm?(a: View, b: View, bias: View): Storage | null;
+  /**
+   * A linear layer's backward from g [rows, out], x [rows, in] and
+   * w [out, in] (any strides): the wanted ones of dx = g w [rows, in],
+   * dw = gᵀ x [out, in] and db = Σ_rows g [out], contiguous. Null when it
+   * does not apply.
+   */
+  linearBackward?(
+    grad: View,
+    input: View,
+    weight: View,
+    want: readonly [boolean, boolean, boolean],
+  ): [Storage | null, Storage | null, Storage | null] | null;
   /** In place: y[r, c] += bias[c] over a fresh contiguous y [rows, cols] (a linear layer's output). */
   addBias?(y: Storage, bias: View, rows: number, cols: number): void;
   /** Σ over rows of g [rows, cols] (any strides) as [cols]: a linear layer's bias gradient. */

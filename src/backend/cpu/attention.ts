@@ -2,6 +2,8 @@ import { allocArray } from "../../dtype.js";
 import type { Storage, View } from "../backend.js";
 import { registerFused } from "../fused.js";
 import { type CpuStorage, dataOf, wrap } from "./storage.js";
+import { align, type GemmJob } from "./wasm/blocked.js";
+import { denseF32, gemmArena } from "./wasm/matmul.js";
 import { simdExpInPlace } from "./wasm/vmath.js";
 
 // The softmax step of fused attention on the CPU: the scores q·kᵀ come
@@ -116,8 +118,18 @@ function attentionSoftmax(
   mask: View | null,
   causal: boolean,
 ): void {
+  softmaxRows((scores as CpuStorage).data as Floats, shape, scale, mask, causal);
+}
+
+/** attentionSoftmax over an array (a storage's, or the scores where the GEMM left them in wasm memory). */
+function softmaxRows(
+  sd: Floats,
+  shape: readonly [number, number, number, number],
+  scale: number,
+  mask: View | null,
+  causal: boolean,
+): void {
   const [N, H, L, S] = shape;
-  const sd = (scores as CpuStorage).data as Floats;
   const md = mask ? (dataOf(mask) as Floats) : null;
   const ms = mask ? mask.strides : [0, 0, 0, 0];
   const mo = mask?.offset ?? 0;
@@ -155,10 +167,20 @@ function attentionSoftmaxBackward(
   scale: number,
   causal: boolean,
 ): void {
-  const [N, H, L, S] = shape;
   const gd = (grad as CpuStorage).data as Floats;
-  const pd = dataOf(probs) as Floats;
-  const po = probs.offset;
+  softmaxBackwardRows(gd, dataOf(probs) as Floats, probs.offset, shape, scale, causal);
+}
+
+/** attentionSoftmaxBackward over arrays: gd in place, the probabilities from pd at po. */
+function softmaxBackwardRows(
+  gd: Floats,
+  pd: Floats,
+  po: number,
+  shape: readonly [number, number, number, number],
+  scale: number,
+  causal: boolean,
+): void {
+  const [N, H, L, S] = shape;
   const rows = N * H * L;
   for (let r = 0; r < rows; r++) {
     const s = r * S;
@@ -247,4 +269,203 @@ function headsMerge(parts: Storage[], shape: readonly [number, number, number, n
   return wrap(out);
 }
 
-registerFused("cpu", { attentionSoftmax, attentionSoftmaxBackward, headsSplit, headsMerge });
+// Packed self-attention on the wasm GEMM, every product reading its heads
+// in place from qkv [N, L, 3E] staged once in the GEMM's memory (strided
+// operands: no head split), the scores softmaxed where the GEMM wrote
+// them, and the heads' outputs written straight into the merged [N, L, E]
+// layout through the jobs' row stride (no head merge). The backward stages
+// qkv, the probabilities and the output gradient once, and its four
+// products write dq, dk and dv side by side into one [N, L, 3E] gradient.
+// Per layer that is two copies into wasm memory and three out, where
+// separate products make ten and six.
+
+/**
+ * Which part of a product a causal mask leaves live, by row block [r0, r1)
+ * of its output (query i sees keys j ≤ i, L = S):
+ *   cols   the output is needed left of the diagonal only (q·kᵀ, dO·vᵀ): N = r1;
+ *   depth  A is zero right of the diagonal (P·v, dS·k): K = r1;
+ *   tail   A is zero left of the diagonal (Pᵀ·dO, dSᵀ·q): K runs r0 … L.
+ */
+type Causal = "cols" | "depth" | "tail";
+
+/**
+ * Rows per causal block: 4 blocks for L = 64 do 5/8 of the full product;
+ * smaller blocks save more multiply-adds but re-pack the shared operand
+ * once per block.
+ */
+const CAUSAL_BLOCK = 16;
+
+/** Where an operand of head (n, h) lies: at + n·perN + h·perH bytes. */
+type Place = readonly [at: number, perN: number, perH: number];
+
+/** One product per (n, h), cut into causal row blocks when `causal` is given. */
+function headJobs(
+  N: number,
+  H: number,
+  dims: Omit<GemmJob, "a" | "b" | "c">,
+  causal: Causal | null,
+  [a0, aN, aH]: Place,
+  [b0, bN, bH]: Place,
+  [c0, cN, cH]: Place,
+): GemmJob[] {
+  const jobs: GemmJob[] = [];
+  const L = dims.M;
+  const block = causal ? CAUSAL_BLOCK : L;
+  for (let n = 0; n < N; n++) {
+    for (let h = 0; h < H; h++) {
+      const a = a0 + n * aN + h * aH;
+      const b = b0 + n * bN + h * bH;
+      const c = c0 + n * cN + h * cH;
+      for (let r0 = 0; r0 < L; r0 += block) {
+        const r1 = Math.min(L, r0 + block);
+        const k0 = causal === "tail" ? r0 : 0;
+        // A literal of one fixed shape (as the GEMM's own jobs): a spread makes slow dictionary objects.
+        jobs.push({
+          a: a + (r0 * dims.sam + k0 * dims.sak) * 4,
+          b: b + k0 * dims.sbk * 4,
+          c: c + r0 * dims.ldc * 4,
+          M: r1 - r0,
+          N: causal === "cols" ? r1 : dims.N,
+          K: causal === "depth" ? r1 : causal === "tail" ? dims.K - r0 : dims.K,
+          sam: dims.sam,
+          sak: dims.sak,
+          sbk: dims.sbk,
+          sbn: dims.sbn,
+          ldc: dims.ldc,
+          acc: 0,
+        });
+      }
+    }
+  }
+  return jobs;
+}
+
+/** The places of heads in the layouts the attention kernels use, for H heads of size L×d per n. */
+function places(H: number, L: number, d: number) {
+  const E = H * d;
+  return {
+    /** Part p (q, k, v) of a packed [N, L, 3E] at byte `base`. */
+    packed: (base: number, p: number): Place => [base + p * E * 4, L * 3 * E * 4, d * 4],
+    /** A merged [N, L, E]. */
+    merged: (base: number): Place => [base, L * E * 4, d * 4],
+    /** An [N, H, L, L] of scores or probabilities. */
+    square: (base: number): Place => [base, H * L * L * 4, L * L * 4],
+  };
+}
+
+/**
+ * softmax(q·kᵀ·scale + mask) v for the heads of qkv [N, L, 3E] (float32),
+ * as the merged output [N, L, E] and the probabilities [N, H, L, L]; null
+ * without the wasm GEMM.
+ */
+function packedAttention(
+  qkv: View,
+  heads: number,
+  scale: number,
+  mask: View | null,
+  causal: boolean,
+): { out: Storage; probs: Storage } | null {
+  if (qkv.dtype !== "float32" || (mask && mask.dtype !== "float32")) return null;
+  const [N, L, W] = qkv.shape as [number, number, number];
+  const E = W / 3;
+  const H = heads;
+  const d = E / H;
+  const g = gemmArena(L, Math.max(d, L), Math.max(d, L), 2 * N * H * L * L * d);
+  if (!g) return null;
+  // Bytes: scratch | X = qkv [N, L, W] | S = scores [N, H, L, L] | O = out [N, L, E].
+  const X = g.base;
+  const S = align(X + N * L * W * 4);
+  const O = align(S + N * H * L * L * 4);
+  g.gemm.scratch.reserve(O + N * L * E * 4);
+  g.gemm.scratch.floats.set(denseF32(qkv), X / 4);
+  const { packed, merged, square } = places(H, L, d);
+  // S = q·kᵀ: q rows of stride W, kᵀ with k contiguous.
+  const qk = { M: L, K: d, N: L, sam: W, sak: 1, sbk: 1, sbn: W, ldc: L };
+  const mode = (m: Causal) => (causal ? m : null);
+  g.gemm.run(
+    headJobs(N, H, qk, mode("cols"), packed(X, 0), packed(X, 1), square(S)),
+    g.T,
+    g.layout,
+  );
+  const mem = g.gemm.scratch.floats;
+  softmaxRows(mem.subarray(S / 4, S / 4 + N * H * L * L), [N, H, L, L], scale, mask, causal);
+  // O = P·v, each head written into its d columns of the merged rows.
+  const pv = { M: L, K: L, N: d, sam: L, sak: 1, sbk: W, sbn: 1, ldc: E };
+  g.gemm.run(headJobs(N, H, pv, mode("depth"), square(S), packed(X, 2), merged(O)), g.T, g.layout);
+  const out = g.gemm.scratch.floats;
+  return {
+    out: wrap(out.slice(O / 4, O / 4 + N * L * E)),
+    probs: wrap(out.slice(S / 4, S / 4 + N * H * L * L)),
+  };
+}
+
+/**
+ * The gradient of packedAttention: d qkv [N, L, 3E] from the output's
+ * gradient g [N, L, E] (any strides), qkv and the saved probabilities.
+ */
+function packedAttentionBackward(
+  grad: View,
+  qkv: View,
+  probs: Storage,
+  heads: number,
+  scale: number,
+  causal: boolean,
+): Storage | null {
+  const pd = (probs as CpuStorage).data;
+  if (qkv.dtype !== "float32" || grad.dtype !== "float32" || !(pd instanceof Float32Array))
+    return null;
+  const [N, L, W] = qkv.shape as [number, number, number];
+  const E = W / 3;
+  const H = heads;
+  const d = E / H;
+  const g = gemmArena(L, Math.max(d, L), Math.max(d, L), 4 * N * H * L * L * d);
+  if (!g) return null;
+  // Bytes: scratch | X = qkv | P = probs | G = grad [N, L, E] | D = dP, then dS | DX = d qkv.
+  const X = g.base;
+  const P = align(X + N * L * W * 4);
+  const G = align(P + N * H * L * L * 4);
+  const D = align(G + N * L * E * 4);
+  const DX = align(D + N * H * L * L * 4);
+  g.gemm.scratch.reserve(DX + N * L * W * 4);
+  const mem = g.gemm.scratch.floats;
+  mem.set(denseF32(qkv), X / 4);
+  mem.set(pd.subarray(0, N * H * L * L), P / 4);
+  mem.set(denseF32(grad), G / 4);
+  const { packed, merged, square } = places(H, L, d);
+  const mode = (m: Causal) => (causal ? m : null);
+  // dv = Pᵀ dO and dP = dO vᵀ.
+  const dv = { M: L, K: L, N: d, sam: 1, sak: L, sbk: E, sbn: 1, ldc: W };
+  const dp = { M: L, K: d, N: L, sam: E, sak: 1, sbk: 1, sbn: W, ldc: L };
+  g.gemm.run(
+    [
+      ...headJobs(N, H, dv, mode("tail"), square(P), merged(G), packed(DX, 2)),
+      ...headJobs(N, H, dp, mode("cols"), merged(G), packed(X, 2), square(D)),
+    ],
+    g.T,
+    g.layout,
+  );
+  const m = g.gemm.scratch.floats;
+  const size = N * H * L * L;
+  softmaxBackwardRows(m.subarray(D / 4, D / 4 + size), m, P / 4, [N, H, L, L], scale, causal);
+  // dq = dS k and dk = dSᵀ q.
+  const dq = { M: L, K: L, N: d, sam: L, sak: 1, sbk: W, sbn: 1, ldc: W };
+  const dk = { M: L, K: L, N: d, sam: 1, sak: L, sbk: W, sbn: 1, ldc: W };
+  g.gemm.run(
+    [
+      ...headJobs(N, H, dq, mode("depth"), square(D), packed(X, 1), packed(DX, 0)),
+      ...headJobs(N, H, dk, mode("tail"), square(D), packed(X, 0), packed(DX, 1)),
+    ],
+    g.T,
+    g.layout,
+  );
+  return wrap(g.gemm.scratch.floats.slice(DX / 4, DX / 4 + N * L * W));
+}
+
+registerFused("cpu", {
+  attentionSoftmax,
+  attentionSoftmaxBackward,
+  headsSplit,
+  headsMerge,
+  packedAttention,
+  packedAttentionBackward,
+});

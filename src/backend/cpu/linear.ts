@@ -1,8 +1,11 @@
 import type { Storage, View } from "../backend.js";
 import { registerFused } from "../fused.js";
 import { type CpuStorage, dataOf, wrap } from "./storage.js";
+import { align, type GemmJob } from "./wasm/blocked.js";
+import { denseF32, gemmArena, splitJob, wasmMatmul } from "./wasm/matmul.js";
 
-// A linear layer's bias, added in place into its fresh GEMM output, so the
+// A float32 linear layer's bias rides in the GEMM (addmm: C starts as the
+// bias rows). Otherwise it is added in place into its fresh GEMM output, so the
 // layer makes one [rows, cols] array instead of two and walks it once; and
 // the bias's gradient, the output gradient summed over rows, walked row by
 // row (the generic reduction over dim 0 strides down columns instead).
@@ -48,4 +51,71 @@ function sumRows(g: View, rows: number, cols: number): Storage {
   return wrap(gd instanceof Float32Array ? new Float32Array(acc) : acc);
 }
 
-registerFused("cpu", { addBias, sumRows });
+/**
+ * Float32 a @ b + bias on the wasm GEMM, the bias laid into C before the
+ * product adds into it (no second pass over the output); null elsewhere.
+ */
+function addmm(a: View, b: View, bias: View): Storage | null {
+  if (a.dtype !== "float32" || b.dtype !== "float32" || bias.dtype !== "float32") return null;
+  const y = wasmMatmul(a, b, bias);
+  return y ? wrap(y) : null;
+}
+
+/**
+ * A float32 linear layer's backward on the wasm GEMM, g staged once for
+ * all three products: dx = g·w, dw = gᵀ·x (g read transposed in place)
+ * and db = 1ᵀ·g, the bias's row sum as a one-row product whose A is a
+ * single 1 read with zero strides. Null without the wasm GEMM.
+ */
+function linearBackward(
+  grad: View,
+  input: View,
+  weight: View,
+  want: readonly [boolean, boolean, boolean],
+): [Storage | null, Storage | null, Storage | null] | null {
+  if (grad.dtype !== "float32" || input.dtype !== "float32" || weight.dtype !== "float32")
+    return null;
+  const [rows, out] = grad.shape as [number, number];
+  const inF = weight.shape[1]!;
+  const [wantX, wantW, wantB] = want;
+  const macs = rows * out * inF * ((wantX ? 1 : 0) + (wantW ? 1 : 0));
+  const big = Math.max(rows, out, inF);
+  const arena = rows * out * inF === 0 ? null : gemmArena(big, big, big, macs);
+  if (!arena) return null;
+  const { gemm, T } = arena;
+  // Bytes: scratch | G | X | W | one | dx | dw | db.
+  const G = arena.base;
+  const X = align(G + rows * out * 4);
+  const W = align(X + (wantW ? rows * inF : 0) * 4);
+  const ONE = align(W + (wantX ? out * inF : 0) * 4);
+  const DX = align(ONE + 4);
+  const DW = align(DX + (wantX ? rows * inF : 0) * 4);
+  const DB = align(DW + (wantW ? out * inF : 0) * 4);
+  gemm.scratch.reserve(DB + out * 4);
+  const mem = gemm.scratch.floats;
+  mem.set(denseF32(grad), G / 4);
+  if (wantW) mem.set(denseF32(input), X / 4);
+  if (wantX) mem.set(denseF32(weight), W / 4);
+  mem[ONE / 4] = 1;
+  const job = (a: number, b: number, c: number, M: number, K: number, N: number, s: number[]) =>
+    splitJob(
+      { a, b, c, M, K, N, sam: s[0]!, sak: s[1]!, sbk: s[2]!, sbn: s[3]!, ldc: N, acc: 0 },
+      T,
+      gemm.config.mr,
+      gemm.config.nv * 4,
+    );
+  const jobs: GemmJob[] = [];
+  if (wantX) jobs.push(...job(G, W, DX, rows, out, inF, [out, 1, inF, 1]));
+  if (wantW) jobs.push(...job(G, X, DW, out, rows, inF, [1, out, inF, 1]));
+  if (wantB) jobs.push(...job(ONE, G, DB, 1, rows, out, [0, 0, out, 1]));
+  gemm.run(jobs, T, arena.layout);
+  const res = gemm.scratch.floats;
+  const take = (at: number, n: number) => wrap(res.slice(at / 4, at / 4 + n));
+  return [
+    wantX ? take(DX, rows * inF) : null,
+    wantW ? take(DW, out * inF) : null,
+    wantB ? take(DB, out) : null,
+  ];
+}
+
+registerFused("cpu", { addmm, addBias, sumRows, linearBackward });

@@ -178,6 +178,64 @@ export function fusedAttention4d(
   );
 }
 
+/** The packed gradient d qkv [N, L, 3E] written with flint ops (for createGraph). */
+function packedCompositeGrad(
+  g: Tensor,
+  packed: Tensor,
+  heads: number,
+  o: Omit<FusedAttentionOptions, "scale">,
+  p: Problem,
+): Tensor {
+  const [N, L, E3] = packed.shape as [number, number, number];
+  const E = E3 / 3;
+  const d = E / heads;
+  const part = (c: number) =>
+    packed
+      .narrow(-1, c * E, E)
+      .reshape([N, L, heads, d])
+      .transpose(1, 2);
+  const gh = g.reshape([N, L, heads, d]).transpose(1, 2);
+  const grads = compositeGrad(gh, part(0), part(1), part(2), { ...o, scale: p.scale });
+  return Tensor.cat(
+    grads.map((t) => t.transpose(1, 2).reshape([N, L, E])),
+    -1,
+  );
+}
+
+/**
+ * The whole of packed self-attention in the device's packedAttention
+ * kernel (on the CPU: the heads read in place from qkv in the GEMM's
+ * memory, no split or merge copies), or null where it has none.
+ */
+function packedInPlace(
+  qkv: Tensor,
+  heads: number,
+  o: Omit<FusedAttentionOptions, "scale">,
+  p: Problem,
+): Tensor | null {
+  const kern = fusedKernels(qkv.device);
+  if (!kern.packedAttention || !kern.packedAttentionBackward) return null;
+  const mask = o.mask ? maskView(o.mask, p.shape) : null;
+  const res = kern.packedAttention(qkv, heads, p.scale, mask, o.causal);
+  if (!res) return null;
+  const [N, L, E3] = qkv.shape as [number, number, number];
+  const y = Tensor.fromStorage(res.out, [N, L, E3 / 3], p.dtype);
+  return record(
+    "ScaledDotProductAttentionBackward0",
+    y,
+    [qkv],
+    (g, [packed]) => {
+      const fast =
+        isGradEnabled() || g.dtype !== p.dtype
+          ? null
+          : kern.packedAttentionBackward!(g, packed!, res.probs, heads, p.scale, o.causal);
+      if (fast) return [Tensor.fromStorage(fast, [N, L, E3], p.dtype)];
+      return [packedCompositeGrad(g, packed!, heads, o, p)];
+    },
+    [qkv],
+  );
+}
+
 /**
  * Multi-head self-attention on the packed input projection qkv (N, L, 3E)
  * (q, k and v side by side, each E = H·d split into H heads): the heads'
@@ -198,10 +256,12 @@ export function fusedPackedSelfAttention(
   if (d === 0 || !usable([qkv], o.mask, shape)) return null;
   const { dtype, backend } = qkv;
   const p: Problem = { ...o, scale: 1 / Math.sqrt(d), shape, backend, dtype };
+  const whole = packedInPlace(qkv, heads, o, p);
+  if (whole) return whole;
   const headShape: Shape4 = [N, heads, L, d];
+  const kern = fusedKernels(qkv.device);
   // Head c of the packed layout (N, L, [3][H][d]) seen as (N, H, L, d).
   // Contiguous heads: each GEMM then copies one dense block into wasm memory.
-  const kern = fusedKernels(qkv.device);
   const [q, k, v] = kern.headsSplit!(qkv, 3, heads).map((s) => dense(s, dtype, headShape)) as [
     View,
     View,
@@ -215,21 +275,8 @@ export function fusedPackedSelfAttention(
     y,
     [qkv],
     (g, [packed]) => {
-      if (isGradEnabled() || g.dtype !== dtype) {
-        const part = (c: number) =>
-          packed!
-            .narrow(-1, c * E, E)
-            .reshape([N, L, heads, d])
-            .transpose(1, 2);
-        const gh = g.reshape([N, L, heads, d]).transpose(1, 2);
-        const grads = compositeGrad(gh, part(0), part(1), part(2), { ...o, scale: p.scale });
-        return [
-          Tensor.cat(
-            grads.map((t) => t.transpose(1, 2).reshape([N, L, E])),
-            -1,
-          ),
-        ];
-      }
+      if (isGradEnabled() || g.dtype !== dtype)
+        return [packedCompositeGrad(g, packed!, heads, o, p)];
       const [gs0, gs1, gs2] = g.strides as [number, number, number];
       const gv = view(g.storage, dtype, headShape, [gs0, d * gs2, gs1, gs2], g.offset);
       const grads = backward(gv, q, k, v, probs, p, [true, true, true]);

@@ -1,18 +1,20 @@
 // y = x Wᵀ + b as one node (PyTorch's addmm). Where the device has the
-// addBias kernel, the bias goes into the GEMM's fresh output in place (one
-// array, one pass, instead of the broadcast add's second array), and the
-// backward gives W's gradient as gᵀ x, contiguous [out, in], and the
+// addmm kernel the bias rides in the GEMM itself; with only addBias it goes
+// into the GEMM's fresh output in place (one array, one pass, instead of
+// the broadcast add's second array). The backward gives W's gradient as
+// gᵀ x, contiguous [out, in], and the
 // bias's as g summed over rows (the sumRows kernel, row by row). The rule
 // is written with flint ops apart from that sum, which falls back to them
 // under createGraph. Elsewhere: matmul then add.
 //
-// linearGelu is the feed-forward block's first half, GELU(x Wᵀ + b), with
-// the bias and the GELU in one pass over the GEMM output (the geluBias
-// kernel): two nodes as the composite has (AddmmBackward0, GeluBackward0),
+// linearGelu is the feed-forward block's first half, GELU(x Wᵀ + b): the
+// GELU straight off the addmm output, or else the bias and the GELU in one
+// pass over the GEMM output (the geluBias kernel): two nodes as the composite has (AddmmBackward0, GeluBackward0),
 // one fewer pass and no separate biased array.
 
 import { isGradEnabled, noGrad } from "../../autograd/grad_mode.js";
 import { record } from "../../autograd/node.js";
+import type { View } from "../../backend/backend.js";
 import { fusedKernels } from "../../backend/fused.js";
 import { Tensor } from "../../tensor/tensor.js";
 import { gelu } from "./activation.js";
@@ -38,6 +40,30 @@ function biasGrad(g: Tensor, out: number): Tensor {
   return Tensor.fromStorage(k.sumRows(g2, g2.shape[0]!, out), [out], g.dtype);
 }
 
+/**
+ * dx, dW, db from the device's linearBackward kernel (on the CPU: one
+ * staging of g for the three products), outside createGraph; null where
+ * it does not apply.
+ */
+function fusedBackward(
+  g: Tensor,
+  x: Tensor,
+  w: Tensor,
+  want: [boolean, boolean, boolean],
+): (Tensor | null)[] | null {
+  const k = fusedKernels(g.device);
+  if (isGradEnabled() || !k.linearBackward || g.dtype !== x.dtype) return null;
+  const [out, inF] = w.shape as [number, number];
+  const res = k.linearBackward(g.reshape([-1, out]), x.reshape([-1, inF]), w, want);
+  if (!res) return null;
+  const [dx, dw, db] = res;
+  return [
+    dx ? Tensor.fromStorage(dx, x.shape, x.dtype) : null,
+    dw ? Tensor.fromStorage(dw, [out, inF], x.dtype) : null,
+    db ? Tensor.fromStorage(db, [out], x.dtype) : null,
+  ];
+}
+
 /** Attaches addmm's node to y = x Wᵀ + b, made outside autograd. */
 function recordAddmm(y: Tensor, input: Tensor, weight: Tensor, bias: Tensor): Tensor {
   const [out, inF] = weight.shape as [number, number];
@@ -45,18 +71,51 @@ function recordAddmm(y: Tensor, input: Tensor, weight: Tensor, bias: Tensor): Te
     "AddmmBackward0",
     y,
     [input, weight, bias],
-    (g, [x, w]) => [
-      input.requiresGrad ? g.matmul(w!) : null,
-      weight.requiresGrad
-        ? g
-            .reshape([-1, out])
-            .t()
-            .matmul(x!.reshape([-1, inF]))
-        : null,
-      bias.requiresGrad ? biasGrad(g, out) : null,
-    ],
+    (g, [x, w]) =>
+      fusedBackward(g, x!, w!, [input.requiresGrad, weight.requiresGrad, bias.requiresGrad]) ?? [
+        input.requiresGrad ? g.matmul(w!) : null,
+        weight.requiresGrad
+          ? g
+              .reshape([-1, out])
+              .t()
+              .matmul(x!.reshape([-1, inF]))
+          : null,
+        bias.requiresGrad ? biasGrad(g, out) : null,
+      ],
     [input, weight],
   );
+}
+
+/**
+ * x Wᵀ + b made outside autograd: one addmm kernel (the bias laid into the
+ * GEMM's output before the product adds into it) where the device has it,
+ * else the product with the bias added in place.
+ */
+function biasedProduct(input: Tensor, weight: Tensor, bias: Tensor): Tensor {
+  const fused = addmmKernel(input, weight, bias);
+  if (fused) return fused;
+  const y = noGrad(() => input.matmul(weight.t()));
+  const out = weight.shape[0]!;
+  fusedKernels(input.device).addBias!(y.storage, bias, y.numel() / out, out);
+  return y;
+}
+
+/** x Wᵀ + b from the device's addmm kernel (no autograd), or null where it does not apply. */
+function addmmKernel(input: Tensor, weight: Tensor, bias: Tensor): Tensor | null {
+  const k = fusedKernels(input.device);
+  const [out, inF] = weight.shape as [number, number];
+  if (!k.addmm || input.ndim < 2 || input.shape[input.ndim - 1] !== inF) return null;
+  const batch = input.shape.slice(0, -2);
+  // Wᵀ as [..., in, out], shared by every batch (0 strides): the GEMM folds the batch into rows.
+  const wt: View = {
+    storage: weight.storage,
+    dtype: weight.dtype,
+    shape: [...batch, inF, out],
+    strides: [...batch.map(() => 0), weight.strides[1]!, weight.strides[0]!],
+    offset: weight.offset,
+  };
+  const y = k.addmm(input, wt, bias);
+  return y ? Tensor.fromStorage(y, [...input.shape.slice(0, -1), out], input.dtype) : null;
 }
 
 /**
@@ -69,11 +128,7 @@ function recordAddmm(y: Tensor, input: Tensor, weight: Tensor, bias: Tensor): Te
 export function linear(input: Tensor, weight: Tensor, bias: Tensor | null = null): Tensor {
   if (!bias) return input.matmul(weight.t());
   if (!fusable(input, weight, bias)) return input.matmul(weight.t()).add(bias);
-  // The product is made here, so nothing else holds its storage yet.
-  const y = noGrad(() => input.matmul(weight.t()));
-  const out = weight.shape[0]!;
-  fusedKernels(input.device).addBias!(y.storage, bias, y.numel() / out, out);
-  return recordAddmm(y, input, weight, bias);
+  return recordAddmm(biasedProduct(input, weight, bias), input, weight, bias);
 }
 
 /**
@@ -88,9 +143,15 @@ export function linear(input: Tensor, weight: Tensor, bias: Tensor | null = null
  */
 export function linearGelu(input: Tensor, weight: Tensor, bias: Tensor | null = null): Tensor {
   const k = fusedKernels(input.device);
-  if (!bias || !k.geluBias || !k.gelu || !fusable(input, weight, bias)) {
-    return gelu(linear(input, weight, bias));
+  if (!bias || !k.gelu || !fusable(input, weight, bias)) return gelu(linear(input, weight, bias));
+  // With the bias in the GEMM, GELU reads the biased output directly.
+  const biased = addmmKernel(input, weight, bias);
+  if (biased) {
+    const pre = recordAddmm(biased, input, weight, bias);
+    const a = Tensor.fromStorage(k.gelu(biased, "none"), biased.shape, biased.dtype);
+    return record("GeluBackward0", a, [pre], (g, [p]) => [geluGrad(g, p!, "none")], [pre]);
   }
+  if (!k.geluBias) return gelu(linear(input, weight, bias));
   const y = noGrad(() => input.matmul(weight.t()));
   const out = weight.shape[0]!;
   const act = k.geluBias(y.storage, bias, y.numel() / out, out);

@@ -165,7 +165,7 @@ class Pool {
       batch.forEach((job, j) => {
         const slot = CTL.jobs + j * JOB_SLOT;
         JOB_FIELDS.forEach((f, i) => {
-          ctl[slot + i] = job[f];
+          ctl[slot + i] = job[f] ?? 0;
         });
       });
       ctl[CTL.scratch] = layout.bytes;

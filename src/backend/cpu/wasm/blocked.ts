@@ -12,7 +12,10 @@ export interface Blocking {
   nc: number;
 }
 
-/** One C[M×N] = A[M×K]·B[K×N] over wasm memory (C is written, not added to): byte addresses, strides in elements. */
+/**
+ * One C[M×N] = A[M×K]·B[K×N] over wasm memory (byte addresses, strides in
+ * elements); with `acc` 1, C += A·B instead (C holds a bias, or a sum to extend).
+ */
 export interface GemmJob {
   a: number;
   b: number;
@@ -26,6 +29,8 @@ export interface GemmJob {
   sbn: number;
   /** Row stride of C, in elements. */
   ldc: number;
+  /** 1: add into C's current values; 0 or absent: overwrite C. */
+  acc?: number;
 }
 
 /** Where a thread's own scratch lies: the spill tile and the two packed panels (byte addresses). */
@@ -48,6 +53,7 @@ export const JOB_FIELDS = [
   "sbk",
   "sbn",
   "ldc",
+  "acc",
 ] as const;
 
 export function runGemm(k: GemmExports, blk: Blocking, j: GemmJob, s: GemmScratch): void {
@@ -56,6 +62,7 @@ export function runGemm(k: GemmExports, blk: Blocking, j: GemmJob, s: GemmScratc
   const KC = evenBlock(j.K, blk.kc, 4);
   const MC = evenBlock(j.M, blk.mc, 4);
   const NC = blk.nc;
+  const overwrite = j.acc ? 0 : 1;
   for (let jc = 0; jc < j.N; jc += NC) {
     const nc = Math.min(NC, j.N - jc);
     for (let pc = 0; pc < j.K; pc += KC) {
@@ -65,7 +72,7 @@ export function runGemm(k: GemmExports, blk: Blocking, j: GemmJob, s: GemmScratc
         const mc = Math.min(MC, j.M - ic);
         k.packA(j.a + (ic * j.sam + pc * j.sak) * 4, j.sam * 4, j.sak * 4, mc, kc, s.aPanel);
         const c = j.c + (ic * j.ldc + jc) * 4;
-        k.macro(mc, nc, kc, s.aPanel, s.bPanel, c, j.ldc * 4, s.tile, pc === 0 ? 1 : 0);
+        k.macro(mc, nc, kc, s.aPanel, s.bPanel, c, j.ldc * 4, s.tile, pc === 0 ? overwrite : 0);
       }
     }
   }

@@ -130,8 +130,19 @@ function emitPackA(c: Code, { mr }: GemmConfig): void {
                 },
               );
             };
+            // A row-major (x·Wᵀ's x, or dY): 4 k of each row in one load, transposed in registers.
+            const rows = () =>
+              c
+                .localGet(sak)
+                .i32Const(4)
+                .op(I32.eq)
+                .if(() => emitPackARows(c, { a, sam, kc, dst, i0, k, p }), strided);
             if (mr % 4 !== 0) strided();
-            else c.localGet(sam).i32Const(4).op(I32.eq).if(columns, strided);
+            else
+              c.localGet(sam)
+                .i32Const(4)
+                .op(I32.eq)
+                .if(columns, mr === 4 ? rows : strided);
           },
           () => {
             // Ragged sliver: the rows that exist, then zeros.
@@ -174,6 +185,85 @@ function emitPackA(c: Code, { mr }: GemmConfig): void {
         );
     },
   );
+}
+
+/**
+ * A full 4-row sliver of an A whose k runs contiguous: four k at a time,
+ * one vector load per row, and a 4×4 transpose in registers turns 4 rows ×
+ * 4 k into the sliver's 4 k × 4 rows. The k left over (kc mod 4) go one
+ * float at a time.
+ */
+function emitPackARows(
+  c: Code,
+  l: { a: number; sam: number; kc: number; dst: number; i0: number; k: number; p: number },
+): void {
+  const row = Array.from({ length: 4 }, () => c.local("v128"));
+  const lo = [c.local("v128"), c.local("v128")];
+  const hi = [c.local("v128"), c.local("v128")];
+  const q = c.local("i32");
+  // p = a + i0·sam: row i0's first k.
+  c.localGet(l.a).localGet(l.i0).localGet(l.sam).op(I32.mul, I32.add).localSet(l.p);
+  c.for(
+    l.k,
+    () => c.i32Const(0),
+    () => c.localGet(l.kc).i32Const(3).op(I32.sub),
+    4,
+    () => {
+      c.localGet(l.p).localGet(l.k).i32Const(2).op(I32.shl, I32.add).localSet(q);
+      for (let r = 0; r < 4; r++) {
+        c.localGet(q).simdMem(V128.load, 0, 2).localSet(row[r]!);
+        if (r < 3) c.inc(q, () => c.localGet(l.sam));
+      }
+      transpose4(c, row as [number, number, number, number], lo, hi, l.dst, (t) => t * 16);
+      c.inc(l.dst, 64);
+    },
+  );
+  c.for(
+    l.k,
+    () => c.localGet(l.k),
+    () => c.localGet(l.kc),
+    1,
+    () => {
+      c.localGet(l.p).localGet(l.k).i32Const(2).op(I32.shl, I32.add).localSet(q);
+      for (let r = 0; r < 4; r++) {
+        c.localGet(l.dst)
+          .localGet(q)
+          .mem(F32.load)
+          .mem(F32.store, r * 4);
+        if (r < 3) c.inc(q, () => c.localGet(l.sam));
+      }
+      c.inc(l.dst, 16);
+    },
+  );
+}
+
+/**
+ * Stores the 4×4 transpose of four vectors (vector t holds lane t of each)
+ * at byte offsets at(t) from the address in local `dst`.
+ */
+function transpose4(
+  c: Code,
+  [r0, r1, r2, r3]: [number, number, number, number],
+  lo: number[],
+  hi: number[],
+  dst: number,
+  at: (t: number) => number,
+): void {
+  // [r0₀ r1₀ r0₁ r1₁], [r0₂ r1₂ r0₃ r1₃], and the same of r2, r3.
+  c.localGet(r0).localGet(r1);
+  shuffle(c, [0, 4, 1, 5]).localSet(lo[0]!);
+  c.localGet(r0).localGet(r1);
+  shuffle(c, [2, 6, 3, 7]).localSet(hi[0]!);
+  c.localGet(r2).localGet(r3);
+  shuffle(c, [0, 4, 1, 5]).localSet(lo[1]!);
+  c.localGet(r2).localGet(r3);
+  shuffle(c, [2, 6, 3, 7]).localSet(hi[1]!);
+  for (let t = 0; t < 4; t++) {
+    const [x, y] = t < 2 ? [lo[0]!, lo[1]!] : [hi[0]!, hi[1]!];
+    c.localGet(dst).localGet(x).localGet(y);
+    shuffle(c, t % 2 === 0 ? [0, 1, 4, 5] : [2, 3, 6, 7]);
+    c.simdMem(V128.store, at(t), 2);
+  }
 }
 
 function emitPackB(c: Code, cfg: GemmConfig): void {
@@ -268,23 +358,9 @@ function emitPackBTransposed(
         if (j < nr - 1) c.inc(q, () => c.localGet(l.sbn));
       }
       for (let v = 0; v < nv; v++) {
-        const [r0, r1, r2, r3] = col.slice(v * 4, v * 4 + 4) as [number, number, number, number];
-        // [r0₀ r1₀ r0₁ r1₁], [r0₂ r1₂ r0₃ r1₃], and the same of r2, r3.
-        c.localGet(r0).localGet(r1);
-        shuffle(c, [0, 4, 1, 5]).localSet(lo[0]!);
-        c.localGet(r0).localGet(r1);
-        shuffle(c, [2, 6, 3, 7]).localSet(hi[0]!);
-        c.localGet(r2).localGet(r3);
-        shuffle(c, [0, 4, 1, 5]).localSet(lo[1]!);
-        c.localGet(r2).localGet(r3);
-        shuffle(c, [2, 6, 3, 7]).localSet(hi[1]!);
+        const four = col.slice(v * 4, v * 4 + 4) as [number, number, number, number];
         // Row t of the sliver (k + t) gets lane t of the four columns.
-        for (let t = 0; t < 4; t++) {
-          const [x, y] = t < 2 ? [lo[0]!, lo[1]!] : [hi[0]!, hi[1]!];
-          c.localGet(l.dst).localGet(x).localGet(y);
-          shuffle(c, t % 2 === 0 ? [0, 1, 4, 5] : [2, 3, 6, 7]);
-          c.simdMem(V128.store, (t * nr + v * 4) * 4, 2);
-        }
+        transpose4(c, four, lo, hi, l.dst, (t) => (t * nr + v * 4) * 4);
       }
       c.inc(l.dst, 4 * nr * 4);
     },

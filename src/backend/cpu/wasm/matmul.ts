@@ -55,14 +55,36 @@ export class WasmGemm {
   }
 
   /**
+   * Runs jobs whose operands already sit in this memory, on `threads`
+   * threads (from threadsFor) with per-thread scratch `layout` at byte 0.
+   */
+  run(jobs: GemmJob[], threads: number, layout: ScratchLayout): void {
+    if (threads > 1) {
+      pool.run(this.kernels, this.blocking, jobs, layout);
+      return;
+    }
+    const own = { tile: 0, aPanel: layout.aPanel, bPanel: layout.bPanel };
+    for (const j of jobs) runGemm(this.kernels, this.blocking, j, own);
+  }
+
+  /** Threads a call of `macs` multiply-adds should use on this instance (its memory must be the pool's). */
+  threadsFor(macs: number): number {
+    return getNumThreads() > 1 && macs >= THREAD_MIN_MACS
+      ? pool.threadsOver(this.scratch.memory)
+      : 1;
+  }
+
+  /**
    * a [..., M, K] @ b [..., K, N] (float32, batch dims already broadcast,
    * any strides) into a new contiguous Float32Array [..., M, N], on up to
    * `threads` threads of the pool (this instance's memory must then be the
-   * pool's).
+   * pool's). With `bias` (a float32 [N], any stride), bias[n] is added to
+   * every row: C starts as the bias rows in wasm memory and the GEMM adds
+   * into it, so the bias costs one fill instead of a pass over the output.
    */
-  matmul(a: View, b: View, threads = 1): Float32Array {
+  matmul(a: View, b: View, threads = 1, bias: View | null = null): Float32Array {
     const folded = foldBatch(a, b);
-    if (folded) return this.matmul(folded[0], folded[1], threads);
+    if (folded) return this.matmul(folded[0], folded[1], threads, bias);
     const nd = a.shape.length;
     const M = a.shape[nd - 2]!;
     const K = a.shape[nd - 1]!;
@@ -71,7 +93,7 @@ export class WasmGemm {
     const batches = numel(batchShape);
     const cElems = M * N;
     if (batches * cElems === 0) return new Float32Array(0);
-    if (K === 0) return new Float32Array(batches * cElems);
+    if (K === 0) return bias ? biasRows(bias, batches * M) : new Float32Array(batches * cElems);
     const sa = stage(a);
     const sb = stage(b);
     const aBatch = elementOffsets(batchShape, sa.strides.slice(0, nd - 2), sa.offset - sa.lo);
@@ -112,6 +134,8 @@ export class WasmGemm {
     for (let first = 0; first < batches; first += group) {
       const last = Math.min(batches, first + group);
       const jobs: GemmJob[] = [];
+      if (bias) fillRows(mem, cBase / 4, bias, (last - first) * M);
+      const acc = bias ? 1 : 0;
       for (let bi = first; bi < last; bi++) {
         const aAt = aBase + aBatch[bi]! * 4;
         const bAt = bBase + bBatch[bi]! * 4;
@@ -130,20 +154,73 @@ export class WasmGemm {
             sbk,
             sbn,
             ldc: N,
+            acc,
           });
         }
       }
-      if (T > 1) pool.run(this.kernels, this.blocking, jobs, layout);
-      else {
-        const own = { tile: 0, aPanel: layout.aPanel, bPanel: layout.bPanel };
-        for (const j of jobs) runGemm(this.kernels, this.blocking, j, own);
-      }
+      this.run(jobs, T, layout);
       const c = mem.subarray(cBase / 4, cBase / 4 + (last - first) * cElems);
       if (!out) return c.slice();
       out.set(c, first * cElems);
     }
     return out!;
   }
+}
+
+type ScratchLayout = ReturnType<typeof scratchLayout>;
+
+/**
+ * For a caller that lays out its own operands in a GEMM's memory and runs
+ * jobs over them (fused kernels: attention, a linear layer's backward):
+ * the kernels for `macs` multiply-adds of work (gemmFor), the threads to
+ * use, the per-thread scratch for jobs up to M×K×N, and `base`, the first
+ * byte after that scratch where operands may go. Null without wasm SIMD.
+ */
+export function gemmArena(
+  M: number,
+  K: number,
+  N: number,
+  macs: number,
+): { gemm: WasmGemm; T: number; layout: ScratchLayout; base: number } | null {
+  const gemm = gemmFor(macs);
+  if (!gemm) return null;
+  const T = gemm.threadsFor(macs);
+  const layout = scratchLayout(gemm.blocking, gemm.config.mr, gemm.config.nv * 4, M, K, N);
+  return { gemm, T, layout, base: layout.bytes * T };
+}
+
+/** A float32 view's elements as one contiguous run: the storage itself when already dense, else a copy. */
+export function denseF32(x: View): Float32Array {
+  const n = numel(x.shape);
+  let expected = 1;
+  let dense = true;
+  for (let d = x.shape.length - 1; d >= 0; d--) {
+    if (x.shape[d] !== 1 && x.strides[d] !== expected) dense = false;
+    expected *= x.shape[d]!;
+  }
+  const data = dataOf(x) as Float32Array;
+  return dense ? data.subarray(x.offset, x.offset + n) : (copyKernel(x, "float32") as Float32Array);
+}
+
+/** `rows` copies of bias [N] laid end to end in mem from float index `at`. */
+function fillRows(mem: Float32Array, at: number, bias: View, rows: number): void {
+  const N = bias.shape[0]!;
+  const bd = dataOf(bias) as Float32Array;
+  const bs = bias.strides[0]!;
+  if (bs === 1) mem.set(bd.subarray(bias.offset, bias.offset + N), at);
+  else for (let n = 0, p = bias.offset; n < N; n++, p += bs) mem[at + n] = bd[p]!;
+  // Doubling copies: log2(rows) memmoves instead of a loop per row.
+  const end = at + rows * N;
+  for (let filled = N; at + filled < end; filled *= 2) {
+    mem.copyWithin(at + filled, at, Math.min(at + 2 * filled, end) - filled);
+  }
+}
+
+/** A fresh [rows, N] of bias rows (a product with K = 0). */
+function biasRows(bias: View, rows: number): Float32Array {
+  const out = new Float32Array(rows * bias.shape[0]!);
+  if (rows > 0) fillRows(out, 0, bias, rows);
+  return out;
 }
 
 /**
@@ -173,6 +250,34 @@ function splitC(
   }
   const per = Math.ceil(Math.ceil(extent / unit) / parts) * unit;
   return { alongM, extent, per };
+}
+
+/**
+ * One product's job cut into parts for T threads the way matmul cuts a
+ * product of its own (splitC); the job itself when T is 1.
+ */
+export function splitJob(j: GemmJob, T: number, mr: number, nr: number): GemmJob[] {
+  if (T <= 1) return [j];
+  const { alongM, extent, per } = splitC(j.M, j.N, 1, T, mr, nr);
+  const parts: GemmJob[] = [];
+  for (let s = 0; s < extent; s += per) {
+    const len = Math.min(per, extent - s);
+    parts.push({
+      a: alongM ? j.a + s * j.sam * 4 : j.a,
+      b: alongM ? j.b : j.b + s * j.sbn * 4,
+      c: j.c + (alongM ? s * j.ldc : s) * 4,
+      M: alongM ? len : j.M,
+      N: alongM ? j.N : len,
+      K: j.K,
+      sam: j.sam,
+      sak: j.sak,
+      sbk: j.sbk,
+      sbn: j.sbn,
+      ldc: j.ldc,
+      acc: j.acc ?? 0,
+    });
+  }
+  return parts;
 }
 
 /** The narrowest part of a product worth a job of its own (see splitC). */
@@ -323,11 +428,25 @@ onNumThreadsChange((n) => void startThreads(n));
 let autoStarted = false;
 
 /**
- * Float32 matmul on the wasm kernels, or null when the runtime has no
- * WebAssembly SIMD (the caller then uses the reference kernel). The first
- * large product starts the worker pool in the background.
+ * The kernels a product of `macs` multiply-adds should run on: the pool's
+ * shared-memory instance when threads are on and ready, else the
+ * single-thread one (null without WebAssembly SIMD).
  */
-export function wasmMatmul(a: View, b: View): Float32Array | null {
+export function gemmFor(macs: number): WasmGemm | null {
+  const base = defaultGemm();
+  if (!base) return null;
+  const large = macs >= THREAD_MIN_MACS;
+  if (large && getNumThreads() > 1 && pool.ready > 1 && threaded) return threaded;
+  return base;
+}
+
+/**
+ * Float32 matmul on the wasm kernels (plus `bias` on every row when given),
+ * or null when the runtime has no WebAssembly SIMD (the caller then uses
+ * the reference kernel). The first large product starts the worker pool in
+ * the background.
+ */
+export function wasmMatmul(a: View, b: View, bias: View | null = null): Float32Array | null {
   const base = defaultGemm();
   if (!base) return null;
   const threads = getNumThreads();
@@ -336,10 +455,11 @@ export function wasmMatmul(a: View, b: View): Float32Array | null {
   // private memory is cheaper to copy into than the shared one.
   const macs = numel(a.shape) * b.shape[nd - 1]!;
   const large = macs >= THREAD_MIN_MACS;
-  if (large && threads > 1 && pool.ready > 1 && threaded) return threaded.matmul(a, b, threads);
+  if (large && threads > 1 && pool.ready > 1 && threaded)
+    return threaded.matmul(a, b, threads, bias);
   if (large && threads > 1 && !autoStarted) {
     autoStarted = true;
     void startThreads(threads);
   }
-  return base.matmul(a, b);
+  return base.matmul(a, b, 1, bias);
 }
