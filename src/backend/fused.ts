@@ -233,6 +233,33 @@ export interface FusedKernels {
     dgates: View,
     dcPrev: View,
   ): void;
+  /**
+   * A whole LSTM layer's recurrence (src/backend/cpu/rnn.ts): lstmCell at
+   * every step after h·W_hhᵀ, into the sequence buffers R, C and act;
+   * false (nothing written) where it does not apply.
+   */
+  lstmSequence?(
+    gi: View,
+    h0: View,
+    c0: View,
+    wHh: View,
+    reverse: boolean,
+    R: View,
+    C: View,
+    act: View,
+  ): boolean;
+  /** Its backward (BPTT) into dgi [T, N, 4H], dh0 and dc [N, H]; false where it does not apply. */
+  lstmSequenceBackward?(
+    g: View,
+    act: View,
+    c0: View,
+    C: View,
+    wHh: View,
+    reverse: boolean,
+    dgi: View,
+    dh0: View,
+    dc: View,
+  ): boolean;
   /** One GRU step from gi, gh [N, 3H] (r, z, n, biases included) and h, into h1 and act [N, 4H] (r, z, n, gh_n). */
   gruCell?(gi: View, gh: View, h: View, h1: View, act: View): void;
   /** Its adjoint, into dgi, dgh [N, 3H] and dhPrev (the direct, z part of the previous h's gradient). */

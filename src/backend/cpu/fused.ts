@@ -4,7 +4,14 @@ import type { View } from "../backend.js";
 import { type FusedKernels, registerFused } from "../fused.js";
 import { erf, erf32 } from "./elementwise.js";
 import { simdGeluExact, simdGeluExactBackward } from "./gelu.js";
-import { gruCell, gruCellBackward, lstmCell, lstmCellBackward } from "./rnn.js";
+import {
+  gruCell,
+  gruCellBackward,
+  lstmCell,
+  lstmCellBackward,
+  lstmSequence,
+  lstmSequenceBackward,
+} from "./rnn.js";
 import { dataOf, wrap } from "./storage.js";
 import { simdLayerNorm, simdLayerNormBackward, simdReluBackward } from "./wasm/rows.js";
 import { simdExpInPlace, simdGelu, simdGeluBackward } from "./wasm/vmath.js";
@@ -489,6 +496,8 @@ export const cpuFused: FusedKernels = {
   layerNormBackward,
   lstmCell,
   lstmCellBackward,
+  lstmSequence,
+  lstmSequenceBackward,
   gruCell,
   gruCellBackward,
 };

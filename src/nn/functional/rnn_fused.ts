@@ -6,7 +6,11 @@
 // each step is then one GEMM (h·W_hhᵀ) and one fused pointwise kernel.
 // Backward (BPTT): each step, in reverse, is one fused pointwise kernel and
 // one GEMM (dgates·W_hh); the weight gradient is one GEMM over all steps at
-// the end. The layer's outputs are views of one tensor R, so the single
+// the end. Where the backend has lstmSequence (CPU, float32) the whole
+// LSTM loop, forward and backward, runs in one kernel call with W_hh
+// packed once in the GEMM's memory (src/backend/cpu/rnn.ts); the per-step
+// loops below are the path elsewhere.
+// The layer's outputs are views of one tensor R, so the single
 // node sees every output's gradient:
 //   LSTM: R (T + 1, N, H) = [h_0 … h_{T-1}; c_last]   GRU: R (T, N, H)
 //
@@ -21,6 +25,7 @@ import { isGradEnabled, noGrad } from "../../autograd/grad_mode.js";
 import { record } from "../../autograd/node.js";
 import { type FusedKernels, fusedKernels } from "../../backend/fused.js";
 import { Tensor } from "../../tensor/tensor.js";
+import { linear } from "./linear.js";
 
 /** A layer's result: the outputs h_t for every t (T, N, H) and the final state. */
 export interface FusedRecurrence {
@@ -39,8 +44,9 @@ function usable(x: Tensor, ...ts: (Tensor | null)[]): boolean {
 /** x (T, N, I) · wᵀ (+ b) as one GEMM over all T·N rows: (T, N, G). */
 function projectAll(x: Tensor, w: Tensor, b: Tensor | null): Tensor {
   const [T, N, I] = x.shape as [number, number, number];
-  const y = x.reshape([T * N, I]).matmul(w.t());
-  return (b ? y.add(b) : y).view([T, N, w.shape[0]!]);
+  // linear: the bias goes in with the GEMM (addmm), and its gradient comes
+  // out of the same backward as the weight's.
+  return linear(x.reshape([T * N, I]), w, b).view([T, N, w.shape[0]!]);
 }
 
 /** t of the s-th step a direction takes. */
@@ -118,6 +124,7 @@ function lstmRecurrence(
   const C = Tensor.zeros([T, N, H], dtype, device);
   const act = Tensor.zeros([T, N, 5 * H], dtype, device); // gates and tanh c_t
   noGrad(() => {
+    if (k.lstmSequence?.(gi, h0, c0, wHh.contiguous(), reverse, R, C, act)) return;
     const wT = wHh.t();
     let h = h0;
     let c = c0;
@@ -149,6 +156,12 @@ function lstmRecurrence(
       const gc = g.contiguous();
       const dgi = Tensor.zeros([T, N, 4 * H], dtype, device);
       const dc = Tensor.zeros([N, H], dtype, device); // updated in place, step by step
+      const dw = (): Tensor | null =>
+        wantW ? weightGrad(dgi, previousStates(RS.narrow(0, 0, T), h0S, reverse)) : null;
+      const dh0 = Tensor.zeros([N, H], dtype, device);
+      if (k.lstmSequenceBackward?.(gc, actS, c0S, CS, wS.contiguous(), reverse, dgi, dh0, dc)) {
+        return [dgi, dh0, dc, dw()];
+      }
       let dh: Tensor | null = null;
       for (let s = T - 1; s >= 0; s--) {
         const t = stepAt(s, T, reverse);
@@ -158,8 +171,7 @@ function lstmRecurrence(
         k.lstmCellBackward!(gc.select(0, t), dh, dcIn, actS.select(0, t), cPrev, dgt, dc);
         dh = dgt.matmul(wS);
       }
-      const dw = wantW ? weightGrad(dgi, previousStates(RS.narrow(0, 0, T), h0S, reverse)) : null;
-      return [dgi, dh, dc, dw];
+      return [dgi, dh, dc, dw()];
     },
     [gi, h0, c0, wHh, R, C, act],
   );

@@ -78,6 +78,104 @@ export function runGemm(k: GemmExports, blk: Blocking, j: GemmJob, s: GemmScratc
   }
 }
 
+/**
+ * A B operand [K, N] packed once into panels that stay in wasm memory, for
+ * a caller that multiplies many A's by the same B (a recurrent layer's
+ * weight, once per time step): each product then packs only its A.
+ */
+export interface PackedB {
+  K: number;
+  N: number;
+  /** Depth and column block sizes the panels were packed with. */
+  kc: number;
+  nc: number;
+  /** Byte address of the panel of column block jc, depth block pc: panels[jc][pc]. */
+  panels: number[][];
+}
+
+/** Bytes packBOnce needs for a [K, N] operand (panels end to end). */
+export function packedBBytes(blk: Blocking, nr: number, K: number, N: number): number {
+  const kc = evenBlock(K, blk.kc, 4);
+  let bytes = 0;
+  for (let jc = 0; jc < N; jc += blk.nc) {
+    const nc = Math.ceil(Math.min(blk.nc, N - jc) / nr) * nr;
+    for (let pc = 0; pc < K; pc += kc) bytes += align(Math.min(kc, K - pc) * nc * 4);
+  }
+  return bytes;
+}
+
+/** Packs B [K, N] at byte address b (element strides sbk, sbn) into panels from byte `at`. */
+export function packBOnce(
+  k: GemmExports,
+  blk: Blocking,
+  nr: number,
+  b: number,
+  sbk: number,
+  sbn: number,
+  K: number,
+  N: number,
+  at: number,
+): PackedB {
+  const kc = evenBlock(K, blk.kc, 4);
+  const panels: number[][] = [];
+  for (let jc = 0; jc < N; jc += blk.nc) {
+    const nc = Math.min(blk.nc, N - jc);
+    const row: number[] = [];
+    for (let pc = 0; pc < K; pc += kc) {
+      const depth = Math.min(kc, K - pc);
+      k.packB(b + (pc * sbk + jc * sbn) * 4, sbk * 4, sbn * 4, depth, nc, at);
+      row.push(at);
+      at += align(depth * Math.ceil(nc / nr) * nr * 4);
+    }
+    panels.push(row);
+  }
+  return { K, N, kc, nc: blk.nc, panels };
+}
+
+/**
+ * C [M, N] (=, or += with acc 1) A [M, K] · B for a B packed by packBOnce:
+ * runGemm's loop without its packB. Single thread, scratch `s` (its B
+ * panel is not used).
+ */
+export function runPackedB(
+  k: GemmExports,
+  blk: Blocking,
+  p: PackedB,
+  a: number,
+  sam: number,
+  sak: number,
+  M: number,
+  c: number,
+  ldc: number,
+  acc: number,
+  s: GemmScratch,
+): void {
+  const MC = evenBlock(M, blk.mc, 4);
+  const overwrite = acc ? 0 : 1;
+  for (let jc = 0, bj = 0; jc < p.N; jc += p.nc, bj++) {
+    const nc = Math.min(p.nc, p.N - jc);
+    for (let pc = 0, bp = 0; pc < p.K; pc += p.kc, bp++) {
+      const kc = Math.min(p.kc, p.K - pc);
+      const panel = p.panels[bj]![bp]!;
+      for (let ic = 0; ic < M; ic += MC) {
+        const mc = Math.min(MC, M - ic);
+        k.packA(a + (ic * sam + pc * sak) * 4, sam * 4, sak * 4, mc, kc, s.aPanel);
+        k.macro(
+          mc,
+          nc,
+          kc,
+          s.aPanel,
+          panel,
+          c + (ic * ldc + jc) * 4,
+          ldc * 4,
+          s.tile,
+          pc === 0 ? overwrite : 0,
+        );
+      }
+    }
+  }
+}
+
 /** The size of ⌈n / max⌉ equal blocks covering n, rounded up to a multiple of `unit` (never above max). */
 function evenBlock(n: number, max: number, unit: number): number {
   if (n <= max) return n;

@@ -27,7 +27,7 @@ const INV_SQRT_2PI = 1 / Math.sqrt(2 * Math.PI);
 const GELU_C = 0.044715;
 
 /** Locals the expression helpers work in. */
-interface Regs {
+export interface Regs {
   a: number;
   b: number;
   c: number;
@@ -40,7 +40,7 @@ interface Regs {
  * polynomial (no overflow to inf, no denormal scale); lanes below EXP_MIN
  * then give 0.
  */
-function vexp(c: Code, x: number, r: Regs): void {
+export function vexp(c: Code, x: number, r: Regs): void {
   c.localGet(x)
     .f32x4Const(88)
     .simd(V128.f32x4Min)
@@ -158,7 +158,7 @@ function load(c: Code, base: number, i: number, into: number): void {
   c.localGet(base).localGet(i).op(I32.add).simdMem(V128.load, 0, 4).localSet(into);
 }
 
-function regs(c: Code): Regs {
+export function regs(c: Code): Regs {
   return {
     a: c.local("v128"),
     b: c.local("v128"),
