@@ -1,13 +1,15 @@
 import type { Storage, View } from "../backend.js";
 import { registerFused } from "../fused.js";
 import { dataOf, wrap } from "./storage.js";
-import { simdExpInPlace } from "./wasm/vmath.js";
+import { simdExpInPlace, simdShiftExpRows } from "./wasm/vmath.js";
 
 // Cross entropy of logits x [N, C] against int32 class targets [N] in one
 // pass per direction, without the composite's full log-softmax array:
 // the forward keeps only each row's log-sum-exp, and the backward rebuilds
 // softmax(x) from it and subtracts the one-hot target in the same loop.
-// float32 takes its exponentials on SIMD (vmath's exp); float64 on Math.exp.
+// float32 takes its exponentials on SIMD (vmath's exp), and where the class
+// count is a multiple of 4 the row max, shift and the backward's scaling by
+// g too (simdShiftExpRows, bit for bit the scalar path); float64 on Math.exp.
 // The row loops are top-level functions over plain arguments (not closure
 // captures), so V8 keeps the arrays and bounds in registers.
 
@@ -98,13 +100,21 @@ function crossEntropy(x: View, target: View, ignoreIndex: number): { loss: Stora
   // The maxima are kept in doubles until they become log-sum-exps.
   const maxes = new Float64Array(rows);
   const n = rows * cols;
-  const done =
+  // Whole SIMD rows (cols a multiple of 4): the max and shift in wasm too.
+  const rowsDone =
     f32 &&
-    simdExpInPlace(
-      n,
-      (mem) => shiftRows(mem, xd, xo, rows, cols, maxes, true),
-      (mem) => finishRows(mem, xd, xo, td, to, rows, cols, ignoreIndex, maxes, loss),
-    );
+    simdShiftExpRows(xd.subarray(xo), rows, cols, null, (exps, shifts) => {
+      maxes.set(shifts);
+      finishRows(exps, xd, xo, td, to, rows, cols, ignoreIndex, maxes, loss);
+    });
+  const done =
+    rowsDone ||
+    (f32 &&
+      simdExpInPlace(
+        n,
+        (mem) => shiftRows(mem, xd, xo, rows, cols, maxes, true),
+        (mem) => finishRows(mem, xd, xo, td, to, rows, cols, ignoreIndex, maxes, loss),
+      ));
   if (!done) {
     const exps = new Float64Array(n);
     shiftRows(exps, xd, xo, rows, cols, maxes, true);
@@ -141,6 +151,24 @@ function gradRows(
   }
 }
 
+/** out[r, t_r] −= g[r] over rows already holding g[r]·p; rows with t ignored become 0. */
+function subtractTargets(
+  out: Float32Array,
+  g: Float32Array,
+  td: Int32Array,
+  to: number,
+  rows: number,
+  cols: number,
+  ignoreIndex: number,
+): void {
+  for (let r = 0; r < rows; r++) {
+    const d = r * cols;
+    const t = td[to + r]!;
+    if (t === ignoreIndex) out.fill(0, d, d + cols);
+    else out[d + t] = out[d + t]! - g[r]!;
+  }
+}
+
 /**
  * The logits' gradient [N, C] from the per-row loss gradient g [N] (any
  * stride), the logits, the targets and the forward's log-sum-exps.
@@ -162,13 +190,34 @@ function crossEntropyBackward(
   const gs = grad.strides[0] ?? 1;
   const n = rows * cols;
   const out: Floats = xd instanceof Float32Array ? new Float32Array(n) : new Float64Array(n);
-  const done =
+  // Whole SIMD rows: shift, exp and the scaling by g in wasm; the targets here.
+  const scales = gd instanceof Float32Array ? new Float32Array(rows) : null;
+  if (scales) for (let r = 0; r < rows; r++) scales[r] = gd[grad.offset + r * gs]!;
+  const rowsDone =
     xd instanceof Float32Array &&
-    simdExpInPlace(
-      n,
-      (mem) => shiftRows(mem, xd, x.offset, rows, cols, shift, false),
-      (mem) => gradRows(mem, out, gd, grad.offset, gs, td, target.offset, rows, cols, ignoreIndex),
+    ld instanceof Float32Array &&
+    out instanceof Float32Array &&
+    scales !== null &&
+    simdShiftExpRows(
+      xd.subarray(x.offset),
+      rows,
+      cols,
+      ld.subarray(lse.offset, lse.offset + rows),
+      (scaled) => {
+        out.set(scaled);
+        subtractTargets(out, scales, td, target.offset, rows, cols, ignoreIndex);
+      },
+      scales,
     );
+  const done =
+    rowsDone ||
+    (xd instanceof Float32Array &&
+      simdExpInPlace(
+        n,
+        (mem) => shiftRows(mem, xd, x.offset, rows, cols, shift, false),
+        (mem) =>
+          gradRows(mem, out, gd, grad.offset, gs, td, target.offset, rows, cols, ignoreIndex),
+      ));
   if (!done) {
     const probs = new Float64Array(n);
     shiftRows(probs, xd, x.offset, rows, cols, shift, false);

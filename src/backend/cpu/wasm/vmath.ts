@@ -1,4 +1,4 @@
-import { type Code, I32, ModuleBuilder, V128 } from "./emitter.js";
+import { type Code, F32, I32, ModuleBuilder, V128 } from "./emitter.js";
 import { Scratch, wasmFeatures } from "./runtime.js";
 
 // Float32 GELU and its gradient on WebAssembly SIMD, four lanes at a time,
@@ -25,6 +25,12 @@ const ERFC_POLY = [
 const SQRT_2_OVER_PI = Math.sqrt(2 / Math.PI);
 const INV_SQRT_2PI = 1 / Math.sqrt(2 * Math.PI);
 const GELU_C = 0.044715;
+
+// Opcodes shiftRows needs beyond the emitter's table.
+const F32X4_EXTRACT_LANE = 0x1f;
+const F32_SUB = 0x93;
+const F32_EQ = 0x5b;
+const SELECT = 0x1b;
 
 /** Locals the expression helpers work in. */
 export interface Regs {
@@ -220,6 +226,103 @@ export function vmathModule(): Uint8Array {
       c.simdMem(V128.store, 0, 4);
     });
   });
+  // Rows of a [rows, cols] block shifted in place by one value each (cols a
+  // multiple of 4): with findMax, by the row's maximum (NaN if any entry
+  // is, stored as the row's shift; a non-finite one shifts by 0), else by
+  // the stored shift. Float32 subtraction rounds as the scalar double
+  // subtraction rounded to float32 does, so results match it bit for bit.
+  m.func("shiftRows", ["i32", "i32", "i32", "i32", "i32"], [], (c) => {
+    const [r, j, base] = [c.local("i32"), c.local("i32"), c.local("i32")];
+    const acc = c.local("v128");
+    const sh = c.local("f32");
+    c.localGet(0).localSet(base);
+    c.for(
+      r,
+      () => c.i32Const(0),
+      () => c.localGet(2),
+      1,
+      () => {
+        c.localGet(4).if(
+          () => {
+            c.f32x4Const(Number.NEGATIVE_INFINITY).localSet(acc);
+            c.for(
+              j,
+              () => c.i32Const(0),
+              () => c.localGet(3),
+              16,
+              () => {
+                c.localGet(base).localGet(j).op(I32.add).simdMem(V128.load, 0, 4);
+                c.localGet(acc).simd(V128.f32x4Max).localSet(acc);
+              },
+            );
+            // Fold the four lanes: halves, then neighbours.
+            for (const half of [8, 4]) {
+              c.localGet(acc).localGet(acc).localGet(acc).simd(V128.i8x16Shuffle);
+              for (let b = 0; b < 16; b++) c.op((b + half) % 16);
+              c.simd(V128.f32x4Max).localSet(acc);
+            }
+            c.localGet(1).localGet(r).i32Const(2).op(I32.shl).op(I32.add);
+            c.localGet(acc).simd(F32X4_EXTRACT_LANE).op(0).localTee(sh);
+            c.mem(F32.store, 0, 2);
+            // A non-finite maximum (m − m ≠ 0) shifts by 0.
+            c.localGet(sh).op(...F32.const0);
+            c.localGet(sh)
+              .localGet(sh)
+              .op(F32_SUB)
+              .op(...F32.const0)
+              .op(F32_EQ);
+            c.op(SELECT).localSet(sh);
+          },
+          () => {
+            c.localGet(1).localGet(r).i32Const(2).op(I32.shl).op(I32.add);
+            c.mem(F32.load, 0, 2).localSet(sh);
+          },
+        );
+        c.localGet(sh).simd(V128.f32x4Splat).localSet(acc);
+        c.for(
+          j,
+          () => c.i32Const(0),
+          () => c.localGet(3),
+          16,
+          () => {
+            c.localGet(base).localGet(j).op(I32.add);
+            c.localGet(base).localGet(j).op(I32.add).simdMem(V128.load, 0, 4);
+            c.localGet(acc).simd(V128.f32x4Sub).simdMem(V128.store, 0, 4);
+          },
+        );
+        c.inc(base, () => c.localGet(3));
+      },
+    );
+  });
+  // Rows of a [rows, cols] block scaled in place by one float each (cols a
+  // multiple of 4); float32 products round as double products rounded to float32.
+  m.func("scaleRows", ["i32", "i32", "i32", "i32"], [], (c) => {
+    const [r, j, base] = [c.local("i32"), c.local("i32"), c.local("i32")];
+    const k = c.local("v128");
+    c.localGet(0).localSet(base);
+    c.for(
+      r,
+      () => c.i32Const(0),
+      () => c.localGet(2),
+      1,
+      () => {
+        c.localGet(1).localGet(r).i32Const(2).op(I32.shl).op(I32.add);
+        c.simdMem(V128.load32Splat, 0, 2).localSet(k);
+        c.for(
+          j,
+          () => c.i32Const(0),
+          () => c.localGet(3),
+          16,
+          () => {
+            c.localGet(base).localGet(j).op(I32.add);
+            c.localGet(base).localGet(j).op(I32.add).simdMem(V128.load, 0, 4);
+            c.localGet(k).simd(V128.f32x4Mul).simdMem(V128.store, 0, 4);
+          },
+        );
+        c.inc(base, () => c.localGet(3));
+      },
+    );
+  });
   // Adam/AdamW over p, g, m, v (float32, updated in place): the composed
   // update's order of operations, each rounded to float32 as the composed
   // ops round theirs. Scalars: shrink, sign, l2, beta1, 1−beta1, beta2,
@@ -381,6 +484,8 @@ export function vmathModule(): Uint8Array {
 interface VmathExports {
   adam(p: number, g: number, m: number, v: number, nbytes: number, ...scalars: number[]): void;
   exp(src: number, dst: number, nbytes: number): void;
+  shiftRows(x: number, shift: number, rows: number, rowBytes: number, findMax: number): void;
+  scaleRows(x: number, scales: number, rows: number, rowBytes: number): void;
   gelu(src: number, dst: number, nbytes: number): void;
   geluBackward(g: number, x: number, dst: number, nbytes: number): void;
   geluTanh(src: number, dst: number, nbytes: number): void;
@@ -436,6 +541,42 @@ export function simdExpInPlace(
   fill(view);
   vm.k.exp(0, 0, padded);
   use(view);
+  return true;
+}
+
+/**
+ * exp(x − shift) row by row over scratch memory, for float32 rows [rows,
+ * cols] (cols a multiple of 4): with `shift` null each row's shift is its
+ * maximum (0 where that is not finite); `use` then reads the exponentials
+ * and the shifts used (the maxima, as found) from views valid only during
+ * the call. With `scales`, each row's exponentials are then multiplied
+ * by its scale (the shifts' view then holds the scales). The shift, exp
+ * and scale all run on SIMD; the values match
+ * computing x − shift in doubles and rounding to float32. False (nothing
+ * called) without SIMD, below VMATH_MIN elements, or for other widths.
+ */
+export function simdShiftExpRows(
+  x: Float32Array,
+  rows: number,
+  cols: number,
+  shift: Float32Array | null,
+  use: (exps: Float32Array, shifts: Float32Array) => void,
+  scales: Float32Array | null = null,
+): boolean {
+  const n = rows * cols;
+  const vm = n >= VMATH_MIN && cols % 4 === 0 && x.length >= n ? vmath() : null;
+  if (!vm) return false;
+  vm.scratch.reserve(4 * (n + rows));
+  const mem = vm.scratch.floats;
+  mem.set(x.subarray(0, n), 0);
+  if (shift) mem.set(shift.subarray(0, rows), n);
+  vm.k.shiftRows(0, 4 * n, rows, 4 * cols, shift ? 0 : 1);
+  vm.k.exp(0, 0, 4 * n);
+  if (scales) {
+    mem.set(scales.subarray(0, rows), n);
+    vm.k.scaleRows(0, 4 * n, rows, 4 * cols);
+  }
+  use(mem.subarray(0, n), mem.subarray(n, n + rows));
   return true;
 }
 
