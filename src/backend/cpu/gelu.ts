@@ -1,8 +1,9 @@
 import type { Storage, View } from "../backend.js";
 import { registerFused } from "../fused.js";
 import { type CpuStorage, dataOf, wrap } from "./storage.js";
-import { type Code, I32, ModuleBuilder, V128 } from "./wasm/emitter.js";
+import { type Code, I32, ModuleBuilder, SELECT, V128 } from "./wasm/emitter.js";
 import { Scratch, wasmFeatures } from "./wasm/runtime.js";
+import { EXP_MIN, EXP_POLY, LN2_HI, LN2_LO, LOG2E } from "./wasm/vmath.js";
 
 // Exact (erf) GELU for float32 on WebAssembly SIMD, three kernels: GELU,
 // its gradient, and GELU with a linear layer's bias added first (the
@@ -22,14 +23,6 @@ import { Scratch, wasmFeatures } from "./wasm/runtime.js";
 // backward 1.6–2.2 ms, against 3.3–3.9 and 4.3–4.6 ms for vmath's kernels
 // (erfc · exp form, float→int exponent).
 
-const LOG2E = Math.LOG2E;
-/** exp below this underflows to 0 (2⁻¹²⁶ ≈ e^−87.34). */
-const EXP_MIN = -87.3;
-const LN2_HI = 0.693359375;
-const LN2_LO = -2.1219444e-4;
-const EXP_POLY = [
-  1.98756915e-4, 1.39819995e-3, 8.33345191e-3, 4.16657959e-2, 1.66666655e-1, 5.00000012e-1,
-];
 /** 2²³ + 127: n + this, read as bits, has n + 127 in its low mantissa bits. */
 const EXP_MAGIC = 8388608 + 127;
 /** erf(z) ≈ z·P(z²)/Q(z²); coefficients lowest first. */
@@ -50,12 +43,6 @@ const ERF_CLAMP = 3.92;
 const ERF_SCALE = 1 + 2 ** -22;
 const INV_SQRT_2PI = 1 / Math.sqrt(2 * Math.PI);
 
-// SIMD opcodes this file needs beyond the emitter's table.
-const F32X4_GE = 0x46;
-const F32X4_PMIN = 0xea;
-const F32X4_PMAX = 0xeb;
-const V128_AND = 0x4e;
-
 /** Pushes the polynomial Σ coef[k]·u^k of local u (Horner). */
 function horner(c: Code, u: number, coef: number[]): void {
   c.f32x4Const(coef[coef.length - 1]!);
@@ -67,7 +54,7 @@ function horner(c: Code, u: number, coef: number[]): void {
 /** Pushes exp(local x) for x ≤ 0 (or NaN); x below EXP_MIN gives 0. Uses locals a, b. */
 function vexpNeg(c: Code, x: number, a: number, b: number): void {
   // n = round(x·log₂e) on the clamped x, r = x − n·ln 2 in two parts
-  c.localGet(x).f32x4Const(EXP_MIN).simd(F32X4_PMAX).localTee(a);
+  c.localGet(x).f32x4Const(EXP_MIN).simd(V128.f32x4Pmax).localTee(a);
   c.f32x4Const(LOG2E).simd(V128.f32x4Mul).simd(V128.f32x4Nearest).localSet(b);
   c.localGet(a).localGet(b).f32x4Const(LN2_HI).simd(V128.f32x4Mul).simd(V128.f32x4Sub);
   c.localGet(b).f32x4Const(LN2_LO).simd(V128.f32x4Mul).simd(V128.f32x4Sub).localSet(a);
@@ -77,13 +64,17 @@ function vexpNeg(c: Code, x: number, a: number, b: number): void {
   c.localGet(a).simd(V128.f32x4Add).f32x4Const(1).simd(V128.f32x4Add);
   c.localGet(b).f32x4Const(EXP_MAGIC).simd(V128.f32x4Add).i32Const(23).simd(V128.i32x4Shl);
   c.simd(V128.f32x4Mul);
-  c.localGet(x).f32x4Const(EXP_MIN).simd(F32X4_GE).simd(V128_AND);
+  c.localGet(x).f32x4Const(EXP_MIN).simd(V128.f32x4Ge).simd(V128.v128And);
 }
 
 /** Sets local `out` to Φ(x) = ½(1 + erf(x/√2)) for local x, erf clamped to [−1, 1]. Uses locals z, u. */
 function vcdf(c: Code, x: number, out: number, z: number, u: number): void {
   c.localGet(x).f32x4Const(Math.SQRT1_2).simd(V128.f32x4Mul);
-  c.f32x4Const(ERF_CLAMP).simd(F32X4_PMIN).f32x4Const(-ERF_CLAMP).simd(F32X4_PMAX).localTee(z);
+  c.f32x4Const(ERF_CLAMP)
+    .simd(V128.f32x4Pmin)
+    .f32x4Const(-ERF_CLAMP)
+    .simd(V128.f32x4Pmax)
+    .localTee(z);
   c.localGet(z).simd(V128.f32x4Mul).localSet(u);
   c.localGet(z);
   horner(
@@ -93,7 +84,7 @@ function vcdf(c: Code, x: number, out: number, z: number, u: number): void {
   );
   c.simd(V128.f32x4Mul);
   horner(c, u, ERF_Q);
-  c.simd(V128.f32x4Div).f32x4Const(1).simd(F32X4_PMIN).f32x4Const(-1).simd(F32X4_PMAX);
+  c.simd(V128.f32x4Div).f32x4Const(1).simd(V128.f32x4Pmin).f32x4Const(-1).simd(V128.f32x4Pmax);
   c.f32x4Const(0.5).simd(V128.f32x4Mul).f32x4Const(0.5).simd(V128.f32x4Add).localSet(out);
 }
 
@@ -162,7 +153,7 @@ function geluModule(): Uint8Array {
       at(c, 2, i).localGet(x).localGet(p).simd(V128.f32x4Mul).simdMem(V128.store, 0, 4);
       // b = b + 16 === rowBytes ? 0 : b + 16
       c.localGet(b).i32Const(16).op(I32.add).localTee(b).i32Const(0);
-      c.localGet(b).localGet(4).op(I32.ne).op(0x1b /* select */).localSet(b);
+      c.localGet(b).localGet(4).op(I32.ne).op(SELECT).localSet(b);
     });
   });
   return m.bytes({ pages: 1 });

@@ -29,7 +29,9 @@ export const I32 = {
   add: 0x6a,
   sub: 0x6b,
   mul: 0x6c,
+  and: 0x71,
   shl: 0x74,
+  shrU: 0x76,
   load: 0x28,
   store: 0x36,
 } as const;
@@ -38,9 +40,18 @@ export const F32 = {
   const0: [0x43, 0, 0, 0, 0],
   load: 0x2a,
   store: 0x38,
+  eq: 0x5b,
   add: 0x92,
+  sub: 0x93,
   mul: 0x94,
 } as const;
+
+export const F64 = {
+  promoteF32: 0xbb,
+} as const;
+
+/** select: the first of two values if the i32 on top is non-zero, else the second. */
+export const SELECT = 0x1b;
 
 /** SIMD opcodes (after the 0xfd prefix). */
 export const V128 = {
@@ -77,6 +88,21 @@ export const V128 = {
   v128Or: 0x50,
   v128AnyTrue: 0x53,
   f32x4Pmax: 0xeb,
+  // For the row kernels (rows.ts), GELU (gelu.ts) and cross-entropy's row shift (vmath.ts).
+  f64x2Splat: 0x14,
+  f32x4ExtractLane: 0x1f,
+  f32x4Le: 0x45,
+  f32x4Ge: 0x46,
+  v128Andnot: 0x4f,
+  f32x4DemoteF64x2Zero: 0x5e,
+  f64x2PromoteLowF32x4: 0x5f,
+  f32x4Pmin: 0xea,
+  f64x2Sqrt: 0xef,
+  f64x2Add: 0xf0,
+  f64x2Sub: 0xf1,
+  f64x2Mul: 0xf2,
+  f64x2Div: 0xf3,
+  f64x2ConvertLowI32x4S: 0xfe,
 } as const;
 
 function uleb(out: number[], v: number): void {

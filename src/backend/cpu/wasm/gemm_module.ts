@@ -288,7 +288,7 @@ function emitPackB(c: Code, cfg: GemmConfig): void {
         .localGet(sbn)
         .i32Const(4)
         .op(I32.eq)
-        .op(0x71) // i32.and
+        .op(I32.and)
         .if(
           () => {
             // Row-major B: each sliver row is NR contiguous floats.
@@ -318,7 +318,7 @@ function emitPackB(c: Code, cfg: GemmConfig): void {
               .localGet(sbk)
               .i32Const(4)
               .op(I32.eq)
-              .op(0x71) // i32.and
+              .op(I32.and)
               .if(
                 () => emitPackBTransposed(c, cfg, { b, sbn, kc, dst, j0, k, p }),
                 () => emitPackBStrided(c, cfg, { b, sbk, sbn, kc, dst, j0, w, k, jj }),
@@ -387,7 +387,7 @@ function emitPackBTransposed(
 
 /** i8x16.shuffle picking four f32 lanes from the two operands (lanes 0–3 the first, 4–7 the second). */
 function shuffle(c: Code, lanes: [number, number, number, number]): Code {
-  c.simd(0x0d);
+  c.simd(V128.i8x16Shuffle);
   for (const lane of lanes) for (let byte = 0; byte < 4; byte++) c.op(lane * 4 + byte);
   return c;
 }
@@ -531,7 +531,7 @@ function emitMacro(c: Code, { mr, nv, fma }: GemmConfig): void {
             .localGet(w)
             .i32Const(nr)
             .op(I32.eq)
-            .op(0x71)
+            .op(I32.and)
             .if(
               () => {
                 // The first depth block writes C; later ones add to it.

@@ -1,4 +1,4 @@
-import { type Code, I32, ModuleBuilder, V128 } from "./emitter.js";
+import { type Code, F32, F64, I32, ModuleBuilder, V128 } from "./emitter.js";
 import { Scratch, wasmFeatures } from "./runtime.js";
 
 // Memory-bound float32 kernels on WebAssembly SIMD, four lanes at a time:
@@ -13,33 +13,6 @@ import { Scratch, wasmFeatures } from "./runtime.js";
 // rows and many rows lose no more than the scalar double loops did; the
 // elementwise parts are float32, rounded op by op as the composite rounds.
 
-// SIMD opcodes beyond the emitter's table.
-const OP = {
-  i8x16Shuffle: 0x0d,
-  i32x4Splat: 0x11,
-  f64x2Splat: 0x14,
-  f32x4ExtractLane: 0x1f,
-  f32x4Ne: 0x42,
-  f32x4Gt: 0x44,
-  f32x4Le: 0x45,
-  v128And: 0x4e,
-  v128Andnot: 0x4f,
-  v128Or: 0x50,
-  f32x4DemoteF64x2Zero: 0x5e,
-  f64x2PromoteLowF32x4: 0x5f,
-  f64x2Sqrt: 0xef,
-  f64x2Add: 0xf0,
-  f64x2Sub: 0xf1,
-  f64x2Mul: 0xf2,
-  f64x2Div: 0xf3,
-  f64x2ConvertLowI32x4S: 0xfe,
-} as const;
-// Scalar opcodes beyond the emitter's table.
-const F32_LOAD = 0x2a;
-const F32_STORE = 0x38;
-const I32_SHR_U = 0x76;
-const F64_PROMOTE_F32 = 0xbb;
-
 /** Pushes the address param/local `p` + local `i`. */
 function at(c: Code, p: number, i: number): Code {
   return c.localGet(p).localGet(i).op(I32.add);
@@ -47,27 +20,27 @@ function at(c: Code, p: number, i: number): Code {
 
 /** Pushes local v with its high two float32 lanes moved down (into the low half). */
 function highHalf(c: Code, v: number): Code {
-  c.localGet(v).localGet(v).simd(OP.i8x16Shuffle);
+  c.localGet(v).localGet(v).simd(V128.i8x16Shuffle);
   c.op(8, 9, 10, 11, 12, 13, 14, 15, 8, 9, 10, 11, 12, 13, 14, 15);
   return c;
 }
 
 /** Local acc (f64x2) += the four float32 lanes of local v, widened. */
 function accumulate(c: Code, acc: number, v: number): void {
-  c.localGet(acc).localGet(v).simd(OP.f64x2PromoteLowF32x4).simd(OP.f64x2Add);
-  highHalf(c, v).simd(OP.f64x2PromoteLowF32x4).simd(OP.f64x2Add).localSet(acc);
+  c.localGet(acc).localGet(v).simd(V128.f64x2PromoteLowF32x4).simd(V128.f64x2Add);
+  highHalf(c, v).simd(V128.f64x2PromoteLowF32x4).simd(V128.f64x2Add).localSet(acc);
 }
 
 /** Pushes local acc's two f64 lanes summed, in both lanes. */
 function laneSum(c: Code, acc: number): Code {
-  c.localGet(acc).localGet(acc).localGet(acc).simd(OP.i8x16Shuffle);
+  c.localGet(acc).localGet(acc).localGet(acc).simd(V128.i8x16Shuffle);
   c.op(8, 9, 10, 11, 12, 13, 14, 15, 0, 1, 2, 3, 4, 5, 6, 7);
-  return c.simd(OP.f64x2Add);
+  return c.simd(V128.f64x2Add);
 }
 
 /** The f64x2 on the stack as a float32 in all four lanes. */
 function splat32(c: Code): Code {
-  return c.simd(OP.f32x4DemoteF64x2Zero).simd(OP.f32x4ExtractLane).op(0).simd(V128.f32x4Splat);
+  return c.simd(V128.f32x4DemoteF64x2Zero).simd(V128.f32x4ExtractLane).op(0).simd(V128.f32x4Splat);
 }
 
 function f64x2Const(c: Code, v: number): Code {
@@ -112,9 +85,9 @@ export function rowsModule(): Uint8Array {
     vectors(c, 2, (j) => {
       at(c, 1, j);
       at(c, 0, j).simdMem(V128.load, 0, 4).localTee(v);
-      c.localGet(v).f32x4Zero().simd(OP.f32x4Gt);
-      c.localGet(v).localGet(v).simd(OP.f32x4Ne).simd(OP.v128Or);
-      c.simd(OP.v128And).simdMem(V128.store, 0, 4);
+      c.localGet(v).f32x4Zero().simd(V128.f32x4Gt);
+      c.localGet(v).localGet(v).simd(V128.f32x4Ne).simd(V128.v128Or);
+      c.simd(V128.v128And).simdMem(V128.store, 0, 4);
     });
   });
   // reluBackward(g, y, out, nbytes): y <= 0 ? 0 : g (PyTorch's threshold_backward; NaN y passes g).
@@ -122,8 +95,8 @@ export function rowsModule(): Uint8Array {
     vectors(c, 3, (j) => {
       at(c, 2, j);
       at(c, 0, j).simdMem(V128.load, 0, 4);
-      at(c, 1, j).simdMem(V128.load, 0, 4).f32x4Zero().simd(OP.f32x4Le);
-      c.simd(OP.v128Andnot).simdMem(V128.store, 0, 4);
+      at(c, 1, j).simdMem(V128.load, 0, 4).f32x4Zero().simd(V128.f32x4Le);
+      c.simd(V128.v128Andnot).simdMem(V128.store, 0, 4);
     });
   });
   // layerNorm(x, w, b, y, mean, rstd, rows, rowBytes, eps): w and b always given (ones, zeros).
@@ -135,9 +108,9 @@ export function rowsModule(): Uint8Array {
     const [v, acc, mu, rs, muf, rsf, cols, eps64] = Array.from({ length: 8 }, () =>
       c.local("v128"),
     ) as [number, number, number, number, number, number, number, number];
-    c.localGet(rowBytes).i32Const(2).op(I32_SHR_U).simd(OP.i32x4Splat);
-    c.simd(OP.f64x2ConvertLowI32x4S).localSet(cols);
-    c.localGet(eps).op(F64_PROMOTE_F32).simd(OP.f64x2Splat).localSet(eps64);
+    c.localGet(rowBytes).i32Const(2).op(I32.shrU).simd(V128.i32x4Splat);
+    c.simd(V128.f64x2ConvertLowI32x4S).localSet(cols);
+    c.localGet(eps).op(F64.promoteF32).simd(V128.f64x2Splat).localSet(eps64);
     rowLoop(c, rows, rowBytes, off, (r) => {
       c.localGet(x).localGet(off).op(I32.add).localSet(p);
       c.f32x4Zero().localSet(acc);
@@ -145,28 +118,32 @@ export function rowsModule(): Uint8Array {
         at(c, p, j).simdMem(V128.load, 0, 4).localSet(v);
         accumulate(c, acc, v);
       });
-      laneSum(c, acc).localGet(cols).simd(OP.f64x2Div).localSet(mu);
+      laneSum(c, acc).localGet(cols).simd(V128.f64x2Div).localSet(mu);
       // Two passes, as the composite: squared deviations from the mean, in f64.
       c.f32x4Zero().localSet(acc);
       vectors(c, rowBytes, (j) => {
         at(c, p, j).simdMem(V128.load, 0, 4).localSet(v);
         c.localGet(acc);
-        c.localGet(v).simd(OP.f64x2PromoteLowF32x4).localGet(mu).simd(OP.f64x2Sub).localTee(rs);
-        c.localGet(rs).simd(OP.f64x2Mul).simd(OP.f64x2Add);
-        highHalf(c, v).simd(OP.f64x2PromoteLowF32x4).localGet(mu).simd(OP.f64x2Sub).localTee(rs);
-        c.localGet(rs).simd(OP.f64x2Mul).simd(OP.f64x2Add).localSet(acc);
+        c.localGet(v).simd(V128.f64x2PromoteLowF32x4).localGet(mu).simd(V128.f64x2Sub).localTee(rs);
+        c.localGet(rs).simd(V128.f64x2Mul).simd(V128.f64x2Add);
+        highHalf(c, v)
+          .simd(V128.f64x2PromoteLowF32x4)
+          .localGet(mu)
+          .simd(V128.f64x2Sub)
+          .localTee(rs);
+        c.localGet(rs).simd(V128.f64x2Mul).simd(V128.f64x2Add).localSet(acc);
       });
       f64x2Const(c, 1);
-      laneSum(c, acc).localGet(cols).simd(OP.f64x2Div).localGet(eps64).simd(OP.f64x2Add);
-      c.simd(OP.f64x2Sqrt).simd(OP.f64x2Div).localSet(rs);
+      laneSum(c, acc).localGet(cols).simd(V128.f64x2Div).localGet(eps64).simd(V128.f64x2Add);
+      c.simd(V128.f64x2Sqrt).simd(V128.f64x2Div).localSet(rs);
       c.localGet(mu);
       splat32(c).localSet(muf);
       c.localGet(rs);
       splat32(c).localSet(rsf);
       // mean[r], rstd[r] as float32
       c.localGet(r).i32Const(2).op(I32.shl).localSet(q);
-      at(c, mean, q).localGet(muf).simd(OP.f32x4ExtractLane).op(0).mem(F32_STORE, 0, 2);
-      at(c, rstd, q).localGet(rsf).simd(OP.f32x4ExtractLane).op(0).mem(F32_STORE, 0, 2);
+      at(c, mean, q).localGet(muf).simd(V128.f32x4ExtractLane).op(0).mem(F32.store, 0, 2);
+      at(c, rstd, q).localGet(rsf).simd(V128.f32x4ExtractLane).op(0).mem(F32.store, 0, 2);
       c.localGet(y).localGet(off).op(I32.add).localSet(q);
       vectors(c, rowBytes, (j) => {
         at(c, q, j);
@@ -205,8 +182,8 @@ export function rowsModule(): Uint8Array {
         number,
         number,
       ];
-      c.localGet(rowBytes).i32Const(2).op(I32_SHR_U).simd(OP.i32x4Splat);
-      c.simd(OP.f64x2ConvertLowI32x4S).localSet(cols);
+      c.localGet(rowBytes).i32Const(2).op(I32.shrU).simd(V128.i32x4Splat);
+      c.simd(V128.f64x2ConvertLowI32x4S).localSet(cols);
       /** Loads x̂ = (x − μ)·r and ĝ = g·w at byte j of the row (and g into gv). */
       const load = (j: number) => {
         at(c, g, off).localGet(j).op(I32.add).simdMem(V128.load, 0, 4).localTee(gv);
@@ -218,17 +195,17 @@ export function rowsModule(): Uint8Array {
       const addWide = (base: number, j: number, v: number) => {
         c.localGet(j).i32Const(1).op(I32.shl).localGet(base).op(I32.add).localSet(q);
         c.localGet(q);
-        c.localGet(q).simdMem(V128.load, 0, 4).localGet(v).simd(OP.f64x2PromoteLowF32x4);
-        c.simd(OP.f64x2Add).simdMem(V128.store, 0, 4);
+        c.localGet(q).simdMem(V128.load, 0, 4).localGet(v).simd(V128.f64x2PromoteLowF32x4);
+        c.simd(V128.f64x2Add).simdMem(V128.store, 0, 4);
         c.localGet(q);
         c.localGet(q).simdMem(V128.load, 16, 4);
-        highHalf(c, v).simd(OP.f64x2PromoteLowF32x4);
-        c.simd(OP.f64x2Add).simdMem(V128.store, 16, 4);
+        highHalf(c, v).simd(V128.f64x2PromoteLowF32x4);
+        c.simd(V128.f64x2Add).simdMem(V128.store, 16, 4);
       };
       rowLoop(c, rows, rowBytes, off, (r) => {
         c.localGet(r).i32Const(2).op(I32.shl).localSet(q);
-        at(c, mean, q).mem(F32_LOAD, 0, 2).simd(V128.f32x4Splat).localSet(muf);
-        at(c, rstd, q).mem(F32_LOAD, 0, 2).simd(V128.f32x4Splat).localSet(rsf);
+        at(c, mean, q).mem(F32.load, 0, 2).simd(V128.f32x4Splat).localSet(muf);
+        at(c, rstd, q).mem(F32.load, 0, 2).simd(V128.f32x4Splat).localSet(rsf);
         c.f32x4Zero().localSet(accG);
         c.f32x4Zero().localSet(accGX);
         vectors(c, rowBytes, (j) => {
@@ -242,9 +219,9 @@ export function rowsModule(): Uint8Array {
             addWide(gb, j, gv);
           });
         });
-        laneSum(c, accG).localGet(cols).simd(OP.f64x2Div);
+        laneSum(c, accG).localGet(cols).simd(V128.f64x2Div);
         splat32(c).localSet(mG);
-        laneSum(c, accGX).localGet(cols).simd(OP.f64x2Div);
+        laneSum(c, accGX).localGet(cols).simd(V128.f64x2Div);
         splat32(c).localSet(mGX);
         // dx = r·(ĝ − mean(ĝ) − x̂·mean(ĝ·x̂))
         vectors(c, rowBytes, (j) => {

@@ -1,4 +1,4 @@
-import { type Code, F32, I32, ModuleBuilder, V128 } from "./emitter.js";
+import { type Code, F32, I32, ModuleBuilder, SELECT, V128 } from "./emitter.js";
 import { Scratch, wasmFeatures } from "./runtime.js";
 
 // Float32 GELU and its gradient on WebAssembly SIMD, four lanes at a time,
@@ -9,13 +9,13 @@ import { Scratch, wasmFeatures } from "./runtime.js";
 // Numerical Recipes' erfc fit (fractional error < 1.2e-7) on |x|, so no
 // branch per lane is needed.
 
-const LOG2E = Math.LOG2E;
+export const LOG2E = Math.LOG2E;
 /** The smallest input whose exp is a normal float32 (2⁻¹²⁶ ≈ e^−87.34). */
-const EXP_MIN = -87.3;
+export const EXP_MIN = -87.3;
 // ln 2 split in two, so r = x − n·ln 2 keeps its low bits.
-const LN2_HI = 0.693359375;
-const LN2_LO = -2.1219444e-4;
-const EXP_POLY = [
+export const LN2_HI = 0.693359375;
+export const LN2_LO = -2.1219444e-4;
+export const EXP_POLY = [
   1.98756915e-4, 1.39819995e-3, 8.33345191e-3, 4.16657959e-2, 1.66666655e-1, 5.00000012e-1,
 ];
 const ERFC_POLY = [
@@ -25,12 +25,6 @@ const ERFC_POLY = [
 const SQRT_2_OVER_PI = Math.sqrt(2 / Math.PI);
 const INV_SQRT_2PI = 1 / Math.sqrt(2 * Math.PI);
 const GELU_C = 0.044715;
-
-// Opcodes shiftRows needs beyond the emitter's table.
-const F32X4_EXTRACT_LANE = 0x1f;
-const F32_SUB = 0x93;
-const F32_EQ = 0x5b;
-const SELECT = 0x1b;
 
 /** Locals the expression helpers work in. */
 export interface Regs {
@@ -262,15 +256,15 @@ export function vmathModule(): Uint8Array {
               c.simd(V128.f32x4Max).localSet(acc);
             }
             c.localGet(1).localGet(r).i32Const(2).op(I32.shl).op(I32.add);
-            c.localGet(acc).simd(F32X4_EXTRACT_LANE).op(0).localTee(sh);
+            c.localGet(acc).simd(V128.f32x4ExtractLane).op(0).localTee(sh);
             c.mem(F32.store, 0, 2);
             // A non-finite maximum (m − m ≠ 0) shifts by 0.
             c.localGet(sh).op(...F32.const0);
             c.localGet(sh)
               .localGet(sh)
-              .op(F32_SUB)
+              .op(F32.sub)
               .op(...F32.const0)
-              .op(F32_EQ);
+              .op(F32.eq);
             c.op(SELECT).localSet(sh);
           },
           () => {
