@@ -86,9 +86,16 @@ export class Module {
     return (this.forward as (...a: unknown[]) => unknown)(...args) as ReturnType<this["forward"]>;
   }
 
+  /**
+   * Whether forward runs any hooks: a layer that bypasses a submodule's
+   * forward for a fused path must not skip them.
+   */
+  hasForwardHooks(): boolean {
+    return this._forwardPreHooks.size > 0 || this._forwardHooks.size > 0;
+  }
+
   private callForward(inner: (...a: unknown[]) => unknown, args: unknown[]): unknown {
-    if (this._forwardPreHooks.size === 0 && this._forwardHooks.size === 0)
-      return inner.apply(this, args);
+    if (!this.hasForwardHooks()) return inner.apply(this, args);
     let input = args;
     for (const hook of [...this._forwardPreHooks.values()]) {
       const r = hook(this, input);

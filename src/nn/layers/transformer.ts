@@ -35,15 +35,6 @@ function activationFn(a: TransformerActivation): (x: Tensor) => Tensor {
   throw new ArgumentError(`Transformer: activation should be relu/gelu, not ${String(a)}`);
 }
 
-/** Whether a module runs forward hooks (Module keeps them in hidden own fields). */
-function hasHooks(m: Module): boolean {
-  const h = m as unknown as {
-    _forwardHooks?: Map<number, unknown>;
-    _forwardPreHooks?: Map<number, unknown>;
-  };
-  return (h._forwardHooks?.size ?? 0) > 0 || (h._forwardPreHooks?.size ?? 0) > 0;
-}
-
 /**
  * The feed-forward block's first half, act(linear1(x)). GELU after a
  * plain Linear (no subclass, no hooks to run) goes through linearGelu,
@@ -52,7 +43,7 @@ function hasHooks(m: Module): boolean {
 function firstHalf(linear1: Linear, gelu: boolean, act: (x: Tensor) => Tensor, x: Tensor): Tensor {
   // (A wrong input width goes to linear1.forward, for Linear's own error.)
   const fits = x.ndim > 0 && x.shape[x.ndim - 1] === linear1.inFeatures;
-  if (gelu && fits && linear1.constructor === Linear && !hasHooks(linear1)) {
+  if (gelu && fits && linear1.constructor === Linear && !linear1.hasForwardHooks()) {
     return linearGelu(x, linear1.weight, linear1.bias);
   }
   return act(linear1.forward(x));
