@@ -42,6 +42,10 @@ export interface EpochStats {
   seconds: number;
 }
 
+/** Fashion-MNIST's training mean and std (torchvision's Normalize((0.2860,), (0.3530,))). */
+export const FASHION_MNIST_MEAN = 0.286;
+export const FASHION_MNIST_STD = 0.353;
+
 /** Test accuracy in batches, without gradients. */
 export function evaluate(
   model: fl.nn.Module,
@@ -78,9 +82,9 @@ export function trainLeNet(
 ): { model: LeNet5; history: EpochStats[] } {
   const log = opts.log ?? console.log;
   fl.manualSeed(opts.seed ?? 0);
-  // Standardize with Fashion-MNIST's training mean and std (torchvision's
-  // Normalize((0.2860,), (0.3530,))): it lifts 8-epoch accuracy by about a point.
-  const standardize = (x: fl.Tensor) => (opts.normalize === false ? x : x.sub(0.286).div(0.353));
+  // Standardizing lifts 8-epoch accuracy by about a point.
+  const standardize = (x: fl.Tensor) =>
+    opts.normalize === false ? x : x.sub(FASHION_MNIST_MEAN).div(FASHION_MNIST_STD);
   const rawTrain = fl.data.loadFashionMnist({ train: true });
   const rawTest = fl.data.loadFashionMnist({ train: false });
   const train = { images: standardize(rawTrain.images), labels: rawTrain.labels };

@@ -12,6 +12,7 @@
 //   node --import tsx examples/resnet.ts [epochs] [trainLimit]
 import { pathToFileURL } from "node:url";
 import * as fl from "../src/index.js";
+import { evaluate, FASHION_MNIST_MEAN as MEAN, FASHION_MNIST_STD as STD } from "./lenet.js";
 
 const { nn, optim } = fl;
 const F = nn.functional;
@@ -94,10 +95,6 @@ export class SmallResNet extends nn.Module {
   }
 }
 
-/** Fashion-MNIST's training mean and std (torchvision's Normalize((0.2860,), (0.3530,))). */
-const MEAN = 0.286;
-const STD = 0.353;
-
 /**
  * The training-time augmentation: random 28×28 crops of the image padded by
  * 2 (with the background, before standardizing), flips, then standardizing.
@@ -108,23 +105,6 @@ export function augmentation(): fl.data.transforms.Compose {
     new T.RandomHorizontalFlip(),
     new T.Normalize([MEAN], [STD]),
   ]);
-}
-
-function accuracy(model: fl.nn.Module, images: fl.Tensor, labels: fl.Tensor): number {
-  model.eval();
-  let correct = 0;
-  fl.noGrad(() => {
-    for (let i = 0; i < images.shape[0]!; i += 500) {
-      const n = Math.min(500, images.shape[0]! - i);
-      correct += (model.forward(images.narrow(0, i, n)) as fl.Tensor)
-        .argmax(1)
-        .eq(labels.narrow(0, i, n))
-        .sum()
-        .itemSync() as number;
-    }
-  });
-  model.train();
-  return correct / images.shape[0]!;
 }
 
 /** Trains SmallResNet with augmentation (Adam, cosine-annealed from lr, batch 128). */
@@ -171,7 +151,7 @@ export function trainResNet(
       batches++;
     }
     const seconds = (performance.now() - t0) / 1000;
-    const testAcc = accuracy(model, test.images, test.labels);
+    const testAcc = evaluate(model, test.images, test.labels, 500);
     history.push({ epoch, trainLoss: total / batches, testAcc, seconds });
     log(
       `epoch ${epoch}: train loss ${(total / batches).toFixed(4)}, test accuracy ${(testAcc * 100).toFixed(2)}%, ${seconds.toFixed(1)} s`,
