@@ -6,7 +6,6 @@
 flint draws the same random numbers as PyTorch for the same seed (initialization and shuffling),
 so the runs start from the same weights and see the same batches.
 """
-import gzip
 import os
 import sys
 import time
@@ -20,26 +19,14 @@ if "--threads" in args:
 for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ[var] = str(threads)
 
-import numpy as np  # noqa: E402
 import torch  # noqa: E402
 import torch.nn as nn  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
 
+sys.path.insert(0, os.path.dirname(__file__))
+from fashion_mnist_torch import load  # noqa: E402
+
 torch.set_num_threads(threads)
-ROOT = "/usr/share/datasets/fashion-mnist"
-# Fashion-MNIST's training mean and std (torchvision's Normalize((0.2860,), (0.3530,))).
-MEAN, STD = 0.286, 0.353
-
-
-def idx(name):
-    for path in (f"{ROOT}/{name}.gz", f"{ROOT}/{name}"):
-        if os.path.exists(path):
-            with (gzip.open if path.endswith(".gz") else open)(path, "rb") as f:
-                data = f.read()
-            ndim = data[3]
-            dims = [int.from_bytes(data[4 + 4 * i:8 + 4 * i], "big") for i in range(ndim)]
-            return np.frombuffer(data, dtype=np.uint8, offset=4 + 4 * ndim).reshape(dims)
-    raise SystemExit(f"Fashion-MNIST not found in {ROOT} (apt-get install dataset-fashion-mnist)")
 
 
 class LeNet5(nn.Module):
@@ -61,10 +48,7 @@ class LeNet5(nn.Module):
 def main():
     epochs = int(args[0]) if args else 8
     torch.manual_seed(0)
-    x_train = (torch.tensor(idx("train-images-idx3-ubyte"), dtype=torch.float32).unsqueeze(1) / 255 - MEAN) / STD
-    y_train = torch.tensor(idx("train-labels-idx1-ubyte"), dtype=torch.long)
-    x_test = (torch.tensor(idx("t10k-images-idx3-ubyte"), dtype=torch.float32).unsqueeze(1) / 255 - MEAN) / STD
-    y_test = torch.tensor(idx("t10k-labels-idx1-ubyte"), dtype=torch.long)
+    x_train, y_train, x_test, y_test = load()
     loader = torch.utils.data.DataLoader(
         torch.utils.data.TensorDataset(x_train, y_train), batch_size=128, shuffle=True)
     model = LeNet5()

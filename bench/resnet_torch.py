@@ -39,7 +39,7 @@ import torch.nn as nn  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
 
 sys.path.insert(0, os.path.dirname(__file__))
-from lenet_torch_data import load  # noqa: E402
+from fashion_mnist_torch import load  # noqa: E402
 
 torch.set_num_threads(threads)
 
