@@ -1,5 +1,5 @@
 import { CpuStorage } from "../backend/cpu/storage.js";
-import { type AdamMoments, adamMoments, simdAdam } from "../backend/cpu/wasm/vmath.js";
+import { type AdamMoments, adamMoments, simdAdam } from "../backend/cpu/wasm/adam.js";
 import type { TypedArray } from "../dtype.js";
 import { Tensor } from "../tensor/tensor.js";
 
