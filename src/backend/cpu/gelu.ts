@@ -1,7 +1,15 @@
 import type { Storage, View } from "../backend.js";
 import { registerFused } from "../fused.js";
 import { type CpuStorage, dataOf, wrap } from "./storage.js";
-import { type Code, I32, ModuleBuilder, SELECT, V128 } from "./wasm/emitter.js";
+import {
+  addressOf,
+  type Code,
+  forVectors,
+  I32,
+  ModuleBuilder,
+  SELECT,
+  V128,
+} from "./wasm/emitter.js";
 import { Scratch, wasmFeatures } from "./wasm/runtime.js";
 import { EXP_MIN, EXP_POLY, LN2_HI, LN2_LO, LOG2E } from "./wasm/vmath.js";
 
@@ -88,32 +96,15 @@ function vcdf(c: Code, x: number, out: number, z: number, u: number): void {
   c.f32x4Const(0.5).simd(V128.f32x4Mul).f32x4Const(0.5).simd(V128.f32x4Add).localSet(out);
 }
 
-/** Pushes the address param `p` + local i. */
-function at(c: Code, p: number, i: number): Code {
-  return c.localGet(p).localGet(i).op(I32.add);
-}
-
-/** for (i = 0; i < nbytes; i += 16) body(i), nbytes in param `n`. */
-function lanes(c: Code, n: number, body: (i: number) => void): void {
-  const i = c.local("i32");
-  c.for(
-    i,
-    () => c.i32Const(0),
-    () => c.localGet(n),
-    16,
-    () => body(i),
-  );
-}
-
 /** The module: gelu(x, out, nbytes), geluBackward(g, x, out, nbytes), geluBias(x, bias, out, nbytes, rowBytes). */
 function geluModule(): Uint8Array {
   const m = new ModuleBuilder();
   m.func("gelu", ["i32", "i32", "i32"], [], (c) => {
     const [x, p, z, u] = [c.local("v128"), c.local("v128"), c.local("v128"), c.local("v128")];
-    lanes(c, 2, (i) => {
-      at(c, 0, i).simdMem(V128.load, 0, 4).localSet(x);
+    forVectors(c, 2, (i) => {
+      addressOf(c, 0, i).simdMem(V128.load, 0, 4).localSet(x);
       vcdf(c, x, p, z, u);
-      at(c, 1, i).localGet(x).localGet(p).simd(V128.f32x4Mul).simdMem(V128.store, 0, 4);
+      addressOf(c, 1, i).localGet(x).localGet(p).simd(V128.f32x4Mul).simdMem(V128.store, 0, 4);
     });
   });
   m.func("geluBackward", ["i32", "i32", "i32", "i32"], [], (c) => {
@@ -124,8 +115,8 @@ function geluModule(): Uint8Array {
       c.local("v128"),
       c.local("v128"),
     ];
-    lanes(c, 3, (i) => {
-      at(c, 1, i).simdMem(V128.load, 0, 4).localSet(x);
+    forVectors(c, 3, (i) => {
+      addressOf(c, 1, i).simdMem(V128.load, 0, 4).localSet(x);
       vcdf(c, x, p, z, u);
       // φ(x) = e^{−x²/2}/√(2π)
       c.localGet(x).localGet(x).simd(V128.f32x4Mul).f32x4Const(-0.5).simd(V128.f32x4Mul);
@@ -133,8 +124,8 @@ function geluModule(): Uint8Array {
       vexpNeg(c, q, z, u);
       c.f32x4Const(INV_SQRT_2PI).simd(V128.f32x4Mul).localSet(q);
       // g·(Φ + x·φ)
-      at(c, 2, i);
-      at(c, 0, i).simdMem(V128.load, 0, 4);
+      addressOf(c, 2, i);
+      addressOf(c, 0, i).simdMem(V128.load, 0, 4);
       c.localGet(p).localGet(x).localGet(q).simd(V128.f32x4Mul).simd(V128.f32x4Add);
       c.simd(V128.f32x4Mul).simdMem(V128.store, 0, 4);
     });
@@ -144,13 +135,13 @@ function geluModule(): Uint8Array {
     const [x, p, z, u] = [c.local("v128"), c.local("v128"), c.local("v128"), c.local("v128")];
     const b = c.local("i32");
     c.i32Const(0).localSet(b);
-    lanes(c, 3, (i) => {
-      at(c, 0, i);
-      at(c, 0, i).simdMem(V128.load, 0, 4);
-      at(c, 1, b).simdMem(V128.load, 0, 4);
+    forVectors(c, 3, (i) => {
+      addressOf(c, 0, i);
+      addressOf(c, 0, i).simdMem(V128.load, 0, 4);
+      addressOf(c, 1, b).simdMem(V128.load, 0, 4);
       c.simd(V128.f32x4Add).localTee(x).simdMem(V128.store, 0, 4);
       vcdf(c, x, p, z, u);
-      at(c, 2, i).localGet(x).localGet(p).simd(V128.f32x4Mul).simdMem(V128.store, 0, 4);
+      addressOf(c, 2, i).localGet(x).localGet(p).simd(V128.f32x4Mul).simdMem(V128.store, 0, 4);
       // b = b + 16 === rowBytes ? 0 : b + 16
       c.localGet(b).i32Const(16).op(I32.add).localTee(b).i32Const(0);
       c.localGet(b).localGet(4).op(I32.ne).op(SELECT).localSet(b);

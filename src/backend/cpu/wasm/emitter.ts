@@ -281,6 +281,23 @@ interface Func {
   code: Code;
 }
 
+/** for (i = 0; i < local/param `end`; i += 16) body(i): a loop over the 16-byte vectors of `end` bytes. */
+export function forVectors(c: Code, end: number, body: (i: number) => void): void {
+  const i = c.local("i32");
+  c.for(
+    i,
+    () => c.i32Const(0),
+    () => c.localGet(end),
+    16,
+    () => body(i),
+  );
+}
+
+/** Pushes the address param/local `p` + local `i`. */
+export function addressOf(c: Code, p: number, i: number): Code {
+  return c.localGet(p).localGet(i).op(I32.add);
+}
+
 /** A module with one imported memory (`env.memory`) and exported functions. */
 export class ModuleBuilder {
   private readonly funcs: Func[] = [];

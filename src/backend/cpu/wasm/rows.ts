@@ -1,4 +1,4 @@
-import { type Code, F32, F64, I32, ModuleBuilder, V128 } from "./emitter.js";
+import { addressOf, type Code, F32, F64, forVectors, I32, ModuleBuilder, V128 } from "./emitter.js";
 import { Scratch, wasmFeatures } from "./runtime.js";
 
 // Memory-bound float32 kernels on WebAssembly SIMD, four lanes at a time:
@@ -12,11 +12,6 @@ import { Scratch, wasmFeatures } from "./runtime.js";
 // in float64 (f64x2, each float32 vector widened in two halves), so long
 // rows and many rows lose no more than the scalar double loops did; the
 // elementwise parts are float32, rounded op by op as the composite rounds.
-
-/** Pushes the address param/local `p` + local `i`. */
-function at(c: Code, p: number, i: number): Code {
-  return c.localGet(p).localGet(i).op(I32.add);
-}
 
 /** Pushes local v with its high two float32 lanes moved down (into the low half). */
 function highHalf(c: Code, v: number): Code {
@@ -49,18 +44,6 @@ function f64x2Const(c: Code, v: number): Code {
   return c.op(...lane, ...lane);
 }
 
-/** for (j = 0; j < local/param `end`; j += 16) body(j). */
-function vectors(c: Code, end: number, body: (j: number) => void): void {
-  const j = c.local("i32");
-  c.for(
-    j,
-    () => c.i32Const(0),
-    () => c.localGet(end),
-    16,
-    () => body(j),
-  );
-}
-
 /** for (r = 0; r < rows; r++) body(r), with local `off` = r · rowBytes. */
 function rowLoop(c: Code, rows: number, rowBytes: number, off: number, body: (r: number) => void) {
   const r = c.local("i32");
@@ -82,9 +65,9 @@ export function rowsModule(): Uint8Array {
   // relu(x, out, nbytes): x where x > 0 or x is NaN, else +0.
   m.func("relu", ["i32", "i32", "i32"], [], (c) => {
     const v = c.local("v128");
-    vectors(c, 2, (j) => {
-      at(c, 1, j);
-      at(c, 0, j).simdMem(V128.load, 0, 4).localTee(v);
+    forVectors(c, 2, (j) => {
+      addressOf(c, 1, j);
+      addressOf(c, 0, j).simdMem(V128.load, 0, 4).localTee(v);
       c.localGet(v).f32x4Zero().simd(V128.f32x4Gt);
       c.localGet(v).localGet(v).simd(V128.f32x4Ne).simd(V128.v128Or);
       c.simd(V128.v128And).simdMem(V128.store, 0, 4);
@@ -92,10 +75,10 @@ export function rowsModule(): Uint8Array {
   });
   // reluBackward(g, y, out, nbytes): y <= 0 ? 0 : g (PyTorch's threshold_backward; NaN y passes g).
   m.func("reluBackward", ["i32", "i32", "i32", "i32"], [], (c) => {
-    vectors(c, 3, (j) => {
-      at(c, 2, j);
-      at(c, 0, j).simdMem(V128.load, 0, 4);
-      at(c, 1, j).simdMem(V128.load, 0, 4).f32x4Zero().simd(V128.f32x4Le);
+    forVectors(c, 3, (j) => {
+      addressOf(c, 2, j);
+      addressOf(c, 0, j).simdMem(V128.load, 0, 4);
+      addressOf(c, 1, j).simdMem(V128.load, 0, 4).f32x4Zero().simd(V128.f32x4Le);
       c.simd(V128.v128Andnot).simdMem(V128.store, 0, 4);
     });
   });
@@ -114,15 +97,15 @@ export function rowsModule(): Uint8Array {
     rowLoop(c, rows, rowBytes, off, (r) => {
       c.localGet(x).localGet(off).op(I32.add).localSet(p);
       c.f32x4Zero().localSet(acc);
-      vectors(c, rowBytes, (j) => {
-        at(c, p, j).simdMem(V128.load, 0, 4).localSet(v);
+      forVectors(c, rowBytes, (j) => {
+        addressOf(c, p, j).simdMem(V128.load, 0, 4).localSet(v);
         accumulate(c, acc, v);
       });
       laneSum(c, acc).localGet(cols).simd(V128.f64x2Div).localSet(mu);
       // Two passes, as the composite: squared deviations from the mean, in f64.
       c.f32x4Zero().localSet(acc);
-      vectors(c, rowBytes, (j) => {
-        at(c, p, j).simdMem(V128.load, 0, 4).localSet(v);
+      forVectors(c, rowBytes, (j) => {
+        addressOf(c, p, j).simdMem(V128.load, 0, 4).localSet(v);
         c.localGet(acc);
         c.localGet(v).simd(V128.f64x2PromoteLowF32x4).localGet(mu).simd(V128.f64x2Sub).localTee(rs);
         c.localGet(rs).simd(V128.f64x2Mul).simd(V128.f64x2Add);
@@ -142,15 +125,15 @@ export function rowsModule(): Uint8Array {
       splat32(c).localSet(rsf);
       // mean[r], rstd[r] as float32
       c.localGet(r).i32Const(2).op(I32.shl).localSet(q);
-      at(c, mean, q).localGet(muf).simd(V128.f32x4ExtractLane).op(0).mem(F32.store, 0, 2);
-      at(c, rstd, q).localGet(rsf).simd(V128.f32x4ExtractLane).op(0).mem(F32.store, 0, 2);
+      addressOf(c, mean, q).localGet(muf).simd(V128.f32x4ExtractLane).op(0).mem(F32.store, 0, 2);
+      addressOf(c, rstd, q).localGet(rsf).simd(V128.f32x4ExtractLane).op(0).mem(F32.store, 0, 2);
       c.localGet(y).localGet(off).op(I32.add).localSet(q);
-      vectors(c, rowBytes, (j) => {
-        at(c, q, j);
-        at(c, p, j).simdMem(V128.load, 0, 4).localGet(muf).simd(V128.f32x4Sub);
+      forVectors(c, rowBytes, (j) => {
+        addressOf(c, q, j);
+        addressOf(c, p, j).simdMem(V128.load, 0, 4).localGet(muf).simd(V128.f32x4Sub);
         c.localGet(rsf).simd(V128.f32x4Mul);
-        at(c, w, j).simdMem(V128.load, 0, 4).simd(V128.f32x4Mul);
-        at(c, b, j).simdMem(V128.load, 0, 4).simd(V128.f32x4Add);
+        addressOf(c, w, j).simdMem(V128.load, 0, 4).simd(V128.f32x4Mul);
+        addressOf(c, b, j).simdMem(V128.load, 0, 4).simd(V128.f32x4Add);
         c.simdMem(V128.store, 0, 4);
       });
     });
@@ -186,9 +169,9 @@ export function rowsModule(): Uint8Array {
       c.simd(V128.f64x2ConvertLowI32x4S).localSet(cols);
       /** Loads x̂ = (x − μ)·r and ĝ = g·w at byte j of the row (and g into gv). */
       const load = (j: number) => {
-        at(c, g, off).localGet(j).op(I32.add).simdMem(V128.load, 0, 4).localTee(gv);
-        at(c, w, j).simdMem(V128.load, 0, 4).simd(V128.f32x4Mul).localSet(gh);
-        at(c, x, off).localGet(j).op(I32.add).simdMem(V128.load, 0, 4);
+        addressOf(c, g, off).localGet(j).op(I32.add).simdMem(V128.load, 0, 4).localTee(gv);
+        addressOf(c, w, j).simdMem(V128.load, 0, 4).simd(V128.f32x4Mul).localSet(gh);
+        addressOf(c, x, off).localGet(j).op(I32.add).simdMem(V128.load, 0, 4);
         c.localGet(muf).simd(V128.f32x4Sub).localGet(rsf).simd(V128.f32x4Mul).localSet(xh);
       };
       /** The f64 accumulator pair at base + 2j += the four lanes of local v. */
@@ -204,11 +187,11 @@ export function rowsModule(): Uint8Array {
       };
       rowLoop(c, rows, rowBytes, off, (r) => {
         c.localGet(r).i32Const(2).op(I32.shl).localSet(q);
-        at(c, mean, q).mem(F32.load, 0, 2).simd(V128.f32x4Splat).localSet(muf);
-        at(c, rstd, q).mem(F32.load, 0, 2).simd(V128.f32x4Splat).localSet(rsf);
+        addressOf(c, mean, q).mem(F32.load, 0, 2).simd(V128.f32x4Splat).localSet(muf);
+        addressOf(c, rstd, q).mem(F32.load, 0, 2).simd(V128.f32x4Splat).localSet(rsf);
         c.f32x4Zero().localSet(accG);
         c.f32x4Zero().localSet(accGX);
-        vectors(c, rowBytes, (j) => {
+        forVectors(c, rowBytes, (j) => {
           load(j);
           accumulate(c, accG, gh);
           c.localGet(gh).localGet(xh).simd(V128.f32x4Mul).localSet(t);
@@ -224,9 +207,9 @@ export function rowsModule(): Uint8Array {
         laneSum(c, accGX).localGet(cols).simd(V128.f64x2Div);
         splat32(c).localSet(mGX);
         // dx = r·(ĝ − mean(ĝ) − x̂·mean(ĝ·x̂))
-        vectors(c, rowBytes, (j) => {
+        forVectors(c, rowBytes, (j) => {
           load(j);
-          at(c, gx, off).localGet(j).op(I32.add);
+          addressOf(c, gx, off).localGet(j).op(I32.add);
           c.localGet(gh).localGet(mG).simd(V128.f32x4Sub);
           c.localGet(xh).localGet(mGX).simd(V128.f32x4Mul).simd(V128.f32x4Sub);
           c.localGet(rsf).simd(V128.f32x4Mul).simdMem(V128.store, 0, 4);

@@ -1,4 +1,4 @@
-import { type Code, F32, I32, ModuleBuilder, SELECT, V128 } from "./emitter.js";
+import { type Code, F32, forVectors, I32, ModuleBuilder, SELECT, V128 } from "./emitter.js";
 import { Scratch, wasmFeatures } from "./runtime.js";
 
 // Float32 GELU and its gradient on WebAssembly SIMD, four lanes at a time,
@@ -142,18 +142,6 @@ function vtanhInner(c: Code, x: number, out: number, r: Regs): void {
   c.f32x4Const(1).f32x4Const(2).localGet(out).simd(V128.f32x4Div).simd(V128.f32x4Sub).localSet(out);
 }
 
-/** for (i = 0; i < nbytes; i += 16) body(i), over params (…, nbytes) at index `nParam`. */
-function lanes(c: Code, nParam: number, body: (i: number) => void): void {
-  const i = c.local("i32");
-  c.for(
-    i,
-    () => c.i32Const(0),
-    () => c.localGet(nParam),
-    16,
-    () => body(i),
-  );
-}
-
 function load(c: Code, base: number, i: number, into: number): void {
   c.localGet(base).localGet(i).op(I32.add).simdMem(V128.load, 0, 4).localSet(into);
 }
@@ -175,7 +163,7 @@ export function vmathModule(): Uint8Array {
     const x = c.local("v128");
     const p = c.local("v128");
     const r = regs(c);
-    lanes(c, 2, (i) => {
+    forVectors(c, 2, (i) => {
       load(c, 0, i, x);
       vcdf(c, x, p, r);
       c.localGet(1).localGet(i).op(I32.add);
@@ -187,7 +175,7 @@ export function vmathModule(): Uint8Array {
     const p = c.local("v128");
     const q = c.local("v128");
     const r = regs(c);
-    lanes(c, 3, (i) => {
+    forVectors(c, 3, (i) => {
       load(c, 1, i, x);
       vcdf(c, x, p, r);
       // φ(x) = e^{−x²/2}/√(2π)
@@ -213,7 +201,7 @@ export function vmathModule(): Uint8Array {
   m.func("exp", ["i32", "i32", "i32"], [], (c) => {
     const x = c.local("v128");
     const r = regs(c);
-    lanes(c, 2, (i) => {
+    forVectors(c, 2, (i) => {
       load(c, 0, i, x);
       c.localGet(1).localGet(i).op(I32.add);
       vexp(c, x, r);
@@ -366,7 +354,7 @@ export function vmathModule(): Uint8Array {
       const mi = c.local("v128");
       const vi = c.local("v128");
       const at = (base: number, i: number) => c.localGet(base).localGet(i).op(I32.add);
-      lanes(c, 4, (i) => {
+      forVectors(c, 4, (i) => {
         at(0, i).simdMem(V128.load, 0, 4).localGet(shrink).simd(V128.f32x4Mul).localSet(pi);
         at(1, i)
           .simdMem(V128.load, 0, 4)
@@ -421,7 +409,7 @@ export function vmathModule(): Uint8Array {
     const x = c.local("v128");
     const t = c.local("v128");
     const r = regs(c);
-    lanes(c, 2, (i) => {
+    forVectors(c, 2, (i) => {
       load(c, 0, i, x);
       vtanhInner(c, x, t, r);
       c.localGet(1).localGet(i).op(I32.add);
@@ -439,7 +427,7 @@ export function vmathModule(): Uint8Array {
     const x = c.local("v128");
     const t = c.local("v128");
     const r = regs(c);
-    lanes(c, 3, (i) => {
+    forVectors(c, 3, (i) => {
       load(c, 1, i, x);
       vtanhInner(c, x, t, r);
       c.localGet(2).localGet(i).op(I32.add);
