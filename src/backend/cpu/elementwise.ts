@@ -1,4 +1,4 @@
-import { allocArray, type DType, type TypedArray } from "../../dtype.js";
+import { type DType, emptyArray, type TypedArray } from "../../dtype.js";
 import { numel } from "../../shape.js";
 import type { BinaryOp, UnaryOp, View } from "../backend.js";
 import { forEachRow } from "./iterate.js";
@@ -163,7 +163,7 @@ export function unaryKernel(op: UnaryOp, x: View, outDtype: DType) {
     const fast = simdRelu(xd, x.offset, n);
     if (fast) return fast;
   }
-  const out = allocArray(outDtype, n);
+  const out = emptyArray(outDtype, n);
   const f = op === "erf" && outDtype === "float32" ? erf32 : UNARY[op];
   if (isContiguous(x)) {
     const o = x.offset;
@@ -205,7 +205,7 @@ function reluF32(xd: Float32Array, o: number, out: Float32Array, n: number): voi
 
 export function binaryKernel(op: BinaryOp, a: View, b: View, outDtype: DType) {
   const n = numel(a.shape);
-  const out = allocArray(outDtype, n);
+  const out = emptyArray(outDtype, n);
   const ad = dataOf(a);
   const bd = dataOf(b);
   const ac = isContiguous(a);
@@ -354,7 +354,7 @@ function binaryRow(
 
 export function whereKernel(cond: View, a: View, b: View, outDtype: DType) {
   const n = numel(cond.shape);
-  const out = allocArray(outDtype, n);
+  const out = emptyArray(outDtype, n);
   const cd = dataOf(cond);
   const ad = dataOf(a);
   const bd = dataOf(b);
@@ -377,7 +377,7 @@ export function whereKernel(cond: View, a: View, b: View, outDtype: DType) {
 
 export function copyKernel(x: View, outDtype: DType) {
   const n = numel(x.shape);
-  const out = allocArray(outDtype, n);
+  const out = emptyArray(outDtype, n);
   const xd = dataOf(x);
   const toBool = outDtype === "bool" && x.dtype !== "bool";
   if (isContiguous(x) && !toBool) {

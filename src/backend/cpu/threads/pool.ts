@@ -2,10 +2,12 @@ import { ArgumentError } from "../../../errors.js";
 import { type Blocking, type GemmJob, JOB_FIELDS, runGemm } from "../wasm/blocked.js";
 import type { GemmExports } from "../wasm/gemm_module.js";
 import type { WorkerInit } from "./gemm_worker.js";
+import { type ProgramKernels, runProgram } from "./program.js";
 import {
   CONTROL_BYTES,
   CTL,
   claimJob,
+  JOB_KIND,
   JOB_SLOT,
   MAIN_SPIN_MS,
   MAX_JOBS,
@@ -74,6 +76,8 @@ export interface PoolKernels {
   memory: WebAssembly.Memory;
   kernels: GemmExports;
   blocking: Blocking;
+  /** The run-copy kernels (wasm/runs.ts) compiled for the shared memory, for programs. */
+  runsModule: WebAssembly.Module;
 }
 
 class Pool {
@@ -113,7 +117,13 @@ class Pool {
       const file = import.meta.url.endsWith(".ts") ? "./gemm_worker_dev.mjs" : "./gemm_worker.js";
       const url = new URL(file, import.meta.url);
       let failed: unknown = null;
-      const init = { module: k.module, memory: k.memory, control, blocking: k.blocking };
+      const init = {
+        module: k.module,
+        runsModule: k.runsModule,
+        memory: k.memory,
+        control,
+        blocking: k.blocking,
+      };
       for (let i = 1; i < n; i++) {
         this.workers.push(
           p.spawn(url, { ...init, index: i }, (e) => {
@@ -154,33 +164,67 @@ class Pool {
    * scratch bytes [i·layout.bytes, (i+1)·layout.bytes) of wasm memory.
    */
   run(kernels: GemmExports, blocking: Blocking, jobs: GemmJob[], layout: ScratchLayout): void {
-    const ctl = this.ctl;
     const own = { tile: 0, aPanel: layout.aPanel, bPanel: layout.bPanel };
-    if (!ctl || jobs.length === 1) {
-      for (const j of jobs) runGemm(kernels, blocking, j, own);
+    this.dispatch(
+      jobs.length,
+      JOB_KIND.gemm,
+      layout,
+      (j, ctl, slot) => {
+        JOB_FIELDS.forEach((f, i) => {
+          ctl[slot + i] = jobs[j]![f] ?? 0;
+        });
+      },
+      (j) => runGemm(kernels, blocking, jobs[j]!, own),
+    );
+  }
+
+  /**
+   * Runs programs (threads/program.ts; byte addresses in the pool's memory)
+   * the way run() runs GEMM jobs: each on whichever thread claims it.
+   */
+  runPrograms(k: ProgramKernels, programs: number[], layout: ScratchLayout): void {
+    const own = { tile: 0, aPanel: layout.aPanel, bPanel: layout.bPanel };
+    this.dispatch(
+      programs.length,
+      JOB_KIND.program,
+      layout,
+      (j, ctl, slot) => {
+        ctl[slot] = programs[j]!;
+      },
+      (j) => runProgram(k, programs[j]!, own),
+    );
+  }
+
+  /** Posts `count` jobs in batches (write(j) fills job j's slot) and runs them with the workers. */
+  private dispatch(
+    count: number,
+    kind: number,
+    layout: ScratchLayout,
+    write: (j: number, ctl: Int32Array, slot: number) => void,
+    runOwn: (j: number) => void,
+  ): void {
+    const ctl = this.ctl;
+    if (!ctl || count === 1) {
+      for (let j = 0; j < count; j++) runOwn(j);
       return;
     }
-    for (let first = 0; first < jobs.length; first += MAX_JOBS) {
-      const batch = jobs.slice(first, first + MAX_JOBS);
-      batch.forEach((job, j) => {
-        const slot = CTL.jobs + j * JOB_SLOT;
-        JOB_FIELDS.forEach((f, i) => {
-          ctl[slot + i] = job[f] ?? 0;
-        });
-      });
+    for (let first = 0; first < count; first += MAX_JOBS) {
+      const size = Math.min(MAX_JOBS, count - first);
+      for (let j = 0; j < size; j++) write(first + j, ctl, CTL.jobs + j * JOB_SLOT);
+      ctl[CTL.kind] = kind;
       ctl[CTL.scratch] = layout.bytes;
       ctl[CTL.aPanel] = layout.aPanel;
       ctl[CTL.bPanel] = layout.bPanel;
       Atomics.store(ctl, CTL.done, 0);
       // Publishing the claim word hands the batch out; spinning workers take it from here.
-      Atomics.store(ctl, CTL.claim, batch.length << 16);
+      Atomics.store(ctl, CTL.claim, size << 16);
       Atomics.add(ctl, CTL.generation, 1);
       if (Atomics.load(ctl, CTL.sleepers) > 0) Atomics.notify(ctl, CTL.generation);
       for (let j = claimJob(ctl); j >= 0; j = claimJob(ctl)) {
-        runGemm(kernels, blocking, batch[j]!, own);
+        runOwn(first + j);
         Atomics.add(ctl, CTL.done, 1);
       }
-      this.awaitDone(ctl, batch.length);
+      this.awaitDone(ctl, size);
     }
   }
 

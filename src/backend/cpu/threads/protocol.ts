@@ -12,7 +12,9 @@
  *   bPanel      offset of the packed B panel inside a thread's scratch
  *   sleepers    workers asleep on generation (the main thread notifies only then)
  *   workerJobs  jobs the workers have run since the pool started (a statistic)
- *   jobs        one slot per job: its JOB_FIELDS
+ *   kind        what the batch's jobs are: GEMM jobs or programs (JOB_KIND)
+ *   jobs        one slot per job: a GEMM job's JOB_FIELDS, or a program's
+ *               byte address in wasm memory
  */
 export const CTL = {
   generation: 0,
@@ -24,8 +26,10 @@ export const CTL = {
   bPanel: 6,
   sleepers: 7,
   workerJobs: 8,
+  kind: 9,
   jobs: 10,
 } as const;
+export const JOB_KIND = { gemm: 0, program: 1 } as const;
 export const JOB_SLOT = 12;
 export const MAX_THREADS = 64;
 /** Jobs per batch; a call with more runs in several batches. */

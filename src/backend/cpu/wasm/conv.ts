@@ -1,7 +1,11 @@
-import { getNumThreads } from "../threads/pool.js";
-import { align, type GemmJob, runGemm, scratchLayout } from "./blocked.js";
-import { defaultGemm, type WasmGemm } from "./matmul.js";
-import { type RunsExports, RunTable, runsModule } from "./runs.js";
+import { copyOf } from "../../../dtype.js";
+import { pool } from "../threads/pool.js";
+import { type ProgramKernels, ProgramWriter, runProgram } from "../threads/program.js";
+import { align, scratchLayout } from "./blocked.js";
+import { gemmFor, type WasmGemm } from "./matmul.js";
+import { RunTable, runsOver } from "./runs.js";
+
+type ScratchLayout = ReturnType<typeof scratchLayout>;
 
 // float32 conv2d, forward and backward, with all of its data inside the
 // GEMM's wasm memory: the input (or dY) goes in once, each chunk of samples
@@ -88,36 +92,26 @@ function tablesFor(g: ConvGrid, sh: ConvShape, s: number): Tables {
   return t;
 }
 
-/** The GEMM kernels plus the run kernels over the same (single-thread) memory. */
+/** GEMM kernels with the run kernels over the same memory, and the threads to use. */
 interface Engine {
   gemm: WasmGemm;
-  runs: RunsExports;
+  kernels: ProgramKernels;
+  threads: number;
 }
 
-let engine: Engine | null | undefined;
+const kernelsByGemm = new WeakMap<WasmGemm, ProgramKernels>();
 
-function getEngine(): Engine | null {
-  if (engine === undefined) {
-    const gemm = defaultGemm();
-    engine = gemm
-      ? {
-          gemm,
-          runs: new WebAssembly.Instance(new WebAssembly.Module(runsModule() as BufferSource), {
-            env: { memory: gemm.scratch.memory },
-          }).exports as unknown as RunsExports,
-        }
-      : null;
+function kernelsOf(gemm: WasmGemm): ProgramKernels {
+  let k = kernelsByGemm.get(gemm);
+  if (!k) {
+    const memory = gemm.scratch.memory;
+    const shared =
+      typeof SharedArrayBuffer === "function" && memory.buffer instanceof SharedArrayBuffer;
+    k = { gemm: gemm.kernels, runs: runsOver(memory, shared), blocking: gemm.blocking, memory };
+    kernelsByGemm.set(gemm, k);
   }
-  return engine;
+  return k;
 }
-
-/**
- * Threads pay only for chunk products above this many multiply-adds (64+
- * output channels): below it the copies and scalar loops this engine saves
- * outweigh a split GEMM (LeNet at 2 threads: 17 ms a step with the split
- * JS path from 2^19, 9.8 ms here). Above it, threads > 1 take the JS path.
- */
-const THREAD_MIN_MACS = 1 << 22;
 
 /**
  * The whole batch's input and output sit in memory at once; past this the
@@ -125,14 +119,19 @@ const THREAD_MIN_MACS = 1 << 22;
  */
 const MAX_BYTES = 1 << 30;
 
-/** The engine, when this convolution should run on it. */
-function engineFor(sh: ConvShape, g: ConvGrid): Engine | null {
+/**
+ * The engine for a convolution of `macs` multiply-adds: the thread pool's
+ * shared-memory kernels when threads pay (chunks of samples then run as
+ * programs on every thread), else the single-thread ones; null without
+ * wasm SIMD or when the batch is too large to hold.
+ */
+function engineFor(sh: ConvShape, g: ConvGrid, macs: number): Engine | null {
   const ck1 = sh.c * g.k + 1;
-  const macs = sh.o * ck1 * sh.per * g.l;
-  if (getNumThreads() > 1 && macs >= THREAD_MIN_MACS) return null;
-  const floats = sh.n * (2 * sh.c * sh.hw + 2 * sh.o * g.l) + 2 * ck1 * sh.per * g.l;
+  const floats = sh.n * (2 * sh.c * sh.hw + 2 * sh.o * g.l) + 4 * ck1 * sh.per * g.l;
   if (floats * 4 > MAX_BYTES) return null;
-  return getEngine();
+  const gemm = gemmFor(macs);
+  if (!gemm) return null;
+  return { gemm, kernels: kernelsOf(gemm), threads: gemm.threadsFor(macs) };
 }
 
 /** A bump allocator over byte offsets (64-byte aligned blocks). */
@@ -145,26 +144,51 @@ class Layout {
   }
 }
 
-/** Scratch for the GEMMs that will run (the largest of their layouts), at byte 0. */
-function gemmScratch(e: Engine, shapes: [number, number, number][]): number {
+/** Per-thread GEMM scratch big enough for every product shape [M, K, N] given. */
+function gemmScratch(e: Engine, shapes: [number, number, number][]): ScratchLayout {
   const { mr, nv } = e.gemm.config;
-  let bytes = 0;
-  for (const [M, K, N] of shapes) {
-    bytes = Math.max(bytes, scratchLayout(e.gemm.blocking, mr, nv * 4, M, K, N).bytes);
+  const max = (i: number) => Math.max(...shapes.map((s) => s[i]!));
+  return scratchLayout(e.gemm.blocking, mr, nv * 4, max(0), max(1), max(2));
+}
+
+/**
+ * How the batch's chunks of samples are dealt to programs: one program on
+ * one thread (its products accumulate across every chunk), else two per
+ * thread so a thread that starts late takes fewer.
+ */
+function dealChunks(n: number, per: number, threads: number): { n0: number; s: number }[][] {
+  const chunks: { n0: number; s: number }[] = [];
+  for (let n0 = 0; n0 < n; n0 += per) chunks.push({ n0, s: Math.min(per, n - n0) });
+  const jobs = threads > 1 ? Math.min(chunks.length, 2 * threads) : 1;
+  return Array.from({ length: jobs }, (_, j) =>
+    chunks.slice(
+      Math.floor((j * chunks.length) / jobs),
+      Math.floor(((j + 1) * chunks.length) / jobs),
+    ),
+  );
+}
+
+/** Byte addresses of one geometry's run tables (and entry counts) once copied into memory. */
+interface PlacedTables {
+  at: { im2col: number; output: number; grad: number; col2im: number };
+  count: { im2col: number; output: number; grad: number; col2im: number };
+}
+
+const TABLE_NAMES = ["im2col", "output", "grad", "col2im"] as const;
+
+function reserveTables(lay: Layout, t: Tables): PlacedTables {
+  const at = {} as PlacedTables["at"];
+  const count = {} as PlacedTables["count"];
+  for (const name of TABLE_NAMES) {
+    at[name] = lay.take(t[name].length);
+    count[name] = t[name].length / 3;
   }
-  return bytes;
+  return { at, count };
 }
 
-function gemm(e: Engine, job: GemmJob): void {
-  const { mr, nv } = e.gemm.config;
-  const l = scratchLayout(e.gemm.blocking, mr, nv * 4, job.M, job.K, job.N);
-  runGemm(e.gemm.kernels, e.gemm.blocking, job, { tile: 0, aPanel: l.aPanel, bPanel: l.bPanel });
-}
-
-/** Copies a run table into memory at `at` (bytes); returns its entry count. */
-function putTable(mem: Float32Array, t: Int32Array, at: number): number {
-  new Int32Array(mem.buffer, at, t.length).set(t);
-  return t.length / 3;
+function writeTables(mem: Float32Array, t: Tables, p: PlacedTables): void {
+  for (const name of TABLE_NAMES)
+    new Int32Array(mem.buffer, p.at[name], t[name].length).set(t[name]);
 }
 
 /** W' = [W | b] ([O, ck + 1]) at byte `at`. */
@@ -183,10 +207,34 @@ function putWeight(
   }
 }
 
+/** Places the programs after everything else, reserves memory, writes them with fill() and runs them. */
+function runPrograms(
+  e: Engine,
+  lay: Layout,
+  programs: Int32Array[],
+  scratch: ScratchLayout,
+  fill: (mem: Float32Array) => void,
+): Float32Array {
+  const ats = programs.map((p) => lay.take(p.length));
+  e.gemm.scratch.reserve(lay.bytes);
+  const mem = e.gemm.scratch.floats;
+  fill(mem);
+  const words = new Int32Array(mem.buffer);
+  programs.forEach((p, j) => {
+    words.set(p, ats[j]! / 4);
+  });
+  if (e.threads > 1) pool.runPrograms(e.kernels, ats, scratch);
+  else {
+    const own = { tile: 0, aPanel: scratch.aPanel, bPanel: scratch.bPanel };
+    for (const at of ats) runProgram(e.kernels, at, own);
+  }
+  return e.gemm.scratch.floats;
+}
+
 /**
  * y [N, O, l] = conv2d of x [N, C, hw] (contiguous floats) with w [O, C·k]
- * and bias b [O], or null when there is no wasm SIMD (or threads should
- * take it).
+ * and bias b [O], or null when there is no wasm SIMD (or the batch is too
+ * large to hold).
  */
 export function wasmConv2d(
   x: Float32Array,
@@ -195,62 +243,60 @@ export function wasmConv2d(
   sh: ConvShape,
   g: ConvGrid,
 ): Float32Array | null {
-  const e = engineFor(sh, g);
-  if (!e) return null;
   const { n, c, hw, o, per } = sh;
   const ck = c * g.k;
   const { l } = g;
-  const slMax = per * g.l;
-  const tables = tablesFor(g, sh, per);
-  const last = n % per === 0 ? tables : tablesFor(g, sh, n % per);
+  const e = engineFor(sh, g, o * (ck + 1) * n * l);
+  if (!e) return null;
+  const slMax = per * l;
+  const full = tablesFor(g, sh, per);
+  const tail = n % per === 0 ? full : tablesFor(g, sh, n % per);
+  const scratch = gemmScratch(e, [[o, ck + 1, slMax]]);
   const lay = new Layout();
-  lay.bytes = gemmScratch(e, [[o, ck + 1, slMax]]);
-  const tableFloats = (t: Tables) => t.im2col.length + t.output.length;
-  const tAt = lay.take(tableFloats(tables));
-  const tLastAt = lay.take(tableFloats(last));
+  lay.bytes = scratch.bytes * e.threads;
+  const fullAt = reserveTables(lay, full);
+  const tailAt = tail === full ? fullAt : reserveTables(lay, tail);
   const wAt = lay.take(o * (ck + 1));
   const xAt = lay.take(n * c * hw);
-  const colsAt = lay.take((ck + 1) * slMax);
-  const cAt = lay.take(o * slMax);
   const yAt = lay.take(n * o * l);
-  e.gemm.scratch.reserve(lay.bytes);
-  const mem = e.gemm.scratch.floats;
-  const place = (t: Tables, at: number) => {
-    const im = putTable(mem, t.im2col, at);
-    const out = putTable(mem, t.output, at + t.im2col.length * 4);
-    return { im, imAt: at, out, outAt: at + t.im2col.length * 4 };
-  };
-  const full = place(tables, tAt);
-  const tail = last === tables ? full : place(last, tLastAt);
-  putWeight(mem, wAt, w, b, o, ck);
-  mem.set(x.subarray(0, n * c * hw), xAt / 4);
-  for (let n0 = 0; n0 < n; n0 += per) {
-    const s = Math.min(per, n - n0);
-    const sl = s * g.l;
-    const t = s === per ? full : tail;
-    e.runs.copyRuns(t.imAt, t.im, xAt + n0 * c * hw * 4, c * hw * 4, colsAt, g.l * 4, s);
-    mem.fill(1, colsAt / 4 + ck * sl, colsAt / 4 + (ck + 1) * sl);
-    gemm(e, {
-      a: wAt,
-      b: colsAt,
-      c: cAt,
-      M: o,
-      N: sl,
-      K: ck + 1,
-      sam: ck + 1,
-      sak: 1,
-      sbk: sl,
-      sbn: 1,
-      ldc: sl,
-    });
-    e.runs.copyRuns(t.outAt, t.out, cAt, g.l * 4, yAt + n0 * o * l * 4, o * l * 4, s);
-  }
-  return mem.slice(yAt / 4, yAt / 4 + n * o * l);
+  const programs = dealChunks(n, per, e.threads).map((chunks) => {
+    const colsAt = lay.take((ck + 1) * slMax);
+    const cAt = lay.take(o * slMax);
+    const p = new ProgramWriter();
+    for (const { n0, s } of chunks) {
+      const t = s === per ? fullAt : tailAt;
+      const sl = s * l;
+      p.copyRuns(t.at.im2col, t.count.im2col, xAt + n0 * c * hw * 4, c * hw * 4, colsAt, l * 4, s)
+        .fill(colsAt + ck * sl * 4, sl, 1)
+        .gemm({
+          a: wAt,
+          b: colsAt,
+          c: cAt,
+          M: o,
+          N: sl,
+          K: ck + 1,
+          sam: ck + 1,
+          sak: 1,
+          sbk: sl,
+          sbn: 1,
+          ldc: sl,
+        })
+        .copyRuns(t.at.output, t.count.output, cAt, l * 4, yAt + n0 * o * l * 4, o * l * 4, s);
+    }
+    return p.finish();
+  });
+  const mem = runPrograms(e, lay, programs, scratch, (m) => {
+    writeTables(m, full, fullAt);
+    if (tail !== full) writeTables(m, tail, tailAt);
+    putWeight(m, wAt, w, b, o, ck);
+    m.set(x.subarray(0, n * c * hw), xAt / 4);
+  });
+  return copyOf(mem.subarray(yAt / 4, yAt / 4 + n * o * l));
 }
 
 export interface ConvGrads {
   gx: Float32Array | null;
-  /** [O, C·k], summed in float64 across chunks. */
+  /** [O, C·k] */
   gw: Float64Array | null;
   gb: Float64Array | null;
 }
@@ -267,102 +313,114 @@ export function wasmConv2dBackward(
   g: ConvGrid,
   want: { input: boolean; weight: boolean; bias: boolean },
 ): ConvGrads | null {
-  const e = engineFor(sh, g);
-  if (!e) return null;
   const { n, c, hw, o, per } = sh;
   const ck = c * g.k;
   const { l } = g;
-  const slMax = per * g.l;
-  const tables = tablesFor(g, sh, per);
-  const last = n % per === 0 ? tables : tablesFor(g, sh, n % per);
   const needCols = want.weight || want.bias;
-  const lay = new Layout();
-  lay.bytes = gemmScratch(e, [
+  const products = (needCols ? 1 : 0) + (want.input ? 1 : 0);
+  const e = engineFor(sh, g, products * o * (ck + 1) * n * l);
+  if (!e) return null;
+  const slMax = per * l;
+  const full = tablesFor(g, sh, per);
+  const tail = n % per === 0 ? full : tablesFor(g, sh, n % per);
+  const scratch = gemmScratch(e, [
     [o, slMax, ck + 1],
     [ck, o, slMax],
   ]);
-  const tableFloats = (t: Tables) => t.im2col.length + t.grad.length + t.col2im.length;
-  const tAt = lay.take(tableFloats(tables));
-  const tLastAt = lay.take(tableFloats(last));
+  const lay = new Layout();
+  lay.bytes = scratch.bytes * e.threads;
+  const fullAt = reserveTables(lay, full);
+  const tailAt = tail === full ? fullAt : reserveTables(lay, tail);
   const wAt = lay.take(o * (ck + 1));
   const xAt = needCols ? lay.take(n * c * hw) : 0;
   const dyAt = lay.take(n * o * l);
-  const colsAt = needCols ? lay.take((ck + 1) * slMax) : 0;
-  const g2At = lay.take(o * slMax);
-  const cAt = lay.take(Math.max(o * (ck + 1), want.input ? ck * slMax : 0));
   const gxAt = want.input ? lay.take(n * c * hw) : 0;
-  e.gemm.scratch.reserve(lay.bytes);
-  const mem = e.gemm.scratch.floats;
-  const place = (t: Tables, at: number) => {
-    const im = putTable(mem, t.im2col, at);
-    const gAt = at + t.im2col.length * 4;
-    const gr = putTable(mem, t.grad, gAt);
-    const cAt2 = gAt + t.grad.length * 4;
-    const col = putTable(mem, t.col2im, cAt2);
-    return { im, imAt: at, gr, grAt: gAt, col, colAt: cAt2 };
-  };
-  const full = place(tables, tAt);
-  const tail = last === tables ? full : place(last, tLastAt);
-  if (want.input) putWeight(mem, wAt, w, null, o, ck);
-  if (needCols) mem.set(x.subarray(0, n * c * hw), xAt / 4);
-  mem.set(dy.subarray(0, n * o * l), dyAt / 4);
-  if (want.input) mem.fill(0, gxAt / 4, gxAt / 4 + n * c * hw);
-  const gw = needCols ? new Float64Array(o * (ck + 1)) : null;
-  for (let n0 = 0; n0 < n; n0 += per) {
-    const s = Math.min(per, n - n0);
-    const sl = s * g.l;
-    const t = s === per ? full : tail;
-    e.runs.copyRuns(t.grAt, t.gr, dyAt + n0 * o * l * 4, o * l * 4, g2At, g.l * 4, s);
-    if (gw) {
-      e.runs.copyRuns(t.imAt, t.im, xAt + n0 * c * hw * 4, c * hw * 4, colsAt, g.l * 4, s);
-      mem.fill(1, colsAt / 4 + ck * sl, colsAt / 4 + (ck + 1) * sl);
-      // [O, s·l] @ colsᵀ [s·l, ck + 1]: grad W' (last column: grad b).
-      gemm(e, {
-        a: g2At,
-        b: colsAt,
-        c: cAt,
-        M: o,
-        N: ck + 1,
-        K: sl,
-        sam: sl,
-        sak: 1,
-        sbk: 1,
-        sbn: sl,
-        ldc: ck + 1,
-      });
-      const part = mem.subarray(cAt / 4, cAt / 4 + o * (ck + 1));
-      for (let i = 0; i < gw.length; i++) gw[i] = gw[i]! + part[i]!;
-    }
-    if (want.input) {
-      // Wᵀ [ck, O] (a strided view of W') @ g2 [O, s·l], then added into grad x.
-      gemm(e, {
-        a: wAt,
-        b: g2At,
-        c: cAt,
-        M: ck,
-        N: sl,
-        K: o,
-        sam: 1,
-        sak: ck + 1,
-        sbk: sl,
-        sbn: 1,
-        ldc: sl,
-      });
-      e.runs.addRuns(t.colAt, t.col, cAt, g.l * 4, gxAt + n0 * c * hw * 4, c * hw * 4, s);
-    }
-  }
-  let gwOut: Float64Array | null = null;
+  // Each program sums its chunks' grad W' in a block of its own; the blocks are added at the end.
+  const gwAts: number[] = [];
+  const programs = dealChunks(n, per, e.threads).map((chunks) => {
+    const g2At = lay.take(o * slMax);
+    const colsAt = needCols ? lay.take((ck + 1) * slMax) : 0;
+    const gwAt = needCols ? lay.take(o * (ck + 1)) : 0;
+    const cxAt = want.input ? lay.take(ck * slMax) : 0;
+    if (needCols) gwAts.push(gwAt);
+    const p = new ProgramWriter();
+    chunks.forEach(({ n0, s }, i) => {
+      const t = s === per ? fullAt : tailAt;
+      const sl = s * l;
+      p.copyRuns(t.at.grad, t.count.grad, dyAt + n0 * o * l * 4, o * l * 4, g2At, l * 4, s);
+      if (needCols) {
+        p.copyRuns(
+          t.at.im2col,
+          t.count.im2col,
+          xAt + n0 * c * hw * 4,
+          c * hw * 4,
+          colsAt,
+          l * 4,
+          s,
+        );
+        p.fill(colsAt + ck * sl * 4, sl, 1);
+        // [O, s·l] @ colsᵀ [s·l, ck + 1]: grad W' (last column: grad b), summed over the chunks.
+        p.gemm({
+          a: g2At,
+          b: colsAt,
+          c: gwAt,
+          M: o,
+          N: ck + 1,
+          K: sl,
+          sam: sl,
+          sak: 1,
+          sbk: 1,
+          sbn: sl,
+          ldc: ck + 1,
+          acc: i === 0 ? 0 : 1,
+        });
+      }
+      if (want.input) {
+        // Wᵀ [ck, O] (a strided view of W') @ g2 [O, s·l], then added into grad x.
+        p.gemm({
+          a: wAt,
+          b: g2At,
+          c: cxAt,
+          M: ck,
+          N: sl,
+          K: o,
+          sam: 1,
+          sak: ck + 1,
+          sbk: sl,
+          sbn: 1,
+          ldc: sl,
+        });
+        p.addRuns(t.at.col2im, t.count.col2im, cxAt, l * 4, gxAt + n0 * c * hw * 4, c * hw * 4, s);
+      }
+    });
+    return p.finish();
+  });
+  const mem = runPrograms(e, lay, programs, scratch, (m) => {
+    writeTables(m, full, fullAt);
+    if (tail !== full) writeTables(m, tail, tailAt);
+    if (want.input) putWeight(m, wAt, w, null, o, ck);
+    if (needCols) m.set(x.subarray(0, n * c * hw), xAt / 4);
+    m.set(dy.subarray(0, n * o * l), dyAt / 4);
+    if (want.input) m.fill(0, gxAt / 4, gxAt / 4 + n * c * hw);
+  });
+  let gw: Float64Array | null = null;
   let gb: Float64Array | null = null;
-  if (gw && want.weight) {
-    gwOut = new Float64Array(o * ck);
-    for (let oc = 0; oc < o; oc++) {
-      gwOut.set(gw.subarray(oc * (ck + 1), oc * (ck + 1) + ck), oc * ck);
+  if (needCols) {
+    const sum = new Float64Array(o * (ck + 1));
+    for (const at of gwAts) {
+      const part = mem.subarray(at / 4, at / 4 + sum.length);
+      for (let i = 0; i < sum.length; i++) sum[i] = sum[i]! + part[i]!;
     }
+    if (want.weight) {
+      gw = new Float64Array(o * ck);
+      for (let oc = 0; oc < o; oc++)
+        gw.set(sum.subarray(oc * (ck + 1), oc * (ck + 1) + ck), oc * ck);
+    }
+    if (want.bias) gb = Float64Array.from({ length: o }, (_, oc) => sum[oc * (ck + 1) + ck]!);
   }
-  if (gw && want.bias) gb = Float64Array.from({ length: o }, (_, oc) => gw[oc * (ck + 1) + ck]!);
   return {
-    gx: want.input ? mem.slice(gxAt / 4, gxAt / 4 + n * c * hw) : null,
-    gw: gwOut,
+    gx: want.input ? copyOf(mem.subarray(gxAt / 4, gxAt / 4 + n * c * hw)) : null,
+    gw,
     gb,
   };
 }

@@ -1,3 +1,4 @@
+import { copyOf } from "../../../dtype.js";
 import { numel } from "../../../shape.js";
 import type { View } from "../../backend.js";
 import { copyKernel } from "../elementwise.js";
@@ -6,6 +7,7 @@ import { dataOf } from "../storage.js";
 import { getNumThreads, onNumThreadsChange, pool } from "../threads/pool.js";
 import { align, type Blocking, type GemmJob, runGemm, scratchLayout } from "./blocked.js";
 import { type GemmConfig, type GemmExports, gemmModule } from "./gemm_module.js";
+import { compiledRuns } from "./runs.js";
 import { Scratch, wasmFeatures } from "./runtime.js";
 
 /** Float32 batched matmul on the WebAssembly SIMD GEMM kernels, split across threads when large. */
@@ -160,7 +162,7 @@ export class WasmGemm {
       }
       this.run(jobs, T, layout);
       const c = mem.subarray(cBase / 4, cBase / 4 + (last - first) * cElems);
-      if (!out) return c.slice();
+      if (!out) return copyOf(c);
       out.set(c, first * cElems);
     }
     return out!;
@@ -420,6 +422,7 @@ function startPool(n: number): Promise<void> {
     memory: threaded.scratch.memory,
     kernels: threaded.kernels,
     blocking: threaded.blocking,
+    runsModule: compiledRuns(true),
   });
 }
 
@@ -430,13 +433,18 @@ let autoStarted = false;
 /**
  * The kernels a product of `macs` multiply-adds should run on: the pool's
  * shared-memory instance when threads are on and ready, else the
- * single-thread one (null without WebAssembly SIMD).
+ * single-thread one (null without WebAssembly SIMD). The first large
+ * product starts the worker pool in the background.
  */
 export function gemmFor(macs: number): WasmGemm | null {
   const base = defaultGemm();
   if (!base) return null;
   const large = macs >= THREAD_MIN_MACS;
   if (large && getNumThreads() > 1 && pool.ready > 1 && threaded) return threaded;
+  if (large && getNumThreads() > 1 && !autoStarted) {
+    autoStarted = true;
+    void startThreads(getNumThreads());
+  }
   return base;
 }
 

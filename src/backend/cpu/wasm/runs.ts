@@ -1,4 +1,5 @@
 import { type Code, F32, I32, ModuleBuilder, V128 } from "./emitter.js";
+import { Scratch } from "./runtime.js";
 
 // Copies and adds of "runs" (stretches of consecutive floats) inside wasm
 // memory, driven by a table: the data movement of a convolution (im2col,
@@ -120,13 +121,28 @@ function emitRuns(c: Code, add: boolean): void {
   );
 }
 
-/** The two kernels, over an imported (unshared) memory. */
-export function runsModule(): Uint8Array {
+/** The two kernels, over an imported memory (shared: the thread pool's). */
+export function runsModule(shared = false): Uint8Array {
   const m = new ModuleBuilder();
   const params = ["i32", "i32", "i32", "i32", "i32", "i32", "i32"] as const;
   m.func("copyRuns", [...params], [], (c) => emitRuns(c, false));
   m.func("addRuns", [...params], [], (c) => emitRuns(c, true));
-  return m.bytes({ pages: 1 });
+  return m.bytes(shared ? { pages: 1, maxPages: Scratch.MAX_PAGES, shared: true } : { pages: 1 });
+}
+
+const compiled = new Map<boolean, WebAssembly.Module>();
+
+/** runsModule compiled once per kind of memory. */
+export function compiledRuns(shared: boolean): WebAssembly.Module {
+  let m = compiled.get(shared);
+  if (!m) compiled.set(shared, (m = new WebAssembly.Module(runsModule(shared) as BufferSource)));
+  return m;
+}
+
+/** The run kernels instantiated over `memory`. */
+export function runsOver(memory: WebAssembly.Memory, shared: boolean): RunsExports {
+  return new WebAssembly.Instance(compiledRuns(shared), { env: { memory } })
+    .exports as unknown as RunsExports;
 }
 
 export interface RunsExports {

@@ -1,3 +1,4 @@
+import { copyOf } from "../../../dtype.js";
 import { type Code, F32, forVectors, I32, ModuleBuilder, SELECT, V128 } from "./emitter.js";
 import { Scratch, wasmFeatures } from "./runtime.js";
 
@@ -531,7 +532,7 @@ class Vmath {
     });
     const out = inputs.length * padded;
     call(ptrs, out, padded);
-    return this.scratch.floats.slice(out / 4, out / 4 + n);
+    return copyOf(this.scratch.floats.subarray(out / 4, out / 4 + n));
   }
 }
 
