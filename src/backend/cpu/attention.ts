@@ -4,6 +4,7 @@ import { registerFused } from "../fused.js";
 import { type CpuStorage, dataOf, wrap } from "./storage.js";
 import { align, type GemmJob } from "./wasm/blocked.js";
 import { denseF32, gemmArena } from "./wasm/matmul.js";
+import { softmaxRowKernels } from "./wasm/softmax_rows.js";
 import { simdExpInPlace } from "./wasm/vmath.js";
 
 // The softmax step of fused attention on the CPU: the scores q·kᵀ come
@@ -416,8 +417,14 @@ function packedAttention(
     g.T,
     g.layout,
   );
-  const mem = g.gemm.scratch.floats;
-  softmaxRows(mem.subarray(S / 4, S / 4 + N * H * L * L), [N, H, L, L], scale, mask, causal);
+  // One SIMD call over every row where the scores lie (softmax_rows.ts);
+  // the JavaScript rows remain for an additive mask, which that kernel does not read.
+  const rows = mask ? null : softmaxRowKernels(g.gemm.scratch.memory);
+  if (rows) rows.softmax(S, N * H * L, L, L, scale, causal ? 1 : 0);
+  else {
+    const mem = g.gemm.scratch.floats;
+    softmaxRows(mem.subarray(S / 4, S / 4 + N * H * L * L), [N, H, L, L], scale, mask, causal);
+  }
   // O = P·v, each head written into its d columns of the merged rows.
   const pv = { M: L, K: L, N: d, sam: L, sak: 1, sbk: W, sbn: 1, ldc: E };
   g.gemm.run(headJobs(N, H, pv, mode("depth"), square(S), packed(X, 2), merged(O)), g.T, g.layout);
@@ -473,9 +480,14 @@ function packedAttentionBackward(
     g.T,
     g.layout,
   );
-  const m = g.gemm.scratch.floats;
-  const size = N * H * L * L;
-  softmaxBackwardRows(m.subarray(D / 4, D / 4 + size), m, P / 4, [N, H, L, L], scale, causal);
+  // dS in place over dP, reading P where it was staged (softmax_rows.ts).
+  const rows = softmaxRowKernels(g.gemm.scratch.memory);
+  if (rows) rows.softmaxBackward(D, P, N * H * L, L, L, scale, causal ? 1 : 0);
+  else {
+    const m = g.gemm.scratch.floats;
+    const size = N * H * L * L;
+    softmaxBackwardRows(m.subarray(D / 4, D / 4 + size), m, P / 4, [N, H, L, L], scale, causal);
+  }
   // dq = dS k and dk = dSᵀ q.
   const dq = { M: L, K: L, N: d, sam: L, sak: 1, sbk: W, sbn: 1, ldc: W };
   const dk = { M: L, K: L, N: d, sam: 1, sak: L, sbk: W, sbn: 1, ldc: W };

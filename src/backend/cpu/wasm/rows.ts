@@ -20,10 +20,33 @@ function highHalf(c: Code, v: number): Code {
   return c;
 }
 
-/** Local acc (f64x2) += the four float32 lanes of local v, widened. */
-function accumulate(c: Code, acc: number, v: number): void {
-  c.localGet(acc).localGet(v).simd(V128.f64x2PromoteLowF32x4).simd(V128.f64x2Add);
-  highHalf(c, v).simd(V128.f64x2PromoteLowF32x4).simd(V128.f64x2Add).localSet(acc);
+/**
+ * Locals lo, hi (f64x2) += the low and high float32 pairs of local v,
+ * widened: two accumulators, so consecutive vectors' adds do not wait on
+ * each other (one accumulator made every row sum latency-bound).
+ */
+function accumulate(c: Code, [lo, hi]: Pair, v: number): void {
+  c.localGet(lo).localGet(v).simd(V128.f64x2PromoteLowF32x4).simd(V128.f64x2Add).localSet(lo);
+  c.localGet(hi);
+  highHalf(c, v).simd(V128.f64x2PromoteLowF32x4).simd(V128.f64x2Add).localSet(hi);
+}
+
+/** Two f64x2 accumulators, summed at the end of a row. */
+type Pair = readonly [lo: number, hi: number];
+
+function pair(c: Code): Pair {
+  return [c.local("v128"), c.local("v128")];
+}
+
+function zeroPair(c: Code, [lo, hi]: Pair): void {
+  c.f32x4Zero().localSet(lo);
+  c.f32x4Zero().localSet(hi);
+}
+
+/** Pushes the four f64 lanes of a pair summed, in both lanes. */
+function pairSum(c: Code, [lo, hi]: Pair, tmp: number): Code {
+  c.localGet(lo).localGet(hi).simd(V128.f64x2Add).localSet(tmp);
+  return laneSum(c, tmp);
 }
 
 /** Pushes local acc's two f64 lanes summed, in both lanes. */
@@ -88,36 +111,39 @@ export function rowsModule(): Uint8Array {
     const off = c.local("i32");
     const p = c.local("i32");
     const q = c.local("i32");
-    const [v, acc, mu, rs, muf, rsf, cols, eps64] = Array.from({ length: 8 }, () =>
+    const [v, mu, rs, muf, rsf, cols, eps64, tmp] = Array.from({ length: 8 }, () =>
       c.local("v128"),
     ) as [number, number, number, number, number, number, number, number];
+    const acc = pair(c);
+    const [lo, hi] = acc;
     c.localGet(rowBytes).i32Const(2).op(I32.shrU).simd(V128.i32x4Splat);
     c.simd(V128.f64x2ConvertLowI32x4S).localSet(cols);
     c.localGet(eps).op(F64.promoteF32).simd(V128.f64x2Splat).localSet(eps64);
     rowLoop(c, rows, rowBytes, off, (r) => {
       c.localGet(x).localGet(off).op(I32.add).localSet(p);
-      c.f32x4Zero().localSet(acc);
+      zeroPair(c, acc);
       forVectors(c, rowBytes, (j) => {
         addressOf(c, p, j).simdMem(V128.load, 0, 4).localSet(v);
         accumulate(c, acc, v);
       });
-      laneSum(c, acc).localGet(cols).simd(V128.f64x2Div).localSet(mu);
+      pairSum(c, acc, tmp).localGet(cols).simd(V128.f64x2Div).localSet(mu);
       // Two passes, as the composite: squared deviations from the mean, in f64.
-      c.f32x4Zero().localSet(acc);
+      zeroPair(c, acc);
       forVectors(c, rowBytes, (j) => {
         addressOf(c, p, j).simdMem(V128.load, 0, 4).localSet(v);
-        c.localGet(acc);
+        c.localGet(lo);
         c.localGet(v).simd(V128.f64x2PromoteLowF32x4).localGet(mu).simd(V128.f64x2Sub).localTee(rs);
-        c.localGet(rs).simd(V128.f64x2Mul).simd(V128.f64x2Add);
+        c.localGet(rs).simd(V128.f64x2Mul).simd(V128.f64x2Add).localSet(lo);
+        c.localGet(hi);
         highHalf(c, v)
           .simd(V128.f64x2PromoteLowF32x4)
           .localGet(mu)
           .simd(V128.f64x2Sub)
           .localTee(rs);
-        c.localGet(rs).simd(V128.f64x2Mul).simd(V128.f64x2Add).localSet(acc);
+        c.localGet(rs).simd(V128.f64x2Mul).simd(V128.f64x2Add).localSet(hi);
       });
       f64x2Const(c, 1);
-      laneSum(c, acc).localGet(cols).simd(V128.f64x2Div).localGet(eps64).simd(V128.f64x2Add);
+      pairSum(c, acc, tmp).localGet(cols).simd(V128.f64x2Div).localGet(eps64).simd(V128.f64x2Add);
       c.simd(V128.f64x2Sqrt).simd(V128.f64x2Div).localSet(rs);
       c.localGet(mu);
       splat32(c).localSet(muf);
@@ -150,7 +176,7 @@ export function rowsModule(): Uint8Array {
       ];
       const off = c.local("i32");
       const q = c.local("i32");
-      const [gv, xh, gh, t, accG, accGX, muf, rsf, mG, mGX, cols] = Array.from({ length: 11 }, () =>
+      const [gv, xh, gh, t, muf, rsf, mG, mGX, cols, tmp] = Array.from({ length: 10 }, () =>
         c.local("v128"),
       ) as number[] as [
         number,
@@ -163,8 +189,9 @@ export function rowsModule(): Uint8Array {
         number,
         number,
         number,
-        number,
       ];
+      const accG = pair(c);
+      const accGX = pair(c);
       c.localGet(rowBytes).i32Const(2).op(I32.shrU).simd(V128.i32x4Splat);
       c.simd(V128.f64x2ConvertLowI32x4S).localSet(cols);
       /** Loads x̂ = (x − μ)·r and ĝ = g·w at byte j of the row (and g into gv). */
@@ -189,8 +216,8 @@ export function rowsModule(): Uint8Array {
         c.localGet(r).i32Const(2).op(I32.shl).localSet(q);
         addressOf(c, mean, q).mem(F32.load, 0, 2).simd(V128.f32x4Splat).localSet(muf);
         addressOf(c, rstd, q).mem(F32.load, 0, 2).simd(V128.f32x4Splat).localSet(rsf);
-        c.f32x4Zero().localSet(accG);
-        c.f32x4Zero().localSet(accGX);
+        zeroPair(c, accG);
+        zeroPair(c, accGX);
         forVectors(c, rowBytes, (j) => {
           load(j);
           accumulate(c, accG, gh);
@@ -202,9 +229,9 @@ export function rowsModule(): Uint8Array {
             addWide(gb, j, gv);
           });
         });
-        laneSum(c, accG).localGet(cols).simd(V128.f64x2Div);
+        pairSum(c, accG, tmp).localGet(cols).simd(V128.f64x2Div);
         splat32(c).localSet(mG);
-        laneSum(c, accGX).localGet(cols).simd(V128.f64x2Div);
+        pairSum(c, accGX, tmp).localGet(cols).simd(V128.f64x2Div);
         splat32(c).localSet(mGX);
         // dx = r·(ĝ − mean(ĝ) − x̂·mean(ĝ·x̂))
         forVectors(c, rowBytes, (j) => {
@@ -400,7 +427,8 @@ export function simdLayerNormBackward(
   rk.k.layerNormBackward(0, nb, W, M, R, 2 * nb, GW, GB, rows, cb, affine ? 1 : 0);
   return {
     gx: mem.slice((2 * nb) / 4, (2 * nb) / 4 + n),
-    gw: affine ? Float32Array.from(wide.subarray(0, cols)) : null,
-    gb: affine ? Float32Array.from(wide.subarray(cols, 2 * cols)) : null,
+    // The typed-array constructor converts in native code; from() walks an iterator.
+    gw: affine ? new Float32Array(wide.subarray(0, cols)) : null,
+    gb: affine ? new Float32Array(wide.subarray(cols, 2 * cols)) : null,
   };
 }
