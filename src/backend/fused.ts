@@ -14,6 +14,11 @@ export interface FusedKernels {
   /** grad · GELU'(x). */
   geluBackward?(grad: View, x: View, approximate: "none" | "tanh"): Storage;
   /**
+   * grad · GELU'(x), exact, given the output y = GELU(x) as well (Φ(x) is
+   * then y / x, no erf); null where the kernel does not take the case.
+   */
+  geluBackwardOut?(grad: View, x: View, y: View): Storage | null;
+  /**
    * A linear layer's bias then exact GELU: y [rows, cols] (a fresh,
    * contiguous GEMM output) += bias in place, and GELU(y) returned; null
    * (y untouched) where the kernel does not take the case.
@@ -127,6 +132,12 @@ export interface FusedKernels {
    * a linear layer's output in one pass. Null when it does not apply.
    */
   addmm?(a: View, b: View, bias: View): Storage | null;
+  /**
+   * The feed-forward block's x [rows, in] @ w [out, in]ᵀ + bias [out] (any
+   * strides) and its exact GELU in one pass: the pre-activation and the
+   * activation, both fresh contiguous [rows, out]. Null when it does not apply.
+   */
+  addmmGelu?(input: View, weight: View, bias: View): { pre: Storage; act: Storage } | null;
   /**
    * A linear layer's backward from g [rows, out], x [rows, in] and
    * w [out, in] (any strides): the wanted ones of dx = g w [rows, in],

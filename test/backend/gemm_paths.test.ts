@@ -267,11 +267,17 @@ describe("F.linear through addmm", { skip: !simd && "no wasm SIMD" }, () => {
         });
       // Count the addmm kernel's calls, so the test knows the fused path ran.
       const addmm = fusedKernels("cpu").addmm!;
+      // linearGelu's product goes through addmmGelu (the GELU in the GEMM's memory).
+      const addmmGelu = fusedKernels("cpu").addmmGelu!;
       let calls = 0;
       registerFused("cpu", {
         addmm: (a, b, bias) => {
           calls++;
           return addmm(a, b, bias);
+        },
+        addmmGelu: (a, b, bias) => {
+          calls++;
+          return addmmGelu(a, b, bias);
         },
       });
       try {
@@ -292,7 +298,7 @@ describe("F.linear through addmm", { skip: !simd && "no wasm SIMD" }, () => {
           });
         }
       } finally {
-        registerFused("cpu", { addmm });
+        registerFused("cpu", { addmm, addmmGelu });
       }
     });
   }

@@ -96,8 +96,12 @@ function vcdf(c: Code, x: number, out: number, z: number, u: number): void {
   c.f32x4Const(0.5).simd(V128.f32x4Mul).f32x4Const(0.5).simd(V128.f32x4Add).localSet(out);
 }
 
-/** The module: gelu(x, out, nbytes), geluBackward(g, x, out, nbytes), geluBias(x, bias, out, nbytes, rowBytes). */
-function geluModule(): Uint8Array {
+/**
+ * The module: gelu(x, out, nbytes), geluBackward(g, x, out, nbytes),
+ * geluBias(x, bias, out, nbytes, rowBytes), over an imported memory of
+ * these limits (a GEMM's shared memory needs `shared` and `maxPages`).
+ */
+function geluModule(memory: { pages: number; maxPages?: number; shared?: boolean }): Uint8Array {
   const m = new ModuleBuilder();
   m.func("gelu", ["i32", "i32", "i32"], [], (c) => {
     const [x, p, z, u] = [c.local("v128"), c.local("v128"), c.local("v128"), c.local("v128")];
@@ -130,6 +134,33 @@ function geluModule(): Uint8Array {
       c.simd(V128.f32x4Mul).simdMem(V128.store, 0, 4);
     });
   });
+  // The same gradient given the forward's output y = x·Φ(x) too: Φ = y / x
+  // (½ where |x| < 1e-20, as 0/0 at x = 0; Φ − ½ is below ½'s ulp there),
+  // one division instead of erf's rational fit.
+  m.func("geluBackwardOut", ["i32", "i32", "i32", "i32", "i32"], [], (c) => {
+    const [x, p, q, z, u] = [
+      c.local("v128"),
+      c.local("v128"),
+      c.local("v128"),
+      c.local("v128"),
+      c.local("v128"),
+    ];
+    forVectors(c, 4, (i) => {
+      addressOf(c, 1, i).simdMem(V128.load, 0, 4).localSet(x);
+      c.f32x4Const(0.5);
+      addressOf(c, 2, i).simdMem(V128.load, 0, 4).localGet(x).simd(V128.f32x4Div);
+      c.localGet(x).simd(V128.f32x4Abs).f32x4Const(1e-20).simd(V128.f32x4Lt);
+      c.simd(V128.v128Bitselect).localSet(p);
+      c.localGet(x).localGet(x).simd(V128.f32x4Mul).f32x4Const(-0.5).simd(V128.f32x4Mul);
+      c.localSet(q);
+      vexpNeg(c, q, z, u);
+      c.f32x4Const(INV_SQRT_2PI).simd(V128.f32x4Mul).localSet(q);
+      addressOf(c, 3, i);
+      addressOf(c, 0, i).simdMem(V128.load, 0, 4);
+      c.localGet(p).localGet(x).localGet(q).simd(V128.f32x4Mul).simd(V128.f32x4Add);
+      c.simd(V128.f32x4Mul).simdMem(V128.store, 0, 4);
+    });
+  });
   // The bias's byte offset b wraps to 0 at each row's end.
   m.func("geluBias", ["i32", "i32", "i32", "i32", "i32"], [], (c) => {
     const [x, p, z, u] = [c.local("v128"), c.local("v128"), c.local("v128"), c.local("v128")];
@@ -147,13 +178,14 @@ function geluModule(): Uint8Array {
       c.localGet(b).localGet(4).op(I32.ne).op(SELECT).localSet(b);
     });
   });
-  return m.bytes({ pages: 1 });
+  return m.bytes(memory);
 }
 
-interface GeluExports {
+export interface GeluExports {
   gelu(x: number, out: number, nbytes: number): void;
   geluBackward(g: number, x: number, out: number, nbytes: number): void;
   geluBias(x: number, bias: number, out: number, nbytes: number, rowBytes: number): void;
+  geluBackwardOut(g: number, x: number, y: number, out: number, nbytes: number): void;
 }
 
 /** The compiled kernels over their own scratch memory (reused call to call). */
@@ -161,11 +193,38 @@ class GeluKernels {
   readonly scratch = new Scratch(false, 1);
   readonly k: GeluExports;
   constructor() {
-    const inst = new WebAssembly.Instance(new WebAssembly.Module(geluModule() as BufferSource), {
-      env: { memory: this.scratch.memory },
-    });
-    this.k = inst.exports as unknown as GeluExports;
+    this.k = instantiate(this.scratch.memory, { pages: 1 });
   }
+}
+
+function instantiate(
+  memory: WebAssembly.Memory,
+  limits: { pages: number; maxPages?: number; shared?: boolean },
+): GeluExports {
+  const mod = new WebAssembly.Module(geluModule(limits) as BufferSource);
+  return new WebAssembly.Instance(mod, { env: { memory } }).exports as unknown as GeluExports;
+}
+
+const onMemory = new WeakMap<WebAssembly.Memory, GeluExports>();
+
+/**
+ * The GELU kernels over another kernel's memory (a GEMM's, so a product
+ * still sitting there goes through GELU without leaving it), compiled once
+ * per memory; null without SIMD.
+ */
+export function geluKernelsOn(memory: WebAssembly.Memory): GeluExports | null {
+  if (!wasmFeatures().simd) return null;
+  let k = onMemory.get(memory);
+  if (!k) {
+    const shared =
+      typeof SharedArrayBuffer === "function" && memory.buffer instanceof SharedArrayBuffer;
+    k = instantiate(
+      memory,
+      shared ? { pages: 1, maxPages: Scratch.MAX_PAGES, shared: true } : { pages: 1 },
+    );
+    onMemory.set(memory, k);
+  }
+  return k;
 }
 
 let instance: GeluKernels | null | undefined;
@@ -219,6 +278,26 @@ export function simdGeluExactBackward(grad: View, x: View): Storage | null {
 }
 
 /**
+ * grad · GELU'(x) (erf) given y = GELU(x) as this file's kernels made it,
+ * for contiguous float32 views on SIMD, or null.
+ */
+export function simdGeluExactBackwardOut(grad: View, x: View, y: View): Storage | null {
+  const xd = f32(x);
+  const yd = f32(y);
+  const gd = f32(grad);
+  const g = xd && yd && gd && xd.length >= MIN_ELEMENTS ? kernels() : null;
+  if (!g || !xd || !yd || !gd) return null;
+  const nb = padded(xd.length);
+  g.scratch.reserve(4 * nb);
+  const mem = g.scratch.floats;
+  mem.set(gd, 0);
+  mem.set(xd, nb / 4);
+  mem.set(yd, (2 * nb) / 4);
+  g.k.geluBackwardOut(0, nb, 2 * nb, 3 * nb, nb);
+  return wrap(g.scratch.floats.slice((3 * nb) / 4, (3 * nb) / 4 + xd.length));
+}
+
+/**
  * y = x + bias (rows of `cols`), written back into y's storage (fresh,
  * contiguous, owned by the caller), and GELU(y) returned; null (nothing
  * touched) when the SIMD kernel does not apply (cols not a multiple of 4 too).
@@ -241,4 +320,4 @@ function geluBias(y: Storage, bias: View, rows: number, cols: number): Storage |
   return wrap(out.slice(nb / 4, nb / 4 + n));
 }
 
-registerFused("cpu", { geluBias });
+registerFused("cpu", { geluBias, geluBackwardOut: simdGeluExactBackwardOut });

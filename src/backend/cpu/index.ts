@@ -9,6 +9,7 @@ import "./embedding.js";
 import "./attention.js";
 import "./fused.js";
 import "./linear.js";
+import "./linear_gelu.js";
 import "./pool_kernels.js";
 import { gatherKernel, scatterKernel } from "./indexing.js";
 import { matmulKernel } from "./matmul.js";

@@ -54,6 +54,20 @@ export function geluGrad(g: Tensor, x: Tensor, approximate: "none" | "tanh"): Te
 }
 
 /**
+ * Exact GELU's input gradient when the forward's output y = GELU(x) is at
+ * hand too: the fused kernel reads Φ(x) off y / x instead of evaluating
+ * erf again; geluGrad (on x alone) elsewhere and under createGraph.
+ */
+export function geluGradWithOutput(g: Tensor, x: Tensor, y: Tensor): Tensor {
+  const k = fusedKernels(x.device);
+  if (!isGradEnabled() && k.geluBackwardOut && g.dtype === x.dtype && y.dtype === x.dtype) {
+    const r = k.geluBackwardOut(g.contiguous(), x.contiguous(), y.contiguous());
+    if (r) return Tensor.fromStorage(r, x.shape, x.dtype);
+  }
+  return geluGrad(g, x, "none");
+}
+
+/**
  * softmax or log-softmax along `dim` through the fused kernel, or null when
  * the device has none or dim is not the last (the kernel walks rows).
  */

@@ -8,6 +8,8 @@
 // under createGraph. Elsewhere: matmul then add.
 //
 // linearGelu is the feed-forward block's first half, GELU(x Wᵀ + b): the
+// product and its GELU in one visit to the GEMM's memory (addmmGelu; its
+// backward reads Φ(x) off the saved output, GELU(x) / x), or the
 // GELU straight off the addmm output, or else the bias and the GELU in one
 // pass over the GEMM output (the geluBias kernel): two nodes as the composite has (AddmmBackward0, GeluBackward0),
 // one fewer pass and no separate biased array.
@@ -18,7 +20,7 @@ import type { View } from "../../backend/backend.js";
 import { fusedKernels } from "../../backend/fused.js";
 import { Tensor } from "../../tensor/tensor.js";
 import { gelu } from "./activation.js";
-import { geluGrad } from "./fused.js";
+import { geluGrad, geluGradWithOutput } from "./fused.js";
 
 function fusable(input: Tensor, weight: Tensor, bias: Tensor): boolean {
   const dt = input.dtype;
@@ -119,6 +121,28 @@ function addmmKernel(input: Tensor, weight: Tensor, bias: Tensor): Tensor | null
 }
 
 /**
+ * x Wᵀ + b and GELU of it from the device's addmmGelu kernel (no autograd,
+ * the product never leaving the GEMM's memory before the GELU), or null
+ * where it does not apply.
+ */
+function addmmGeluKernel(
+  input: Tensor,
+  weight: Tensor,
+  bias: Tensor,
+): { pre: Tensor; act: Tensor } | null {
+  const k = fusedKernels(input.device);
+  const [out, inF] = weight.shape as [number, number];
+  if (!k.addmmGelu || input.ndim < 1 || input.shape[input.ndim - 1] !== inF) return null;
+  const r = k.addmmGelu(input.reshape([-1, inF]), weight, bias);
+  if (!r) return null;
+  const shape = [...input.shape.slice(0, -1), out];
+  return {
+    pre: Tensor.fromStorage(r.pre, shape, input.dtype),
+    act: Tensor.fromStorage(r.act, shape, input.dtype),
+  };
+}
+
+/**
  * y = x Wᵀ + b (torch.nn.functional.linear) for x (…, in), weight
  * (out, in) and an optional bias (out).
  *
@@ -144,6 +168,19 @@ export function linear(input: Tensor, weight: Tensor, bias: Tensor | null = null
 export function linearGelu(input: Tensor, weight: Tensor, bias: Tensor | null = null): Tensor {
   const k = fusedKernels(input.device);
   if (!bias || !k.gelu || !fusable(input, weight, bias)) return gelu(linear(input, weight, bias));
+  const both = addmmGeluKernel(input, weight, bias);
+  if (both) {
+    const pre = recordAddmm(both.pre, input, weight, bias);
+    // The output is saved too (in-place ops on graph tensors are refused, so
+    // it stays as made): the backward reads Φ off it instead of erf.
+    return record(
+      "GeluBackward0",
+      both.act,
+      [pre],
+      (g, [p, a]) => [geluGradWithOutput(g, p!, a!)],
+      [pre, both.act],
+    );
+  }
   // With the bias in the GEMM, GELU reads the biased output directly.
   const biased = addmmKernel(input, weight, bias);
   if (biased) {
