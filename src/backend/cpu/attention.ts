@@ -1,4 +1,4 @@
-import { allocArray } from "../../dtype.js";
+import { allocArray, copyOf } from "../../dtype.js";
 import type { Storage, View } from "../backend.js";
 import { registerFused } from "../fused.js";
 import { type CpuStorage, dataOf, wrap } from "./storage.js";
@@ -430,8 +430,8 @@ function packedAttention(
   g.gemm.run(headJobs(N, H, pv, mode("depth"), square(S), packed(X, 2), merged(O)), g.T, g.layout);
   const out = g.gemm.scratch.floats;
   return {
-    out: wrap(out.slice(O / 4, O / 4 + N * L * E)),
-    probs: wrap(out.slice(S / 4, S / 4 + N * H * L * L)),
+    out: wrap(copyOf(out.subarray(O / 4, O / 4 + N * L * E))),
+    probs: wrap(copyOf(out.subarray(S / 4, S / 4 + N * H * L * L))),
   };
 }
 
@@ -499,7 +499,7 @@ function packedAttentionBackward(
     g.T,
     g.layout,
   );
-  return wrap(g.gemm.scratch.floats.slice(DX / 4, DX / 4 + N * L * W));
+  return wrap(copyOf(g.gemm.scratch.floats.subarray(DX / 4, DX / 4 + N * L * W)));
 }
 
 registerFused("cpu", {

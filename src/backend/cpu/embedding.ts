@@ -1,4 +1,4 @@
-import { allocArray } from "../../dtype.js";
+import { allocArray, emptyArray } from "../../dtype.js";
 import type { Storage, View } from "../backend.js";
 import { registerFused } from "../fused.js";
 import { dataOf, wrap } from "./storage.js";
@@ -15,7 +15,7 @@ function embedding(weight: View, index: View): Storage {
   const wd = dataOf(weight) as Floats;
   const id = dataOf(index) as Int32Array;
   const n = index.shape.reduce((a, b) => a * b, 1);
-  const out = allocArray(weight.dtype, n * dim) as Floats;
+  const out = emptyArray(weight.dtype, n * dim) as Floats;
   for (let i = 0, io = index.offset; i < n; i++, io++) {
     const s = weight.offset + id[io]! * dim;
     out.set(wd.subarray(s, s + dim), i * dim);

@@ -1,3 +1,4 @@
+import { copyOf } from "../../dtype.js";
 import type { Storage, View } from "../backend.js";
 import { registerFused } from "../fused.js";
 import { type CpuStorage, dataOf, wrap } from "./storage.js";
@@ -259,7 +260,7 @@ export function simdGeluExact(x: View): Storage | null {
   const mem = g.scratch.floats;
   mem.set(xd, 0);
   g.k.gelu(0, nb, nb);
-  return wrap(g.scratch.floats.slice(nb / 4, nb / 4 + xd.length));
+  return wrap(copyOf(g.scratch.floats.subarray(nb / 4, nb / 4 + xd.length)));
 }
 
 /** grad · GELU'(x) (erf) for contiguous float32 views on SIMD, or null. */
@@ -274,7 +275,7 @@ export function simdGeluExactBackward(grad: View, x: View): Storage | null {
   mem.set(gd, 0);
   mem.set(xd, nb / 4);
   g.k.geluBackward(0, nb, 2 * nb, nb);
-  return wrap(g.scratch.floats.slice((2 * nb) / 4, (2 * nb) / 4 + xd.length));
+  return wrap(copyOf(g.scratch.floats.subarray((2 * nb) / 4, (2 * nb) / 4 + xd.length)));
 }
 
 /**
@@ -294,7 +295,7 @@ export function simdGeluExactBackwardOut(grad: View, x: View, y: View): Storage 
   mem.set(xd, nb / 4);
   mem.set(yd, (2 * nb) / 4);
   g.k.geluBackwardOut(0, nb, 2 * nb, 3 * nb, nb);
-  return wrap(g.scratch.floats.slice((3 * nb) / 4, (3 * nb) / 4 + xd.length));
+  return wrap(copyOf(g.scratch.floats.subarray((3 * nb) / 4, (3 * nb) / 4 + xd.length)));
 }
 
 /**
@@ -317,7 +318,7 @@ function geluBias(y: Storage, bias: View, rows: number, cols: number): Storage |
   g.k.geluBias(0, 2 * nb, nb, nb, bb);
   const out = g.scratch.floats;
   yd.set(out.subarray(0, n));
-  return wrap(out.slice(nb / 4, nb / 4 + n));
+  return wrap(copyOf(out.subarray(nb / 4, nb / 4 + n)));
 }
 
 registerFused("cpu", { geluBias, geluBackwardOut: simdGeluExactBackwardOut });

@@ -1,3 +1,4 @@
+import { copyOf } from "../../dtype.js";
 import type { Storage, View } from "../backend.js";
 import { registerFused } from "../fused.js";
 import { type CpuStorage, dataOf, wrap } from "./storage.js";
@@ -110,7 +111,7 @@ function linearBackward(
   if (wantB) jobs.push(...job(ONE, G, DB, 1, rows, out, [0, 0, out, 1]));
   gemm.run(jobs, T, arena.layout);
   const res = gemm.scratch.floats;
-  const take = (at: number, n: number) => wrap(res.slice(at / 4, at / 4 + n));
+  const take = (at: number, n: number) => wrap(copyOf(res.subarray(at / 4, at / 4 + n)));
   return [
     wantX ? take(DX, rows * inF) : null,
     wantW ? take(DW, out * inF) : null,

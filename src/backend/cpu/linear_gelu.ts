@@ -1,3 +1,4 @@
+import { copyOf } from "../../dtype.js";
 import type { Storage, View } from "../backend.js";
 import { registerFused } from "../fused.js";
 import { geluKernelsOn } from "./gelu.js";
@@ -75,8 +76,8 @@ function addmmGelu(input: View, weight: View, bias: View): { pre: Storage; act: 
   gelu.gelu(C, A, nb);
   const res = gemm.scratch.floats;
   return {
-    pre: wrap(res.slice(C / 4, C / 4 + n)),
-    act: wrap(res.slice(A / 4, A / 4 + n)),
+    pre: wrap(copyOf(res.subarray(C / 4, C / 4 + n))),
+    act: wrap(copyOf(res.subarray(A / 4, A / 4 + n))),
   };
 }
 

@@ -1,3 +1,4 @@
+import { copyOf } from "../../../dtype.js";
 import { addressOf, type Code, F32, F64, forVectors, I32, ModuleBuilder, V128 } from "./emitter.js";
 import { Scratch, wasmFeatures } from "./runtime.js";
 
@@ -324,7 +325,7 @@ export function simdRelu(x: Float32Array, o: number, n: number): Float32Array | 
   const mem = rk.scratch.floats;
   mem.set(x.subarray(o, o + n), 0);
   rk.k.relu(0, nb, nb);
-  return mem.slice(nb / 4, nb / 4 + n);
+  return copyOf(mem.subarray(nb / 4, nb / 4 + n));
 }
 
 /** y <= 0 ? 0 : g over n contiguous floats; null when SIMD does not apply. */
@@ -343,7 +344,7 @@ export function simdReluBackward(
   mem.set(g.subarray(go, go + n), 0);
   mem.set(y.subarray(yo, yo + n), nb / 4);
   rk.k.reluBackward(0, nb, 2 * nb, nb);
-  return mem.slice((2 * nb) / 4, (2 * nb) / 4 + n);
+  return copyOf(mem.subarray((2 * nb) / 4, (2 * nb) / 4 + n));
 }
 
 /** A contiguous float32 operand: its array and first element. */
@@ -381,9 +382,9 @@ export function simdLayerNorm(
   else mem.fill(0, B / 4, B / 4 + cols);
   rk.k.layerNorm(X, W, B, Y, M, R, rows, cb, eps);
   return {
-    y: mem.slice(Y / 4, Y / 4 + n),
-    mean: mem.slice(M / 4, M / 4 + rows),
-    rstd: mem.slice(R / 4, R / 4 + rows),
+    y: copyOf(mem.subarray(Y / 4, Y / 4 + n)),
+    mean: copyOf(mem.subarray(M / 4, M / 4 + rows)),
+    rstd: copyOf(mem.subarray(R / 4, R / 4 + rows)),
   };
 }
 
@@ -426,7 +427,7 @@ export function simdLayerNormBackward(
   if (affine) wide.fill(0);
   rk.k.layerNormBackward(0, nb, W, M, R, 2 * nb, GW, GB, rows, cb, affine ? 1 : 0);
   return {
-    gx: mem.slice((2 * nb) / 4, (2 * nb) / 4 + n),
+    gx: copyOf(mem.subarray((2 * nb) / 4, (2 * nb) / 4 + n)),
     // The typed-array constructor converts in native code; from() walks an iterator.
     gw: affine ? new Float32Array(wide.subarray(0, cols)) : null,
     gb: affine ? new Float32Array(wide.subarray(cols, 2 * cols)) : null,
