@@ -1,5 +1,18 @@
 import type { Storage, View } from "./backend.js";
 
+/** A conv2d's plane, kernel and window geometry (padding as [top, bottom, left, right]). */
+export interface ConvGeometry {
+  h: number;
+  w: number;
+  kh: number;
+  kw: number;
+  outH: number;
+  outW: number;
+  stride: readonly number[];
+  padding: readonly number[];
+  dilation: readonly number[];
+}
+
 /**
  * Optional fused kernels for composites (DESIGN.md: "a backend may register
  * a fused kernel for a composite as an optional override, tested against
@@ -161,7 +174,8 @@ export interface FusedKernels {
   /**
    * conv2d (groups 1) of x [N, C, H, W] with weight [O, C, kh, kw] (both
    * contiguous) over a window table (k elements × l positions, as im2col's)
-   * and an optional bias [O]: y [N, O, l].
+   * and an optional bias [O]: y [N, O, l]. `geom`, when given, is the
+   * same convolution's geometry, for kernels that read the plane directly.
    */
   conv2d?(
     x: View,
@@ -170,6 +184,7 @@ export interface FusedKernels {
     index: Int32Array,
     k: number,
     l: number,
+    geom?: ConvGeometry,
   ): Storage;
   /** Gradients of conv2d from grad [N, O, l] (contiguous), for the inputs asked for. */
   conv2dBackward?(
@@ -180,6 +195,7 @@ export interface FusedKernels {
     k: number,
     l: number,
     want: { input: boolean; weight: boolean; bias: boolean },
+    geom?: ConvGeometry,
   ): { gx: Storage | null; gw: Storage | null; gb: Storage | null };
   /**
    * Batch norm of x [N, C, S] (contiguous) with per-channel statistics over

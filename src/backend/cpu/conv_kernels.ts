@@ -1,9 +1,16 @@
 import { allocArray, type DType } from "../../dtype.js";
 import type { View } from "../backend.js";
-import { registerFused } from "../fused.js";
+import { type ConvGeometry, registerFused } from "../fused.js";
 import { matmulKernel } from "./matmul.js";
 import { dataOf, wrap } from "./storage.js";
 import { type ConvGrid, type ConvShape, wasmConv2d, wasmConv2dBackward } from "./wasm/conv.js";
+import {
+  type DirectGeometry,
+  directApplies,
+  directConv2d,
+  directConv2dBackward,
+  type Padding4,
+} from "./wasm/direct_conv.js";
 import { wasmMatmul } from "./wasm/matmul.js";
 
 // conv2d on the CPU, forward and backward, a few samples at a time. A
@@ -307,7 +314,62 @@ function f32(v: View, count: number): Float32Array | null {
   return d instanceof Float32Array ? d.subarray(v.offset, v.offset + count) : null;
 }
 
-function conv2d(x: View, weight: View, bias: View | null, index: Int32Array, k: number, l: number) {
+let directOn = true;
+
+/** Calls the direct kernels have served (tests check that the path is taken). */
+export const directConvCalls = { forward: 0, backward: 0 };
+
+/**
+ * Switches the direct convolution kernels (wasm/direct_conv.ts) for
+ * convolutions with few input taps on or off, returning the previous
+ * setting; off, they run on the im2col + GEMM engine (for A/B runs and tests).
+ *
+ * @example
+ * const was = setDirectConv(false);
+ * try { step(); } finally { setDirectConv(was); }
+ */
+export function setDirectConv(on: boolean): boolean {
+  const was = directOn;
+  directOn = on;
+  return was;
+}
+
+/**
+ * The direct kernels' geometry and padding, when they apply: switched on,
+ * stride 1, dilation 1, few taps (direct_conv.ts measures where they pay).
+ */
+function directPlan(
+  g: Geometry,
+  geom: ConvGeometry | undefined,
+): [DirectGeometry, Padding4] | null {
+  if (!directOn || !geom) return null;
+  const { stride, dilation, padding } = geom;
+  if (stride[0] !== 1 || stride[1] !== 1 || dilation[0] !== 1 || dilation[1] !== 1) return null;
+  const pad = padding as Padding4;
+  const d: DirectGeometry = {
+    c: g.c,
+    o: g.o,
+    kh: geom.kh,
+    kw: geom.kw,
+    hp: geom.h + pad[0] + pad[1],
+    wp: geom.w + pad[2] + pad[3],
+    outH: geom.outH,
+    outW: geom.outW,
+  };
+  // The padded plane must hold exactly the windows the table describes.
+  if (d.hp - d.kh + 1 !== d.outH || d.wp - d.kw + 1 !== d.outW) return null;
+  return directApplies(d) ? [d, pad] : null;
+}
+
+function conv2d(
+  x: View,
+  weight: View,
+  bias: View | null,
+  index: Int32Array,
+  k: number,
+  l: number,
+  geom?: ConvGeometry,
+) {
   const g = geometry(x, weight, k);
   const { n, c, hw, o, ck } = g;
   const dtype = x.dtype;
@@ -315,6 +377,12 @@ function conv2d(x: View, weight: View, bias: View | null, index: Int32Array, k: 
   const w32 = f32(weight, o * ck);
   const b32 = bias ? f32(bias, o) : null;
   if (x32 && w32 && (b32 || !bias)) {
+    const direct = directPlan(g, geom);
+    const yd = direct ? directConv2d(x32, w32, b32, n, ...direct) : null;
+    if (yd) {
+      directConvCalls.forward++;
+      return wrap(yd);
+    }
     const y = wasmConv2d(x32, w32, b32, ...wasmArgs(g, index, k, l));
     if (y) return wrap(y);
   }
@@ -355,10 +423,14 @@ function conv2dBackward(
   k: number,
   l: number,
   want: { input: boolean; weight: boolean; bias: boolean },
+  geom?: ConvGeometry,
 ) {
   const g = geometry(x, weight, k);
   const { n, c, hw, o, ck } = g;
   const dtype = x.dtype;
+  // A first layer's input needs no gradient; when it does, the engine does it all.
+  const direct = want.input ? null : directBackward(grad, x, g, l, want, geom);
+  if (direct) return direct;
   const fast = wasmBackward(grad, x, weight, g, index, k, l, want);
   if (fast) return fast;
   const xd = dataOf(x) as Floats;
@@ -416,6 +488,30 @@ function conv2dBackward(
     return wrap(out);
   };
   return { gx: gx ? wrap(gx) : null, gw: cast(gw), gb: cast(gb) };
+}
+
+/** The weight and bias gradients on the direct kernels (float32), or null. */
+function directBackward(
+  grad: View,
+  x: View,
+  g: Geometry,
+  l: number,
+  want: { weight: boolean; bias: boolean },
+  geom: ConvGeometry | undefined,
+) {
+  const plan = directPlan(g, geom);
+  if (!plan) return null;
+  const dy = f32(grad, g.n * g.o * l);
+  const x32 = f32(x, g.n * g.c * g.hw);
+  if (!dy || !x32) return null;
+  const r = directConv2dBackward(dy, x32, g.n, ...plan);
+  if (!r) return null;
+  directConvCalls.backward++;
+  return {
+    gx: null,
+    gw: want.weight ? wrap(Float32Array.from(r.gw)) : null,
+    gb: want.bias ? wrap(Float32Array.from(r.gb)) : null,
+  };
 }
 
 /** conv2dBackward on the wasm engine (float32), or null. */

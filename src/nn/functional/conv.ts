@@ -12,7 +12,7 @@
 // has them (fusedConv2d below), checked against it in test/backend.
 import { isGradEnabled } from "../../autograd/grad_mode.js";
 import { record } from "../../autograd/node.js";
-import { fusedKernels } from "../../backend/fused.js";
+import { type ConvGeometry, fusedKernels } from "../../backend/fused.js";
 import { ArgumentError, fmtShape, ShapeError } from "../../errors.js";
 import { keep } from "../../tensor/memory.js";
 import { Tensor } from "../../tensor/tensor.js";
@@ -430,7 +430,18 @@ function fusedConv2d(
   const xc = x.contiguous();
   const wc = weight.contiguous();
   const bc = bias?.contiguous() ?? null;
-  const ys = kern.conv2d(xc, wc, bc, t.index, t.k, t.l);
+  const geom: ConvGeometry = {
+    h,
+    w,
+    kh,
+    kw,
+    outH: t.outH,
+    outW: t.outW,
+    stride,
+    padding: pad4,
+    dilation,
+  };
+  const ys = kern.conv2d(xc, wc, bc, t.index, t.k, t.l, geom);
   const y = Tensor.fromStorage(ys, [n, o, t.outH, t.outW], dtype);
   return record(
     "ConvolutionBackward0",
@@ -456,10 +467,16 @@ function fusedConv2d(
       // and its channel axes swapped: the fast forward kernel, which beats
       // col2im's scattered adds.
       const tt = want.input ? sameSizeAdjoint(t, h, w, [kh, kw], stride, pad4, dilation) : null;
-      const r = kern.conv2dBackward!(gc, xs!, ws!, t.index, t.k, t.l, {
-        ...want,
-        input: want.input && !tt,
-      });
+      const r = kern.conv2dBackward!(
+        gc,
+        xs!,
+        ws!,
+        t.index,
+        t.k,
+        t.l,
+        { ...want, input: want.input && !tt },
+        geom,
+      );
       let gx = r.gx ? Tensor.fromStorage(r.gx, x.shape, dtype) : null;
       if (tt) {
         const rev = (k: number) =>
