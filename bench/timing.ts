@@ -39,21 +39,43 @@ export interface MeasureOptions {
 }
 
 /**
- * Per-call seconds of fn: at least two warm-up calls (one if a call takes
- * over 5 s), then `reps` repetitions of `inner` calls, where inner makes a
- * repetition last about minRepTime (1 for training steps: minRepTime 0)
- * and reps fits the budget, clamped to [minReps, maxReps].
+ * Warm-up before timing: calls go on until WARM_UP_S has passed (at least
+ * two calls, one if a call takes over 5 s; at most WARM_UP_MAX_CALLS), so
+ * what is timed is the steady state. A JIT runtime needs it: V8 first
+ * compiles WebAssembly with its baseline compiler and moves hot kernels to
+ * optimized code while they run, and flint's LeNet-5 step takes 5–13 ms
+ * for its first 20 calls against 3–4 ms after 100. Every system gets the
+ * same warm-up (bench/torch_bench.py does the same).
+ */
+export const WARM_UP_S = 1;
+export const WARM_UP_MAX_CALLS = 200;
+
+/** Runs the warm-up calls (once() times one call); returns the last call's time. */
+function warmUp(once: () => number): number {
+  const start = now();
+  let last = once();
+  if (last >= 5) return last;
+  for (
+    let calls = 1;
+    calls < 2 || (now() - start < WARM_UP_S && calls < WARM_UP_MAX_CALLS);
+    calls++
+  )
+    last = once();
+  return last;
+}
+
+/**
+ * Per-call seconds of fn: the warm-up (warmUp), then `reps` repetitions of
+ * `inner` calls, where inner makes a repetition last about minRepTime (1
+ * for training steps: minRepTime 0) and reps fits the budget, clamped to
+ * [minReps, maxReps].
  */
 export function measure(fn: () => unknown, opts: MeasureOptions): Timing {
-  let t0 = now();
-  fn();
-  const first = now() - t0;
-  let second = first;
-  if (first < 5) {
-    t0 = now();
+  const second = warmUp(() => {
+    const t0 = now();
     fn();
-    second = now() - t0;
-  }
+    return now() - t0;
+  });
   const { inner, reps } = plan(second, opts);
   const times: number[] = [];
   for (let r = 0; r < reps; r++) {
@@ -81,8 +103,17 @@ export async function measureAsync(
     await sync();
     return now() - t0;
   };
-  const first = await once();
-  const second = first < 5 ? await once() : first;
+  // warmUp's rule, awaited.
+  const start = now();
+  let second = await once();
+  if (second < 5) {
+    for (
+      let calls = 1;
+      calls < 2 || (now() - start < WARM_UP_S && calls < WARM_UP_MAX_CALLS);
+      calls++
+    )
+      second = await once();
+  }
   const { inner, reps } = plan(second, opts);
   const times: number[] = [];
   for (let r = 0; r < reps; r++) {

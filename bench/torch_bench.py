@@ -52,6 +52,10 @@ def sync():
         torch.cuda.synchronize()
 
 
+WARM_UP_S = 1
+WARM_UP_MAX_CALLS = 200
+
+
 def measure(fn, budget, min_rep_time=0.1, min_reps=3, max_reps=15):
     """bench/timing.ts's measure(): warm-up, then reps of `inner` calls; median per call.
 
@@ -61,8 +65,14 @@ def measure(fn, budget, min_rep_time=0.1, min_reps=3, max_reps=15):
         fn()
         sync()
         return time.perf_counter() - t0
-    first = once()
-    one = once() if first < 5 else first
+    # Warm-up: timing.ts's warmUp (calls until WARM_UP_S has passed, at least 2, at most 200).
+    start = time.perf_counter()
+    one = once()
+    if one < 5:
+        calls = 1
+        while calls < 2 or (time.perf_counter() - start < WARM_UP_S and calls < WARM_UP_MAX_CALLS):
+            one = once()
+            calls += 1
     one = max(one, 1e-9)
     inner = max(1, math.ceil(min_rep_time / one)) if min_rep_time > 0 else 1
     reps = max(min_reps, min(max_reps, int(budget / (one * inner))))
