@@ -2,6 +2,7 @@
 // bench/torch_bench.py's. Each builder makes a model, its optimizer and a
 // fixed random batch on a device; trainStep / trainStepAsync turn that into
 // one training step (forward, loss, backward, optimizer step, loss read back).
+import { SmallResNet } from "../examples/resnet.js";
 import * as fl from "../src/index.js";
 
 const { nn } = fl;
@@ -109,6 +110,18 @@ function lenet(): fl.nn.Module {
 export function lenetSetup(device = "cpu"): Setup {
   const sgd: Optim = (p) => new fl.optim.SGD(p, { lr: 0.01, momentum: 0.9 });
   return setup(lenet(), sgd, fl.randn([64, 1, 28, 28]), fl.randint(0, 10, [64]), device);
+}
+
+/** examples/resnet.ts's SmallResNet (1×28×28, batch 128, Adam 3e-3): profiled, not in the bench table. */
+export function resnetSetup(device = "cpu"): Setup {
+  const adam: Optim = (p) => new fl.optim.Adam(p, { lr: 3e-3 });
+  return setup(
+    new SmallResNet(),
+    adam,
+    fl.randn([128, 1, 28, 28]),
+    fl.randint(0, 10, [128]),
+    device,
+  );
 }
 
 /**

@@ -5,11 +5,19 @@
 // GEMM shows up as src/backend/cpu/wasm/blocked.ts (wasm) and the SIMD math
 // as the file that asked for it.
 //
-//   node --import tsx bench/profile.ts [mlp|lenet|gpt|lstm] [--steps 30] [--threads 1] [--top 15]
+//   node --import tsx bench/profile.ts [mlp|lenet|gpt|lstm|resnet] [--steps 30] [--threads 1] [--top 15]
 //   npm run bench:profile -- lenet
 import { Session } from "node:inspector/promises";
 import * as fl from "../src/index.js";
-import { gptSetup, lenetSetup, lstmSetup, mlpSetup, type Setup, trainStep } from "./flint_tasks.js";
+import {
+  gptSetup,
+  lenetSetup,
+  lstmSetup,
+  mlpSetup,
+  resnetSetup,
+  type Setup,
+  trainStep,
+} from "./flint_tasks.js";
 
 interface CallFrame {
   functionName: string;
@@ -31,6 +39,7 @@ const setups: Record<string, () => Setup> = {
   lenet: () => lenetSetup(),
   gpt: () => gptSetup(),
   lstm: () => lstmSetup(),
+  resnet: () => resnetSetup(),
 };
 
 function parseArgs(argv: string[]) {
