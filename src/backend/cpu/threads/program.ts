@@ -83,7 +83,8 @@ export class ProgramWriter {
 
   /** The finished program (with its end mark). */
   finish(): Int32Array {
-    return Int32Array.from([...this.words, OP.end]);
+    this.words.push(OP.end);
+    return new Int32Array(this.words);
   }
 }
 
