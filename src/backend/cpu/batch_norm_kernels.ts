@@ -2,13 +2,16 @@ import { allocArray } from "../../dtype.js";
 import { numel } from "../../shape.js";
 import type { View } from "../backend.js";
 import { registerFused } from "../fused.js";
-import { dataOf, wrap } from "./storage.js";
+import { dataOf, isContiguous, wrap } from "./storage.js";
+import { type F32Run, simdBatchNorm, simdBatchNormBackward } from "./wasm/batch_norm.js";
 
 // Fused CPU batch norm over x [N, C, S]: per channel, one pass for the mean
 // and variance (shifted sums) and one that writes (x − μ)·(r·w) + b; the
 // backward is the closed form in two passes. The composite in
 // src/nn/functional/normalization.ts takes about ten whole-tensor broadcast
-// ops for the same work. Sums are JS doubles.
+// ops for the same work. Sums are JS doubles. Contiguous float32 goes to
+// the WebAssembly SIMD kernels (./wasm/batch_norm.ts); these loops stay the
+// reference for them, and take float64 and anything else.
 
 type Floats = Float32Array | Float64Array;
 
@@ -18,6 +21,26 @@ function floats(v: View): Floats {
 
 function alloc(v: View, n: number): Floats {
   return allocArray(v.dtype, n) as Floats;
+}
+
+/** A contiguous float32 view as a SIMD operand; null for anything else. */
+function f32(v: View): F32Run | null {
+  const d = dataOf(v);
+  return d instanceof Float32Array && isContiguous(v) ? { data: d, offset: v.offset } : null;
+}
+
+/** Every view as a SIMD operand (nulls kept), or null when one of them does not qualify. */
+function allF32(views: readonly (View | null)[]): (F32Run | null)[] | null {
+  const out: (F32Run | null)[] = [];
+  for (const v of views) {
+    if (v === null) out.push(null);
+    else {
+      const r = f32(v);
+      if (!r) return null;
+      out.push(r);
+    }
+  }
+  return out;
 }
 
 /** [N, C, S] sizes of a view whose dims past the second are flattened. */
@@ -35,6 +58,20 @@ function batchNorm(
   stats: { mean: View; var: View } | null,
 ) {
   const [n, c, s] = sizes(x);
+  const ops = allF32([x, weight, bias, stats?.mean ?? null, stats?.var ?? null]);
+  if (ops) {
+    const [xs, ws, bs, ms, vs] = ops;
+    const st = ms && vs ? { mean: ms, var: vs } : null;
+    const r = simdBatchNorm(xs!, [n, c, s], ws ?? null, bs ?? null, eps, st);
+    if (r) {
+      return {
+        y: wrap(r.y),
+        mean: wrap(r.mean),
+        invstd: wrap(r.invstd),
+        var: r.var && wrap(r.var),
+      };
+    }
+  }
   const xd = floats(x);
   const xo = x.offset;
   const y = alloc(x, n * c * s);
@@ -102,6 +139,23 @@ function batchNormBackward(
   wantAffine: boolean,
 ) {
   const [n, c, s] = sizes(x);
+  const ops = allF32([grad, x, mean, invstd, weight]);
+  if (ops) {
+    const [gs, xs, ms, rs, ws] = ops;
+    const r = simdBatchNormBackward(
+      gs!,
+      xs!,
+      [n, c, s],
+      ms!,
+      rs!,
+      ws ?? null,
+      training,
+      wantAffine,
+    );
+    if (r) {
+      return { gx: wrap(r.gx), gw: r.gw && wrap(r.gw), gb: r.gb && wrap(r.gb) };
+    }
+  }
   const xd = floats(x);
   const gd = floats(grad);
   const md = floats(mean);
