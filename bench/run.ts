@@ -1,8 +1,10 @@
 // `npm run bench`: flint, PyTorch (Debian's python3-torch, when installed)
 // and TensorFlow.js (cpu and wasm backends) on the same work in one run. Each
-// system runs in its own child process, one at a time, so no two share a
-// heap, a thread pool or the cores; the table gives each figure's time ratio
-// to PyTorch at the same thread count. See bench/README.md.
+// task of each system runs in a fresh child process, one at a time, so no two
+// share a heap, a thread pool or the cores, and no task inherits another's
+// allocator state (PyTorch's MLP step took 3.3 ms after the sgemm sweep in
+// the same process, 5.2–6.7 ms in a process of its own); the table gives each
+// figure's time ratio to PyTorch at the same thread count. See bench/README.md.
 //
 //   npm run bench                           # everything, threads 1 and 2
 //   npm run bench -- --quick                # smoke run (< 1 min)
@@ -172,7 +174,9 @@ function runChild(system: string, threads: number, args: Args, tasks: string[]):
     .filter((l) => l.startsWith("{"))
     .map((l) => JSON.parse(l) as Measurement);
   const secs = ((performance.now() - t0) / 1000).toFixed(0);
-  console.error(`  ${system} t=${threads}: ${out.length} measurements in ${secs} s`);
+  console.error(
+    `  ${system} t=${threads} ${tasks.join(",")}: ${out.length} measurements in ${secs} s`,
+  );
   if (r.status !== 0) {
     const why = (r.stderr ?? "").trim().split("\n").slice(-3).join(" | ");
     const how = r.signal ? `killed (${r.signal}) after ${secs} s` : `exit ${r.status}`;
@@ -338,7 +342,7 @@ function main(): void {
   const results: Measurement[] = [];
   for (const system of args.systems) {
     for (const t of threadsFor(system, args.threads)) {
-      results.push(...runChild(system, t, args, args.tasks));
+      for (const task of args.tasks) results.push(...runChild(system, t, args, [task]));
     }
   }
   console.log("");
