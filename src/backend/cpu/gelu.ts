@@ -11,7 +11,7 @@ import {
   SELECT,
   V128,
 } from "./wasm/emitter.js";
-import { Scratch, wasmFeatures } from "./wasm/runtime.js";
+import { isShared, memoryLimits, Scratch, wasmFeatures } from "./wasm/runtime.js";
 import { EXP_MIN, EXP_POLY, LN2_HI, LN2_LO, LOG2E } from "./wasm/vmath.js";
 
 // Exact (erf) GELU for float32 on WebAssembly SIMD, three kernels: GELU,
@@ -217,12 +217,7 @@ export function geluKernelsOn(memory: WebAssembly.Memory): GeluExports | null {
   if (!wasmFeatures().simd) return null;
   let k = onMemory.get(memory);
   if (!k) {
-    const shared =
-      typeof SharedArrayBuffer === "function" && memory.buffer instanceof SharedArrayBuffer;
-    k = instantiate(
-      memory,
-      shared ? { pages: 1, maxPages: Scratch.MAX_PAGES, shared: true } : { pages: 1 },
-    );
+    k = instantiate(memory, memoryLimits(isShared(memory)));
     onMemory.set(memory, k);
   }
   return k;

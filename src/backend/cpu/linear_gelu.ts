@@ -2,9 +2,9 @@ import { copyOf } from "../../dtype.js";
 import type { Storage, View } from "../backend.js";
 import { registerFused } from "../fused.js";
 import { geluKernelsOn } from "./gelu.js";
-import { dataOf, wrap } from "./storage.js";
+import { wrap } from "./storage.js";
 import { align, type GemmJob } from "./wasm/blocked.js";
-import { denseF32, gemmArena, splitJob } from "./wasm/matmul.js";
+import { denseF32, fillRows, gemmArena, splitJob } from "./wasm/matmul.js";
 
 // The feed-forward block's first half, GELU(x Wᵀ + b), in one visit to the
 // GEMM's wasm memory: the bias rows laid into C, the product added into
@@ -14,19 +14,6 @@ import { denseF32, gemmArena, splitJob } from "./wasm/matmul.js";
 // activation out again; here both results are copied out once each (the
 // pre-activation is kept for the backward). Adding the bias in the GELU
 // pass instead (geluBias, C from 0) measured no faster than the fill.
-
-/** mem[at …) = `rows` copies of bias [N] (any stride), end to end. */
-function fillBiasRows(mem: Float32Array, at: number, bias: View, rows: number): void {
-  const N = bias.shape[0]!;
-  const bd = dataOf(bias) as Float32Array;
-  const bs = bias.strides[0]!;
-  for (let n = 0, p = bias.offset; n < N; n++, p += bs) mem[at + n] = bd[p]!;
-  // Doubling copies: log2(rows) memmoves instead of one per row.
-  const end = at + rows * N;
-  for (let filled = N; at + filled < end; filled *= 2) {
-    mem.copyWithin(at + filled, at, Math.min(at + 2 * filled, end) - filled);
-  }
-}
 
 /**
  * Float32 x [rows, in] @ w [out, in]ᵀ + bias [out] (any strides) and its
@@ -56,7 +43,7 @@ function addmmGelu(input: View, weight: View, bias: View): { pre: Storage; act: 
   const mem = gemm.scratch.floats;
   mem.set(denseF32(input), X / 4);
   mem.set(denseF32(weight), W / 4);
-  fillBiasRows(mem, C / 4, bias, rows);
+  fillRows(mem, C / 4, bias, rows);
   // Wᵀ read in place: B[k, n] = W[n, k].
   const job: GemmJob = {
     a: X,

@@ -4,6 +4,7 @@ import { type ProgramKernels, ProgramWriter, runProgram } from "../threads/progr
 import { align, scratchLayout } from "./blocked.js";
 import { gemmFor, type WasmGemm } from "./matmul.js";
 import { RunTable, runsOver } from "./runs.js";
+import { isShared } from "./runtime.js";
 
 type ScratchLayout = ReturnType<typeof scratchLayout>;
 
@@ -105,9 +106,12 @@ function kernelsOf(gemm: WasmGemm): ProgramKernels {
   let k = kernelsByGemm.get(gemm);
   if (!k) {
     const memory = gemm.scratch.memory;
-    const shared =
-      typeof SharedArrayBuffer === "function" && memory.buffer instanceof SharedArrayBuffer;
-    k = { gemm: gemm.kernels, runs: runsOver(memory, shared), blocking: gemm.blocking, memory };
+    k = {
+      gemm: gemm.kernels,
+      runs: runsOver(memory, isShared(memory)),
+      blocking: gemm.blocking,
+      memory,
+    };
     kernelsByGemm.set(gemm, k);
   }
   return k;

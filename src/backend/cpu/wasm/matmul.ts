@@ -8,7 +8,7 @@ import { getNumThreads, onNumThreadsChange, pool } from "../threads/pool.js";
 import { align, type Blocking, type GemmJob, runGemm, scratchLayout } from "./blocked.js";
 import { type GemmConfig, type GemmExports, gemmModule } from "./gemm_module.js";
 import { compiledRuns } from "./runs.js";
-import { Scratch, wasmFeatures } from "./runtime.js";
+import { memoryLimits, Scratch, wasmFeatures } from "./runtime.js";
 
 /** Float32 batched matmul on the WebAssembly SIMD GEMM kernels, split across threads when large. */
 
@@ -46,10 +46,9 @@ export class WasmGemm {
   ) {
     this.outputGroupFloats = opts.outputGroupFloats ?? C_GROUP_FLOATS;
     this.scratch = new Scratch(opts.shared ?? false);
-    const limits = opts.shared
-      ? { pages: 1, maxPages: Scratch.MAX_PAGES, shared: true }
-      : { pages: 1 };
-    this.module = new WebAssembly.Module(gemmModule(config, limits) as BufferSource);
+    this.module = new WebAssembly.Module(
+      gemmModule(config, memoryLimits(opts.shared ?? false)) as BufferSource,
+    );
     const instance = new WebAssembly.Instance(this.module, {
       env: { memory: this.scratch.memory },
     });
@@ -204,8 +203,8 @@ export function denseF32(x: View): Float32Array {
   return dense ? data.subarray(x.offset, x.offset + n) : (copyKernel(x, "float32") as Float32Array);
 }
 
-/** `rows` copies of bias [N] laid end to end in mem from float index `at`. */
-function fillRows(mem: Float32Array, at: number, bias: View, rows: number): void {
+/** `rows` copies of bias [N] (any stride) laid end to end in mem from float index `at`. */
+export function fillRows(mem: Float32Array, at: number, bias: View, rows: number): void {
   const N = bias.shape[0]!;
   const bd = dataOf(bias) as Float32Array;
   const bs = bias.strides[0]!;

@@ -1,5 +1,5 @@
 import { type Code, F32, I32, ModuleBuilder, V128 } from "./emitter.js";
-import { Scratch } from "./runtime.js";
+import { memoryLimits } from "./runtime.js";
 
 // Copies and adds of "runs" (stretches of consecutive floats) inside wasm
 // memory, driven by a table: the data movement of a convolution (im2col,
@@ -127,7 +127,7 @@ export function runsModule(shared = false): Uint8Array {
   const params = ["i32", "i32", "i32", "i32", "i32", "i32", "i32"] as const;
   m.func("copyRuns", [...params], [], (c) => emitRuns(c, false));
   m.func("addRuns", [...params], [], (c) => emitRuns(c, true));
-  return m.bytes(shared ? { pages: 1, maxPages: Scratch.MAX_PAGES, shared: true } : { pages: 1 });
+  return m.bytes(memoryLimits(shared));
 }
 
 const compiled = new Map<boolean, WebAssembly.Module>();

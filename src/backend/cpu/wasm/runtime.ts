@@ -81,3 +81,17 @@ export class Scratch {
     return this.memory.buffer.byteLength;
   }
 }
+
+/** A module's imported-memory limits: a shared memory (the thread pool's) must declare its maximum. */
+export function memoryLimits(shared: boolean): {
+  pages: number;
+  maxPages?: number;
+  shared?: boolean;
+} {
+  return shared ? { pages: 1, maxPages: Scratch.MAX_PAGES, shared: true } : { pages: 1 };
+}
+
+/** Whether `memory` is shared between threads (so kernels over it need memoryLimits(true)). */
+export function isShared(memory: WebAssembly.Memory): boolean {
+  return typeof SharedArrayBuffer === "function" && memory.buffer instanceof SharedArrayBuffer;
+}

@@ -1,5 +1,5 @@
 import { type Code, I32, ModuleBuilder, SELECT, V128 } from "./emitter.js";
-import { Scratch, wasmFeatures } from "./runtime.js";
+import { isShared, memoryLimits, wasmFeatures } from "./runtime.js";
 import { regs, vexp } from "./vmath.js";
 
 // Attention's softmax over the score rows, forward and backward, as one
@@ -400,9 +400,7 @@ export function softmaxRowsModule(memory: { shared: boolean }): Uint8Array {
       );
     });
   });
-  return m.bytes(
-    memory.shared ? { pages: 1, maxPages: Scratch.MAX_PAGES, shared: true } : { pages: 1 },
-  );
+  return m.bytes(memoryLimits(memory.shared));
 }
 
 interface SoftmaxRowsExports {
@@ -437,9 +435,9 @@ export function softmaxRowKernels(memory: WebAssembly.Memory): SoftmaxRowsExport
   if (!enabled || !wasmFeatures().simd) return null;
   let k = instances.get(memory);
   if (!k) {
-    const shared =
-      typeof SharedArrayBuffer === "function" && memory.buffer instanceof SharedArrayBuffer;
-    const mod = new WebAssembly.Module(softmaxRowsModule({ shared }) as BufferSource);
+    const mod = new WebAssembly.Module(
+      softmaxRowsModule({ shared: isShared(memory) }) as BufferSource,
+    );
     k = new WebAssembly.Instance(mod, { env: { memory } }).exports as unknown as SoftmaxRowsExports;
     instances.set(memory, k);
   }
