@@ -24,12 +24,6 @@ import { Scratch, wasmFeatures } from "./runtime.js";
 // float32 pair (hi + lo), so a large offset with a small spread keeps the
 // precision of the double subtraction the scalar loops do.
 
-/** SIMD opcodes the shared emitter table does not name. */
-const OP = {
-  load32Splat: 0x09,
-  load64Splat: 0x0a,
-} as const;
-
 /** The tail's lane mask sits at byte 0; the per-channel blocks follow. */
 const MASK = 0;
 const PAR = 16;
@@ -73,7 +67,7 @@ function wideHigh(c: Code, v: number): Code {
 
 /** Pushes the float64 at local address p + offset, in both lanes. */
 function load64(c: Code, p: number, offset: number): Code {
-  return c.localGet(p).simdMem(OP.load64Splat, offset, 3);
+  return c.localGet(p).simdMem(V128.load64Splat, offset, 3);
 }
 
 function zero(c: Code, ...locals: number[]): void {
@@ -232,7 +226,7 @@ function channels(
 
 /** Pushes the float32 at local address p + offset, in all four lanes. */
 function load32(c: Code, p: number, offset: number): Code {
-  return c.localGet(p).simdMem(OP.load32Splat, offset, 2);
+  return c.localGet(p).simdMem(V128.load32Splat, offset, 2);
 }
 
 /** Loads four v128 locals from local address p + offset (16 bytes apart). */

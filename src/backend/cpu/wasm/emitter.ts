@@ -57,6 +57,7 @@ export const SELECT = 0x1b;
 export const V128 = {
   load: 0x00,
   load32Splat: 0x09,
+  load64Splat: 0x0a,
   store: 0x0b,
   const: 0x0c,
   f32x4Splat: 0x13,
@@ -103,6 +104,8 @@ export const V128 = {
   f64x2Mul: 0xf2,
   f64x2Div: 0xf3,
   f64x2ConvertLowI32x4S: 0xfe,
+  // For the attention softmax rows (softmax_rows.ts).
+  i32x4LtS: 0x39,
 } as const;
 
 function uleb(out: number[], v: number): void {

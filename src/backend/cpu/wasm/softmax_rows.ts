@@ -28,14 +28,6 @@ import { regs, vexp } from "./vmath.js";
 // A row whose maximum is not finite (all −inf, a NaN or a +inf) becomes
 // NaN, as the composite softmax gives.
 
-/** SIMD opcodes this file needs beyond the emitter's table. */
-const OP = {
-  i32x4LtS: 0x39,
-  i32x4Add: 0xae,
-  f32x4Ne: 0x42,
-  v128AnyTrue: 0x53,
-} as const;
-
 /** A v128 constant of four i32 lanes. */
 function i32x4(c: Code, lanes: readonly [number, number, number, number]): Code {
   c.simd(V128.const);
@@ -172,7 +164,7 @@ function vectors(
   from();
   if (cols) {
     c.localGet(f.j).i32Const(2).op(I32.shrU).simd(V128.i32x4Splat);
-    i32x4(c, [0, 1, 2, 3]).simd(OP.i32x4Add).localSet(f.col);
+    i32x4(c, [0, 1, 2, 3]).simd(V128.i32x4Add).localSet(f.col);
   }
   c.for(
     f.j,
@@ -183,7 +175,7 @@ function vectors(
       body();
       if (cols) {
         c.localGet(f.col);
-        i32x4(c, [4, 4, 4, 4]).simd(OP.i32x4Add).localSet(f.col);
+        i32x4(c, [4, 4, 4, 4]).simd(V128.i32x4Add).localSet(f.col);
       }
     },
   );
@@ -212,9 +204,9 @@ function span(c: Code, f: Frame, body: (masked: boolean) => void): void {
 }
 
 /** Pushes the lane mask col < len. */
-const visible = (c: Code, f: Frame) => c.localGet(f.col).localGet(f.lenV).simd(OP.i32x4LtS);
+const visible = (c: Code, f: Frame) => c.localGet(f.col).localGet(f.lenV).simd(V128.i32x4LtS);
 /** Pushes the lane mask col < S (lanes this row owns). */
-const owned = (c: Code, f: Frame) => c.localGet(f.col).localGet(f.sV).simd(OP.i32x4LtS);
+const owned = (c: Code, f: Frame) => c.localGet(f.col).localGet(f.sV).simd(V128.i32x4LtS);
 
 /** The vector on the stack where visible, the value `other` pushes elsewhere. */
 function visibleOr(c: Code, f: Frame, other: () => void): void {
@@ -294,8 +286,8 @@ export function softmaxRowsModule(memory: { shared: boolean }): Uint8Array {
       });
       foldMax(c, acc);
       // A maximum that is not finite (m − m ≠ 0) makes the whole row NaN.
-      c.localGet(acc).localGet(acc).simd(V128.f32x4Sub).f32x4Zero().simd(OP.f32x4Ne);
-      c.simd(OP.v128AnyTrue);
+      c.localGet(acc).localGet(acc).simd(V128.f32x4Sub).f32x4Zero().simd(V128.f32x4Ne);
+      c.simd(V128.v128AnyTrue);
       c.if(
         () =>
           fillRow(
