@@ -11,7 +11,7 @@ import {
   SELECT,
   V128,
 } from "./wasm/emitter.js";
-import { isShared, memoryLimits, Scratch, wasmFeatures } from "./wasm/runtime.js";
+import { isShared, memoryLimits, scratchKernels, wasmFeatures } from "./wasm/runtime.js";
 import { EXP_MIN, EXP_POLY, LN2_HI, LN2_LO, LOG2E } from "./wasm/vmath.js";
 
 // Exact (erf) GELU for float32 on WebAssembly SIMD, three kernels: GELU,
@@ -189,15 +189,6 @@ export interface GeluExports {
   geluBackwardOut(g: number, x: number, y: number, out: number, nbytes: number): void;
 }
 
-/** The compiled kernels over their own scratch memory (reused call to call). */
-class GeluKernels {
-  readonly scratch = new Scratch(false, 1);
-  readonly k: GeluExports;
-  constructor() {
-    this.k = instantiate(this.scratch.memory, { pages: 1 });
-  }
-}
-
 function instantiate(
   memory: WebAssembly.Memory,
   limits: { pages: number; maxPages?: number; shared?: boolean },
@@ -223,12 +214,8 @@ export function geluKernelsOn(memory: WebAssembly.Memory): GeluExports | null {
   return k;
 }
 
-let instance: GeluKernels | null | undefined;
-
-function kernels(): GeluKernels | null {
-  if (instance === undefined) instance = wasmFeatures().simd ? new GeluKernels() : null;
-  return instance;
-}
+/** The kernels over their own scratch memory (reused call to call). */
+const kernels = scratchKernels<GeluExports>(() => geluModule(memoryLimits(false)));
 
 /** Below this many elements the copies in and out cost more than the scalar loop. */
 const MIN_ELEMENTS = 256;

@@ -1,6 +1,6 @@
 import { emptyArray } from "../../../dtype.js";
 import { type Code, I32, ModuleBuilder, V128 } from "./emitter.js";
-import { Scratch, wasmFeatures } from "./runtime.js";
+import { type ScratchKernels, scratchKernels } from "./runtime.js";
 
 // Batch norm over x [N, C, S] (float32) on WebAssembly SIMD, four lanes at
 // a time. A channel is N runs of S contiguous floats, one per sample.
@@ -502,25 +502,11 @@ interface BatchNormExports {
 }
 
 /** The compiled kernels over their own scratch memory (reused call to call). */
-class BatchNormKernels {
-  readonly scratch = new Scratch(false, 1);
-  readonly k: BatchNormExports;
-  constructor() {
-    const inst = new WebAssembly.Instance(
-      new WebAssembly.Module(batchNormModule() as BufferSource),
-      { env: { memory: this.scratch.memory } },
-    );
-    this.k = inst.exports as unknown as BatchNormExports;
-  }
-}
-
-let instance: BatchNormKernels | null | undefined;
+const compiled = scratchKernels<BatchNormExports>(batchNormModule);
 let enabled = true;
 
-function kernels(): BatchNormKernels | null {
-  if (!enabled) return null;
-  if (instance === undefined) instance = wasmFeatures().simd ? new BatchNormKernels() : null;
-  return instance;
+function kernels(): ScratchKernels<BatchNormExports> | null {
+  return enabled ? compiled() : null;
 }
 
 /**
@@ -557,7 +543,7 @@ function region(n: number): number {
 
 /** The memory laid out for one call: mask, channel blocks, then `operands` chunk regions. */
 function layout(
-  bk: BatchNormKernels,
+  bk: ScratchKernels<BatchNormExports>,
   [n, c, s]: readonly [number, number, number],
   operands: number,
 ) {

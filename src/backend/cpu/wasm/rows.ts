@@ -1,6 +1,6 @@
 import { copyOf } from "../../../dtype.js";
 import { addressOf, type Code, F32, F64, forVectors, I32, ModuleBuilder, V128 } from "./emitter.js";
-import { Scratch, wasmFeatures } from "./runtime.js";
+import { type ScratchKernels, scratchKernels } from "./runtime.js";
 
 // Memory-bound float32 kernels on WebAssembly SIMD, four lanes at a time:
 // ReLU and its gradient, and layer norm forward and backward over rows.
@@ -277,25 +277,11 @@ interface RowsExports {
   ): void;
 }
 
-/** The compiled kernels over their own scratch memory (reused call to call). */
-class RowKernels {
-  readonly scratch = new Scratch(false, 1);
-  readonly k: RowsExports;
-  constructor() {
-    const inst = new WebAssembly.Instance(new WebAssembly.Module(rowsModule() as BufferSource), {
-      env: { memory: this.scratch.memory },
-    });
-    this.k = inst.exports as unknown as RowsExports;
-  }
-}
-
-let instance: RowKernels | null | undefined;
+const compiled = scratchKernels<RowsExports>(rowsModule);
 let enabled = true;
 
-function kernels(): RowKernels | null {
-  if (!enabled) return null;
-  if (instance === undefined) instance = wasmFeatures().simd ? new RowKernels() : null;
-  return instance;
+function kernels(): ScratchKernels<RowsExports> | null {
+  return enabled ? compiled() : null;
 }
 
 /**

@@ -95,3 +95,31 @@ export function memoryLimits(shared: boolean): {
 export function isShared(memory: WebAssembly.Memory): boolean {
   return typeof SharedArrayBuffer === "function" && memory.buffer instanceof SharedArrayBuffer;
 }
+
+/** A kernel module's exports over a scratch memory of its own. */
+export interface ScratchKernels<E> {
+  readonly scratch: Scratch;
+  readonly k: E;
+}
+
+/**
+ * A file's private kernels: `bytes()` compiled and instantiated over a
+ * fresh Scratch on the first call, the same instance after (the memory is
+ * reused call to call); null without WebAssembly SIMD.
+ */
+export function scratchKernels<E>(bytes: () => Uint8Array): () => ScratchKernels<E> | null {
+  let made: ScratchKernels<E> | null | undefined;
+  return () => {
+    if (made === undefined) {
+      if (!wasmFeatures().simd) made = null;
+      else {
+        const scratch = new Scratch(false, 1);
+        const mod = new WebAssembly.Module(bytes() as BufferSource);
+        const k = new WebAssembly.Instance(mod, { env: { memory: scratch.memory } })
+          .exports as unknown as E;
+        made = { scratch, k };
+      }
+    }
+    return made;
+  };
+}
