@@ -2,11 +2,11 @@ import assert from "node:assert/strict";
 import { setFusedKernels } from "../../src/backend/fused.js";
 import * as fl from "../../src/index.js";
 
-// Shared by the conv_/pool_/batch_norm_ fused-kernel tests: runs one
-// function with the backend's fused kernels on and off, on fresh copies of
-// the same inputs, and compares the forward values, the first gradients
-// (plain and under createGraph, which runs the ops-written backward) and a
-// gradient of the gradients.
+// Shared by the fused-kernel tests (conv, pooling, batch norm, linear +
+// GELU): runs one function with the backend's fused kernels on and off, on
+// fresh copies of the same inputs, and compares the forward values, the
+// first gradients (plain and under createGraph, which runs the ops-written
+// backward) and a gradient of the gradients.
 
 /** Runs fn with fused kernels switched on or off. */
 export function withFused<T>(on: boolean, fn: () => T): T {

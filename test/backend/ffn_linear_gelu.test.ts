@@ -3,9 +3,10 @@ import { after, describe, test } from "node:test";
 import { pool } from "../../src/backend/cpu/threads/pool.js";
 import { startThreads, threadedGemm } from "../../src/backend/cpu/wasm/matmul.js";
 import { Scratch, wasmFeatures } from "../../src/backend/cpu/wasm/runtime.js";
-import { fusedKernels, setFusedKernels } from "../../src/backend/fused.js";
+import { fusedKernels } from "../../src/backend/fused.js";
 import * as fl from "../../src/index.js";
 import { linearGelu } from "../../src/nn/functional/linear.js";
+import { close, withFused } from "./conv_compare.js";
 
 // The feed-forward block's GELU(x Wᵀ + b) in one visit to the GEMM's wasm
 // memory (the addmmGelu kernel, src/backend/cpu/linear_gelu.ts), against
@@ -16,28 +17,6 @@ import { linearGelu } from "../../src/nn/functional/linear.js";
 // shared memory (GELU then runs in the threaded GEMM's memory).
 
 const F = fl.nn.functional;
-
-function withFused<T>(on: boolean, fn: () => T): T {
-  const was = setFusedKernels(on);
-  try {
-    return fn();
-  } finally {
-    setFusedKernels(was);
-  }
-}
-
-function close(a: fl.Tensor, b: fl.Tensor, tol: number, what: string): void {
-  assert.deepEqual(a.shape, b.shape, `${what}: shape`);
-  const x = a.dataSync();
-  const y = b.dataSync();
-  for (let i = 0; i < x.length; i++) {
-    const u = Number(x[i]);
-    const v = Number(y[i]);
-    if (Object.is(u, v) || (Number.isNaN(u) && Number.isNaN(v))) continue;
-    if (!(Math.abs(u - v) <= tol * (1 + Math.abs(v))))
-      assert.fail(`${what}[${i}]: fused ${u}, composite ${v}`);
-  }
-}
 
 describe("addmmGelu (GELU in the GEMM's memory)", () => {
   test("the CPU backend registers it, and a direct call matches the composite", () => {
