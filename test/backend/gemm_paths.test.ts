@@ -163,7 +163,7 @@ function linearGrads(g: fl.Tensor, x: fl.Tensor, w: fl.Tensor): Float32Array[] {
 }
 
 describe("linear backward on one staging of g", { skip: !simd && "no wasm SIMD" }, () => {
-  test("dx, dw, db against the reference, odd and strided shapes, any subset wanted", () => {
+  test("dx, dw, db (the run-add column sums) against the reference, odd and strided shapes, any subset wanted", () => {
     const k = fusedKernels("cpu");
     fl.manualSeed(77);
     for (const [rows, inF, out] of [
@@ -179,6 +179,7 @@ describe("linear backward on one staging of g", { skip: !simd && "no wasm SIMD" 
         [true, true, true],
         [true, false, false],
         [false, true, true],
+        [false, false, true],
       ] as const) {
         const got = k.linearBackward!(g, x, w, wanted)!;
         got.forEach((s, i) => {

@@ -4,6 +4,7 @@ import { registerFused } from "../fused.js";
 import { type CpuStorage, dataOf, wrap } from "./storage.js";
 import { align, type GemmJob } from "./wasm/blocked.js";
 import { denseF32, gemmArena, splitJob, wasmMatmul } from "./wasm/matmul.js";
+import { RUN_BYTES } from "./wasm/runs.js";
 
 // A float32 linear layer's bias rides in the GEMM (addmm: C starts as the
 // bias rows). Otherwise it is added in place into its fresh GEMM output, so the
@@ -64,9 +65,11 @@ function addmm(a: View, b: View, bias: View): Storage | null {
 
 /**
  * A float32 linear layer's backward on the wasm GEMM, g staged once for
- * all three products: dx = g·w, dw = gᵀ·x (g read transposed in place)
- * and db = 1ᵀ·g, the bias's row sum as a one-row product whose A is a
- * single 1 read with zero strides. Null without the wasm GEMM.
+ * all three: dx = g·w, dw = gᵀ·x (g read transposed in place) and db,
+ * g's column sums, added up row by row by the run-add kernel (runs.ts):
+ * one table entry covering a whole row, replayed once per row onto the
+ * same destination. (As a one-row product 1ᵀ·g it ran at 6 GFLOP/s, a
+ * GEMM's edge case, 0.7 ms of a tiny-GPT step.) Null without the wasm GEMM.
  */
 function linearBackward(
   grad: View,
@@ -84,12 +87,12 @@ function linearBackward(
   const arena = rows * out * inF === 0 ? null : gemmArena(big, big, big, macs);
   if (!arena) return null;
   const { gemm, T } = arena;
-  // Bytes: scratch | G | X | W | one | dx | dw | db.
+  // Bytes: scratch | G | X | W | row table | dx | dw | db.
   const G = arena.base;
   const X = align(G + rows * out * 4);
   const W = align(X + (wantW ? rows * inF : 0) * 4);
-  const ONE = align(W + (wantX ? out * inF : 0) * 4);
-  const DX = align(ONE + 4);
+  const ROW = align(W + (wantX ? out * inF : 0) * 4);
+  const DX = align(ROW + RUN_BYTES);
   const DW = align(DX + (wantX ? rows * inF : 0) * 4);
   const DB = align(DW + (wantW ? out * inF : 0) * 4);
   gemm.scratch.reserve(DB + out * 4);
@@ -97,7 +100,6 @@ function linearBackward(
   mem.set(denseF32(grad), G / 4);
   if (wantW) mem.set(denseF32(input), X / 4);
   if (wantX) mem.set(denseF32(weight), W / 4);
-  mem[ONE / 4] = 1;
   const job = (a: number, b: number, c: number, M: number, K: number, N: number, s: number[]) =>
     splitJob(
       { a, b, c, M, K, N, sam: s[0]!, sak: s[1]!, sbk: s[2]!, sbn: s[3]!, ldc: N, acc: 0 },
@@ -108,9 +110,14 @@ function linearBackward(
   const jobs: GemmJob[] = [];
   if (wantX) jobs.push(...job(G, W, DX, rows, out, inF, [out, 1, inF, 1]));
   if (wantW) jobs.push(...job(G, X, DW, out, rows, inF, [1, out, inF, 1]));
-  if (wantB) jobs.push(...job(ONE, G, DB, 1, rows, out, [0, 0, out, 1]));
   gemm.run(jobs, T, arena.layout);
   const res = gemm.scratch.floats;
+  if (wantB) {
+    // db = 0, then += row r of g for each r: entry (dst 0, src 0, out floats), src stride one row.
+    res.fill(0, DB / 4, DB / 4 + out);
+    new Int32Array(res.buffer, ROW, 3).set([0, 0, out]);
+    gemm.runs.addRuns(ROW, 1, G, out * 4, DB, 0, rows);
+  }
   const take = (at: number, n: number) => wrap(copyOf(res.subarray(at / 4, at / 4 + n)));
   return [
     wantX ? take(DX, rows * inF) : null,

@@ -3,8 +3,7 @@ import { pool } from "../threads/pool.js";
 import { type ProgramKernels, ProgramWriter, runProgram } from "../threads/program.js";
 import { align, scratchLayout } from "./blocked.js";
 import { gemmFor, type WasmGemm } from "./matmul.js";
-import { RunTable, runsOver } from "./runs.js";
-import { isShared } from "./runtime.js";
+import { RunTable } from "./runs.js";
 
 type ScratchLayout = ReturnType<typeof scratchLayout>;
 
@@ -108,7 +107,7 @@ function kernelsOf(gemm: WasmGemm): ProgramKernels {
     const memory = gemm.scratch.memory;
     k = {
       gemm: gemm.kernels,
-      runs: runsOver(memory, isShared(memory)),
+      runs: gemm.runs,
       blocking: gemm.blocking,
       memory,
     };

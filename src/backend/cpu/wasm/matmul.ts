@@ -7,8 +7,8 @@ import { dataOf } from "../storage.js";
 import { getNumThreads, onNumThreadsChange, pool } from "../threads/pool.js";
 import { align, type Blocking, type GemmJob, runGemm, scratchLayout } from "./blocked.js";
 import { type GemmConfig, type GemmExports, gemmModule } from "./gemm_module.js";
-import { compiledRuns } from "./runs.js";
-import { memoryLimits, Scratch, wasmFeatures } from "./runtime.js";
+import { compiledRuns, type RunsExports, runsOver } from "./runs.js";
+import { isShared, memoryLimits, Scratch, wasmFeatures } from "./runtime.js";
 
 /** Float32 batched matmul on the WebAssembly SIMD GEMM kernels, split across threads when large. */
 
@@ -53,6 +53,14 @@ export class WasmGemm {
       env: { memory: this.scratch.memory },
     });
     this.kernels = instance.exports as unknown as GemmExports;
+  }
+
+  private runKernels: RunsExports | undefined;
+
+  /** The run-copy and run-add kernels (runs.ts) over this memory, for callers that move data in it. */
+  get runs(): RunsExports {
+    this.runKernels ??= runsOver(this.scratch.memory, isShared(this.scratch.memory));
+    return this.runKernels;
   }
 
   /**
