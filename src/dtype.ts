@@ -1,3 +1,4 @@
+import { noteFresh, takeSpare } from "./backend/cpu/array_pool.js";
 import { DTypeError } from "./errors.js";
 
 /** The element types flint stores. PyTorch's int64 maps to int32. */
@@ -58,11 +59,21 @@ const EMPTY_MIN_BYTES = 1 << 14;
  */
 export function emptyArray(dtype: DType, size: number): TypedArray {
   const bytes = size * bytesPerElement(dtype);
-  if (!NodeBuffer || bytes < EMPTY_MIN_BYTES) return allocArray(dtype, size);
+  if (bytes < EMPTY_MIN_BYTES) return allocArray(dtype, size);
+  if (dtype === "float32") {
+    // A gradient's array the engine recycled (backend/cpu/array_pool.ts), else a new one it may recycle.
+    const spare = takeSpare(size);
+    if (spare) return spare;
+    const fresh = NodeBuffer?.allocUnsafeSlow(bytes);
+    const out = fresh
+      ? new Float32Array(fresh.buffer, fresh.byteOffset, size)
+      : new Float32Array(size);
+    noteFresh(out);
+    return out;
+  }
+  if (!NodeBuffer) return allocArray(dtype, size);
   const { buffer, byteOffset } = NodeBuffer.allocUnsafeSlow(bytes);
   switch (dtype) {
-    case "float32":
-      return new Float32Array(buffer, byteOffset, size);
     case "float64":
       return new Float64Array(buffer, byteOffset, size);
     case "int32":

@@ -27,6 +27,12 @@ export class Node {
   hooks: GradHook[] = [];
   /** The tensor that asked for retainGrad(), if any. */
   retainedBy: Tensor | null = null;
+  /**
+   * The rule is one of flint's own ops' (recorded by record()): it keeps no
+   * reference to the gradient it is given beyond its return value, so the
+   * engine may recycle that gradient's array afterwards (array_pool.ts).
+   */
+  ownRule = false;
   /** Where the forward op was called, under detectAnomaly. */
   readonly trace: string | undefined;
   private saved: readonly Tensor[] | null;
@@ -85,6 +91,7 @@ export function record(
   if (!needsGrad(...inputs)) return output;
   const edges = inputs.map((t) => (t?.requiresGrad ? t : null));
   output.gradFn = new Node(name, edges, rule, saved, output.shape);
+  output.gradFn.ownRule = true;
   output.requiresGrad = true;
   return output;
 }

@@ -4,6 +4,7 @@ import { type GradHook, type Node, record } from "../autograd/node.js";
 import { type Backend, getBackend, type Storage } from "../backend/backend.js";
 import { isReleasable } from "../backend/memory.js";
 import "../backend/cpu/index.js";
+import { CpuStorage } from "../backend/cpu/storage.js";
 import { allocArray, checkDType, type DType, isFloating, type TypedArray } from "../dtype.js";
 import { AutogradError, DeviceError, DTypeError, fmtShape, ShapeError } from "../errors.js";
 import * as ew from "../ops/elementwise.js";
@@ -39,7 +40,9 @@ export class Tensor {
     readonly strides: number[],
     readonly offset: number,
     readonly dtype: DType,
-  ) {}
+  ) {
+    if (storage instanceof CpuStorage) storage.tensors++;
+  }
 
   // ---- construction helpers used by ops -----------------------------------
 

@@ -1,10 +1,18 @@
 import type { DType, TypedArray } from "../../dtype.js";
 import type { Storage, View } from "../backend.js";
+import { noteWrapped } from "./array_pool.js";
 
 /** CPU storage: a plain typed array, garbage-collected like any JS object. */
 export class CpuStorage implements Storage {
   readonly device = "cpu";
-  constructor(readonly data: TypedArray) {}
+  /**
+   * How many tensors were ever made over this storage (views included):
+   * the engine recycles a spent gradient's array only when it is 1.
+   */
+  tensors = 0;
+  constructor(readonly data: TypedArray) {
+    noteWrapped(data);
+  }
   get size(): number {
     return this.data.length;
   }
