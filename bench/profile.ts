@@ -5,6 +5,15 @@
 // GEMM shows up as src/backend/cpu/wasm/blocked.ts (wasm) and the SIMD math
 // as the file that asked for it.
 //
+// Above the tables, a summary splits the measured ms per step (share of the
+// samples × ms per step) into matmul (samples with runGemm on their stack:
+// the GEMM kernels and their packing, wherever called from), the garbage
+// collector, allocate+copy out of wasm memory (self frame copyOf or
+// emptyArray in src/dtype.ts, or Node's createUnsafeBuffer) and other; the
+// same split as bench/torch_profile.py prints for PyTorch. The profiler
+// samples the main thread only: with --threads > 1 the GEMM work of the
+// worker threads shows up as the main thread's waits.
+//
 //   node --import tsx bench/profile.ts [mlp|lenet|gpt|lstm|resnet] [--steps 30] [--threads 1] [--top 15]
 //   npm run bench:profile -- lenet
 import { Session } from "node:inspector/promises";
@@ -100,6 +109,26 @@ function attribute(profile: Profile) {
     groupOf.set(id, out);
     return out;
   };
+  // The summary's buckets: GEMM anywhere on the stack, GC, allocate+copy out.
+  const bucketOf = new Map<number, Bucket>();
+  const bucket = (id: number): Bucket => {
+    const known = bucketOf.get(id);
+    if (known) return known;
+    let out: Bucket = "other";
+    const self = byId.get(id)!.callFrame;
+    if (self.functionName === "(garbage collector)") out = "gc";
+    else if (
+      self.functionName === "createUnsafeBuffer" ||
+      (/\/src\/dtype\.ts$/.test(self.url) &&
+        (self.functionName === "copyOf" || self.functionName === "emptyArray"))
+    )
+      out = "copy";
+    for (let p: number | undefined = id; p !== undefined; p = parent.get(p))
+      if (byId.get(p)!.callFrame.functionName === "runGemm") out = "matmul";
+    bucketOf.set(id, out);
+    return out;
+  };
+  const buckets = new Map<Bucket, number>(BUCKETS.map((b) => [b, 0]));
   const groups = new Map<string, number>();
   const fns = new Map<string, number>();
   let total = 0;
@@ -111,9 +140,30 @@ function attribute(profile: Profile) {
     if (group === "(idle)") continue;
     groups.set(group, (groups.get(group) ?? 0) + dt);
     fns.set(fn, (fns.get(fn) ?? 0) + dt);
+    const b = bucket(profile.samples[i]!);
+    buckets.set(b, buckets.get(b)! + dt);
     total += dt;
   }
-  return { groups, fns, total };
+  return { groups, fns, buckets, total };
+}
+
+type Bucket = "matmul" | "gc" | "copy" | "other";
+const BUCKETS: Bucket[] = ["matmul", "gc", "copy", "other"];
+const BUCKET_NAMES: Record<Bucket, string> = {
+  matmul: "matmul (runGemm on the stack)",
+  gc: "garbage collector",
+  copy: "allocate+copy out (copyOf, emptyArray, createUnsafeBuffer)",
+  other: "other",
+};
+
+/** The summary block: each bucket's share of the samples, as ms of the measured step. */
+function summary(buckets: Map<Bucket, number>, total: number, msPerStep: number): string {
+  const lines = BUCKETS.map((b) => {
+    const share = buckets.get(b)! / total;
+    const ms = (share * msPerStep).toFixed(2).padStart(8);
+    return `  ${ms} ms  ${(100 * share).toFixed(1).padStart(5)}%  ${BUCKET_NAMES[b]}`;
+  });
+  return `per step (share of samples × ms per step):\n${lines.join("\n")}`;
 }
 
 function table(title: string, rows: Map<string, number>, total: number, top: number): string {
@@ -138,10 +188,11 @@ async function main() {
   const ms = (performance.now() - t0) / args.steps;
   const { profile } = (await session.post("Profiler.stop")) as { profile: Profile };
   session.disconnect();
-  const { groups, fns, total } = attribute(profile);
+  const { groups, fns, buckets, total } = attribute(profile);
   console.log(
     `${args.task} step, ${args.threads} thread(s): ${ms.toFixed(1)} ms per step under the profiler (${args.steps} steps)`,
   );
+  console.log(summary(buckets, total, ms));
   console.log(table("self time by file:", groups, total, args.top));
   console.log(table("self time by function:", fns, total, args.top));
   await fl.setNumThreads(1);
