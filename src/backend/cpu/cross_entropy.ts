@@ -1,3 +1,4 @@
+import { emptyArray } from "../../dtype.js";
 import type { Storage, View } from "../backend.js";
 import { registerFused } from "../fused.js";
 import { dataOf, wrap } from "./storage.js";
@@ -189,7 +190,8 @@ function crossEntropyBackward(
   const shift = Float64Array.from(ld.subarray(lse.offset, lse.offset + rows));
   const gs = grad.strides[0] ?? 1;
   const n = rows * cols;
-  const out: Floats = xd instanceof Float32Array ? new Float32Array(n) : new Float64Array(n);
+  // Every path below writes every element (ignored rows as zeros).
+  const out = emptyArray(xd instanceof Float32Array ? "float32" : "float64", n) as Floats;
   // Whole SIMD rows: shift, exp and the scaling by g in wasm; the targets here.
   const scales = gd instanceof Float32Array ? new Float32Array(rows) : null;
   if (scales) for (let r = 0; r < rows; r++) scales[r] = gd[grad.offset + r * gs]!;

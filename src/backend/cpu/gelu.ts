@@ -12,7 +12,7 @@ import {
   V128,
 } from "./wasm/emitter.js";
 import { isShared, memoryLimits, scratchKernels, wasmFeatures } from "./wasm/runtime.js";
-import { EXP_MIN, EXP_POLY, LN2_HI, LN2_LO, LOG2E } from "./wasm/vmath.js";
+import { EXP_MAGIC, EXP_MIN, EXP_POLY, LN2_HI, LN2_LO, LOG2E } from "./wasm/vmath.js";
 
 // Exact (erf) GELU for float32 on WebAssembly SIMD, three kernels: GELU,
 // its gradient, and GELU with a linear layer's bias added first (the
@@ -32,8 +32,6 @@ import { EXP_MIN, EXP_POLY, LN2_HI, LN2_LO, LOG2E } from "./wasm/vmath.js";
 // backward 1.6–2.2 ms, against 3.3–3.9 and 4.3–4.6 ms for vmath's kernels
 // (erfc · exp form, float→int exponent).
 
-/** 2²³ + 127: n + this, read as bits, has n + 127 in its low mantissa bits. */
-const EXP_MAGIC = 8388608 + 127;
 /** erf(z) ≈ z·P(z²)/Q(z²); coefficients lowest first. */
 const ERF_P = [
   1.1283791152535487, 0.20004348675857442, 0.050575080060708204, 0.0036998383474511187,

@@ -37,16 +37,26 @@ export interface Regs {
 }
 
 /**
+ * 2²³ + 127: an integer-valued float n in [−126, 127] plus this has n + 127
+ * in its low mantissa bits, so shifting those bits left by 23 gives the
+ * float 2ⁿ without a float→int conversion (i32x4.trunc_sat_f32x4_s, which
+ * V8 expands into a NaN- and overflow-handling sequence on x64).
+ */
+export const EXP_MAGIC = 8388608 + 127;
+
+/**
  * Pushes exp(local x). Inputs are clamped to [EXP_MIN, 88] for the
  * polynomial (no overflow to inf, no denormal scale); lanes below EXP_MIN
- * then give 0.
+ * then give 0. The clamps are pmin/pmax (one instruction each on x64,
+ * where min/max expand to order zeros and NaNs); a NaN still passes
+ * through, as pmin(x, c) and pmax(x, c) return x when the compare fails.
  */
 export function vexp(c: Code, x: number, r: Regs): void {
   c.localGet(x)
     .f32x4Const(88)
-    .simd(V128.f32x4Min)
+    .simd(V128.f32x4Pmin)
     .f32x4Const(EXP_MIN)
-    .simd(V128.f32x4Max)
+    .simd(V128.f32x4Pmax)
     .localSet(r.a);
   // n = round(x·log2 e), t = x − n·ln 2
   c.localGet(r.a).f32x4Const(LOG2E).simd(V128.f32x4Mul).simd(V128.f32x4Nearest).localSet(r.b);
@@ -73,10 +83,9 @@ export function vexp(c: Code, x: number, r: Regs): void {
     .simd(V128.f32x4Add)
     .f32x4Const(1)
     .simd(V128.f32x4Add);
-  // × 2ⁿ: (n + 127) << 23 read as a float.
-  c.localGet(r.b).simd(V128.i32x4TruncSatF32x4S);
-  i32x4Const(c, 127);
-  c.simd(V128.i32x4Add).i32Const(23).simd(V128.i32x4Shl).simd(V128.f32x4Mul).localSet(r.a);
+  // × 2ⁿ: (n + 127) << 23 read as a float (EXP_MAGIC).
+  c.localGet(r.b).f32x4Const(EXP_MAGIC).simd(V128.f32x4Add).i32Const(23).simd(V128.i32x4Shl);
+  c.simd(V128.f32x4Mul).localSet(r.a);
   // Below the clamp the result is 0, as expf underflows (so inf·φ(inf) is NaN, as in PyTorch).
   c.f32x4Zero()
     .localGet(r.a)
@@ -84,12 +93,6 @@ export function vexp(c: Code, x: number, r: Regs): void {
     .f32x4Const(EXP_MIN)
     .simd(V128.f32x4Lt)
     .simd(V128.v128Bitselect);
-}
-
-function i32x4Const(c: Code, k: number): void {
-  c.simd(V128.const);
-  const lane = new Uint8Array(new Int32Array([k]).buffer);
-  for (let i = 0; i < 4; i++) c.op(...lane);
 }
 
 /** Sets local `out` to Φ(x) = ½(1 + erf(x/√2)) for local x. */
