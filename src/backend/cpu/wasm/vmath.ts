@@ -212,29 +212,35 @@ export function vmathModule(): Uint8Array {
       c.simdMem(V128.store, 0, 4);
     });
   });
-  // Rows of a [rows, cols] block shifted in place by one value each (cols a
-  // multiple of 4): with findMax, by the row's maximum (NaN if any entry
-  // is, stored as the row's shift; a non-finite one shifts by 0), else by
-  // the stored shift. Float32 subtraction rounds as the scalar double
-  // subtraction rounded to float32 does, so results match it bit for bit.
-  m.func("shiftRows", ["i32", "i32", "i32", "i32", "i32"], [], (c) => {
+  // exp(x − shift) in place over the rows of a [rows, cols] block (cols a
+  // multiple of 4), one pass per row after the shift is known: with
+  // findMax, the row's maximum (NaN if any entry is, stored as the row's
+  // shift; a non-finite one shifts by 0), else the stored shift; with
+  // `scaled`, each exponential is then multiplied by the row's scale. Each
+  // step rounds to float32 as the separate passes did (the subtraction as
+  // a double subtraction rounded to float32), so the bits are theirs.
+  m.func("shiftExpRows", ["i32", "i32", "i32", "i32", "i32", "i32", "i32"], [], (c) => {
+    const [X, SHIFT, SCALES, ROWS, ROW_BYTES, FIND_MAX, SCALED] = [0, 1, 2, 3, 4, 5, 6];
     const [r, j, base] = [c.local("i32"), c.local("i32"), c.local("i32")];
     const acc = c.local("v128");
+    const k = c.local("v128");
+    const v = c.local("v128");
     const sh = c.local("f32");
-    c.localGet(0).localSet(base);
+    const rg = regs(c);
+    c.localGet(X).localSet(base);
     c.for(
       r,
       () => c.i32Const(0),
-      () => c.localGet(2),
+      () => c.localGet(ROWS),
       1,
       () => {
-        c.localGet(4).if(
+        c.localGet(FIND_MAX).if(
           () => {
             c.f32x4Const(Number.NEGATIVE_INFINITY).localSet(acc);
             c.for(
               j,
               () => c.i32Const(0),
-              () => c.localGet(3),
+              () => c.localGet(ROW_BYTES),
               16,
               () => {
                 c.localGet(base).localGet(j).op(I32.add).simdMem(V128.load, 0, 4);
@@ -247,7 +253,7 @@ export function vmathModule(): Uint8Array {
               for (let b = 0; b < 16; b++) c.op((b + half) % 16);
               c.simd(V128.f32x4Max).localSet(acc);
             }
-            c.localGet(1).localGet(r).i32Const(2).op(I32.shl).op(I32.add);
+            c.localGet(SHIFT).localGet(r).i32Const(2).op(I32.shl).op(I32.add);
             c.localGet(acc).simd(V128.f32x4ExtractLane).op(0).localTee(sh);
             c.mem(F32.store, 0, 2);
             // A non-finite maximum (m − m ≠ 0) shifts by 0.
@@ -260,52 +266,28 @@ export function vmathModule(): Uint8Array {
             c.op(SELECT).localSet(sh);
           },
           () => {
-            c.localGet(1).localGet(r).i32Const(2).op(I32.shl).op(I32.add);
+            c.localGet(SHIFT).localGet(r).i32Const(2).op(I32.shl).op(I32.add);
             c.mem(F32.load, 0, 2).localSet(sh);
           },
         );
         c.localGet(sh).simd(V128.f32x4Splat).localSet(acc);
-        c.for(
-          j,
-          () => c.i32Const(0),
-          () => c.localGet(3),
-          16,
-          () => {
-            c.localGet(base).localGet(j).op(I32.add);
-            c.localGet(base).localGet(j).op(I32.add).simdMem(V128.load, 0, 4);
-            c.localGet(acc).simd(V128.f32x4Sub).simdMem(V128.store, 0, 4);
-          },
-        );
-        c.inc(base, () => c.localGet(3));
-      },
-    );
-  });
-  // Rows of a [rows, cols] block scaled in place by one float each (cols a
-  // multiple of 4); float32 products round as double products rounded to float32.
-  m.func("scaleRows", ["i32", "i32", "i32", "i32"], [], (c) => {
-    const [r, j, base] = [c.local("i32"), c.local("i32"), c.local("i32")];
-    const k = c.local("v128");
-    c.localGet(0).localSet(base);
-    c.for(
-      r,
-      () => c.i32Const(0),
-      () => c.localGet(2),
-      1,
-      () => {
-        c.localGet(1).localGet(r).i32Const(2).op(I32.shl).op(I32.add);
+        c.localGet(SCALES).localGet(r).i32Const(2).op(I32.shl).op(I32.add);
         c.simdMem(V128.load32Splat, 0, 2).localSet(k);
         c.for(
           j,
           () => c.i32Const(0),
-          () => c.localGet(3),
+          () => c.localGet(ROW_BYTES),
           16,
           () => {
-            c.localGet(base).localGet(j).op(I32.add);
             c.localGet(base).localGet(j).op(I32.add).simdMem(V128.load, 0, 4);
-            c.localGet(k).simd(V128.f32x4Mul).simdMem(V128.store, 0, 4);
+            c.localGet(acc).simd(V128.f32x4Sub).localSet(v);
+            vexp(c, v, rg);
+            c.localSet(v);
+            c.localGet(SCALED).if(() => c.localGet(v).localGet(k).simd(V128.f32x4Mul).localSet(v));
+            c.localGet(base).localGet(j).op(I32.add).localGet(v).simdMem(V128.store, 0, 4);
           },
         );
-        c.inc(base, () => c.localGet(3));
+        c.inc(base, () => c.localGet(ROW_BYTES));
       },
     );
   });
@@ -501,8 +483,15 @@ export interface VmathExports {
   div(a: number, b: number, dst: number, nbytes: number): void;
   adam(p: number, g: number, m: number, v: number, nbytes: number, ...scalars: number[]): void;
   exp(src: number, dst: number, nbytes: number): void;
-  shiftRows(x: number, shift: number, rows: number, rowBytes: number, findMax: number): void;
-  scaleRows(x: number, scales: number, rows: number, rowBytes: number): void;
+  shiftExpRows(
+    x: number,
+    shift: number,
+    scales: number,
+    rows: number,
+    rowBytes: number,
+    findMax: number,
+    scaled: number,
+  ): void;
   gelu(src: number, dst: number, nbytes: number): void;
   geluBackward(g: number, x: number, dst: number, nbytes: number): void;
   geluTanh(src: number, dst: number, nbytes: number): void;
@@ -583,17 +572,14 @@ export function simdShiftExpRows(
   const n = rows * cols;
   const vm = n >= VMATH_MIN && cols % 4 === 0 && x.length >= n ? vmath() : null;
   if (!vm) return false;
-  vm.scratch.reserve(4 * (n + rows));
+  // x | shifts | scales
+  vm.scratch.reserve(4 * (n + 2 * rows));
   const mem = vm.scratch.floats;
   mem.set(x.subarray(0, n), 0);
   if (shift) mem.set(shift.subarray(0, rows), n);
-  vm.k.shiftRows(0, 4 * n, rows, 4 * cols, shift ? 0 : 1);
-  vm.k.exp(0, 0, 4 * n);
-  if (scales) {
-    mem.set(scales.subarray(0, rows), n);
-    vm.k.scaleRows(0, 4 * n, rows, 4 * cols);
-  }
-  use(mem.subarray(0, n), mem.subarray(n, n + rows));
+  if (scales) mem.set(scales.subarray(0, rows), n + rows);
+  vm.k.shiftExpRows(0, 4 * n, 4 * (n + rows), rows, 4 * cols, shift ? 0 : 1, scales ? 1 : 0);
+  use(mem.subarray(0, n), mem.subarray(scales ? n + rows : n, scales ? n + 2 * rows : n + rows));
   return true;
 }
 
