@@ -1,11 +1,10 @@
-import { recycle } from "../backend/cpu/array_pool.js";
-import { CpuStorage } from "../backend/cpu/storage.js";
 import { AutogradError, fmtShape, ShapeError } from "../errors.js";
 import { sameShape } from "../shape.js";
 import { adoptGrad, gradMark, keep, releaseGrad } from "../tensor/memory.js";
 import { Tensor } from "../tensor/tensor.js";
 import { enableGrad, isAnomalyEnabled, noGrad } from "./grad_mode.js";
 import type { Node } from "./node.js";
+import { SpentGradients } from "./spent_gradients.js";
 import { WindowGrad } from "./window_grad.js";
 
 export interface BackwardOptions {
@@ -96,25 +95,15 @@ function run(
   if (capture) for (const t of capture.keys()) if (t.gradFn) captureByNode.set(t.gradFn, t);
 
   const pending = new Map<Node, Tensor>();
-  // Tensors the engine has handed to more than one place (two inputs of a
-  // rule, a node and a leaf, a root gradient the caller owns): their arrays
-  // are never recycled when one consumer is done (array_pool.ts).
-  const recycling = !opts.createGraph;
-  const handed = new Set<Tensor>();
-  const shared = new Set<Tensor>(rootGrads);
-  const hand = (g: Tensor): Tensor => {
-    if (recycling) {
-      if (handed.has(g)) shared.add(g);
-      else handed.add(g);
-    }
-    return g;
-  };
+  // Where gradients are parked and let go, so spent ones are recycled (not
+  // under createGraph, whose graph may keep any of them).
+  const spent = new SpentGradients(!opts.createGraph);
   // A leaf used several times gets one summed gradient, so its hooks run
   // once (PyTorch's AccumulateGrad sums its inputs before the hooks).
   const leafPending = new Map<Tensor, Tensor>();
   const deliverLeaf = (leaf: Tensor, g: Tensor) => {
     const prev = leafPending.get(leaf);
-    leafPending.set(leaf, prev ? prev.add(g) : hand(g));
+    leafPending.set(leaf, prev ? prev.add(g) : spent.escape(g));
   };
   const finishLeaf = (leaf: Tensor, g: Tensor) => {
     for (const hook of leaf.leafHooks) {
@@ -173,13 +162,17 @@ function run(
       const buf = owned.get(node);
       if (buf && buf === prev && t.device === "cpu" && !opts.createGraph) {
         buf.backend.assign(buf, buf.add(g));
-      } else pending.set(node, prev ? prev.add(g) : hand(g));
+      } else if (prev) {
+        pending.set(node, spent.park(prev.add(g)));
+        spent.letGo(prev);
+      } else pending.set(node, spent.park(g));
     } else if (t.requiresGrad) deliverLeaf(t, g);
   };
 
   const ready: Node[] = [];
   roots.forEach((r, i) => {
-    const g = rootGrads[i]!;
+    // The caller's (or an implicit ones) gradient: never recycled, wherever rules pass it.
+    const g = spent.escape(rootGrads[i]!);
     if (r.gradFn) {
       const prev = pending.get(r.gradFn);
       pending.set(r.gradFn, prev ? prev.add(g) : g);
@@ -191,10 +184,11 @@ function run(
   while (ready.length > 0) {
     const node = ready.pop()!;
     visited.push(node);
-    let g = pending.get(node);
+    const parked = pending.get(node);
+    let g = parked;
     pending.delete(node);
     owned.delete(node);
-    if (g) {
+    if (g && parked) {
       for (const hook of node.hooks) {
         const r = hook(g);
         if (r) g = r;
@@ -206,19 +200,15 @@ function run(
       const captured = captureByNode.get(node);
       if (captured) {
         const prev = capture!.get(captured);
-        capture!.set(captured, prev ? prev.add(g) : g);
+        capture!.set(captured, prev ? prev.add(g) : spent.escape(g));
       }
-      // Tensors over g's storage before the rule runs: views the rule makes are its own business.
-      const owners = g.storage instanceof CpuStorage ? g.storage.tensors : 0;
       const grads = node.apply(g);
       if (isAnomalyEnabled()) checkNan(node, grads);
       node.inputs.forEach((t, i) => {
         const gi = grads[i];
         if (t && gi) deliver(t, gi);
       });
-      if (recycling && owners === 1 && !captured && !shared.has(g) && spent(node, g, grads)) {
-        recycle((g.storage as CpuStorage).data);
-      }
+      spent.consumed(node, parked, grads);
     }
     for (const t of node.inputs) {
       const next = t?.gradFn;
@@ -230,21 +220,6 @@ function run(
   }
   for (const [leaf, g] of leafPending) finishLeaf(leaf, g);
   if (!retain) for (const node of visited) node.release();
-}
-
-/**
- * Whether `g`, the gradient `node` was just given, is now out of everyone's
- * reach as far as the node is concerned: a rule of flint's own, no hooks
- * and no retainGrad saw it, and nothing the rule returned shares its
- * storage (g itself, or a view of it).
- */
-function spent(node: Node, g: Tensor, grads: readonly (Tensor | WindowGrad | null | undefined)[]) {
-  if (!node.ownRule || node.hooks.length > 0 || node.retainedBy) return false;
-  for (const o of grads) {
-    const t = o instanceof WindowGrad ? o.value : o;
-    if (t && t.storage === g.storage) return false;
-  }
-  return true;
 }
 
 /** A window gradient as a full tensor: zeros with the value written into the window. */

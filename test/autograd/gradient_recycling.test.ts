@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
+import { SpentGradients } from "../../src/autograd/spent_gradients.js";
 import { pooledArrayBytes, setArrayRecycling } from "../../src/backend/cpu/array_pool.js";
 import * as fl from "../../src/index.js";
 
@@ -70,6 +71,79 @@ describe("recycling spent gradients", () => {
     on.params.forEach((p, i) => {
       assert.deepEqual(p, off.params[i], `parameter ${i}`);
     });
+  });
+
+  test("a Transformer layer (residuals: add passes one gradient to both branches) trains the same", () => {
+    const run = (on: boolean) => {
+      const was = setArrayRecycling(on);
+      try {
+        fl.manualSeed(4);
+        const layer = new fl.nn.TransformerEncoderLayer(64, 4, {
+          dimFeedforward: 128,
+          dropout: 0,
+          activation: "gelu",
+          batchFirst: true,
+          normFirst: true,
+        });
+        const opt = new fl.optim.AdamW(layer.parameters(), { lr: 1e-2 });
+        const x = fl.randn([8, 32, 64]);
+        for (let step = 0; step < 3; step++) {
+          opt.zeroGrad();
+          layer.forward(x, { isCausal: true }).square().mean().backward();
+          opt.step();
+        }
+        return layer.parameters().map(snapshot);
+      } finally {
+        setArrayRecycling(was);
+      }
+    };
+    const off = run(false);
+    run(true).forEach((p, i) => {
+      assert.deepEqual(p, off[i], `parameter ${i}`);
+    });
+  });
+
+  test("the caller's gradient passed through to both inputs is left alone", () => {
+    const a = fl.randn([4, W]).requiresGrad_();
+    const b = fl.randn([4, W]).requiresGrad_();
+    const y = a.tanh().add(b.sigmoid());
+    // Made by a kernel (emptyArray), so only the engine stands between it and the pool.
+    const gy = fl.randn([4, W]).mul(2);
+    const was = snapshot(gy);
+    y.backward(gy);
+    churn();
+    assertIntact(gy, was, "the gradient passed to backward");
+  });
+
+  test("the bookkeeping: a sole tensor is recycled when its last holder lets go, views never", () => {
+    const node = new fl.autograd.Node("Own", [], () => []);
+    node.ownRule = true;
+    const spent = new SpentGradients(true);
+    const pooled = () => pooledArrayBytes();
+    // A kernel's fresh output, parked twice (one rule handing it to two inputs).
+    const g = fl.randn([4, W]).mul(2);
+    spent.park(g);
+    spent.park(g);
+    const before = pooled();
+    spent.consumed(node, g, []);
+    assert.equal(pooled(), before, "still held by its second place");
+    spent.consumed(node, g, []);
+    assert.equal(pooled(), before + 4 * W * 4, "recycled by the last");
+    // Two views of one array, parked at two consumers (cat's rule does this).
+    const big = fl.randn([8, W]).mul(2);
+    const [v1, v2] = [big.narrow(0, 0, 4), big.narrow(0, 4, 4)];
+    spent.park(v1);
+    spent.park(v2);
+    const mid = pooled();
+    spent.consumed(node, v1, []);
+    spent.consumed(node, v2, []);
+    assert.equal(pooled(), mid, "views are never recycled");
+    // A rule that returns a view of its gradient keeps the storage alive.
+    const h = fl.randn([4, W]).mul(2);
+    const last = pooled();
+    spent.park(h);
+    spent.consumed(node, h, [h.reshape([W, 4])]);
+    assert.equal(pooled(), last, "a returned view keeps it");
   });
 
   test("a gradient a hook saw, or retainGrad kept, stays intact", () => {
