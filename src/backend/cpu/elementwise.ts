@@ -4,6 +4,7 @@ import type { BinaryOp, UnaryOp, View } from "../backend.js";
 import { forEachRow } from "./iterate.js";
 import { dataOf, isContiguous } from "./storage.js";
 import { simdRelu } from "./wasm/rows.js";
+import { simdUnary } from "./wasm/unary.js";
 import { simdBinary } from "./wasm/vmath.js";
 
 // Reference elementwise kernels. Values are computed in JS doubles and
@@ -161,6 +162,11 @@ export function unaryKernel(op: UnaryOp, x: View, outDtype: DType) {
   // float32 ReLU on SIMD (src/backend/cpu/wasm/rows.ts), before allocating the output it makes.
   if (op === "relu" && xd instanceof Float32Array && outDtype === "float32" && isContiguous(x)) {
     const fast = simdRelu(xd, x.offset, n);
+    if (fast) return fast;
+  }
+  // exp, sigmoid, tanh (a few ulp) and the exact neg/abs/sqrt/square/reciprocal (src/backend/cpu/wasm/unary.ts).
+  if (xd instanceof Float32Array && outDtype === "float32" && isContiguous(x)) {
+    const fast = simdUnary(op, xd, x.offset, n);
     if (fast) return fast;
   }
   const out = emptyArray(outDtype, n);
