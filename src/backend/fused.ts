@@ -163,6 +163,20 @@ export interface FusedKernels {
     weight: View,
     want: readonly [boolean, boolean, boolean],
   ): [Storage | null, Storage | null, Storage | null] | null;
+  /**
+   * The backward of y = act Wᵀ + b with act = GELU(pre) (exact, as addmmGelu
+   * made it), from g [rows, out], pre and act [rows, hid], w [out, hid] (any
+   * strides): the wanted ones of dPre = (g w)·GELU'(pre) [rows, hid],
+   * dw = gᵀ act [out, hid] and db = Σ_rows g [out], contiguous. Null when it
+   * does not apply.
+   */
+  geluLinearBackward?(
+    grad: View,
+    pre: View,
+    act: View,
+    weight: View,
+    want: readonly [boolean, boolean, boolean],
+  ): [Storage | null, Storage | null, Storage | null] | null;
   /** In place: y[r, c] += bias[c] over a fresh contiguous y [rows, cols] (a linear layer's output). */
   addBias?(y: Storage, bias: View, rows: number, cols: number): void;
   /** Σ over rows of g [rows, cols] (any strides) as [cols]: a linear layer's bias gradient. */

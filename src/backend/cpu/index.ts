@@ -10,6 +10,7 @@ import "./attention.js";
 import "./fused.js";
 import "./linear.js";
 import "./linear_gelu.js";
+import "./gelu_linear.js";
 import "./pool_kernels.js";
 import { gatherKernel, scatterKernel } from "./indexing.js";
 import { matmulKernel } from "./matmul.js";

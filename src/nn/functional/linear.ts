@@ -67,7 +67,7 @@ function fusedBackward(
 }
 
 /** Attaches addmm's node to y = x Wᵀ + b, made outside autograd. */
-function recordAddmm(y: Tensor, input: Tensor, weight: Tensor, bias: Tensor): Tensor {
+export function recordAddmm(y: Tensor, input: Tensor, weight: Tensor, bias: Tensor): Tensor {
   const [out, inF] = weight.shape as [number, number];
   return record(
     "AddmmBackward0",
@@ -125,7 +125,7 @@ function addmmKernel(input: Tensor, weight: Tensor, bias: Tensor): Tensor | null
  * the product never leaving the GEMM's memory before the GELU), or null
  * where it does not apply.
  */
-function addmmGeluKernel(
+export function addmmGeluKernel(
   input: Tensor,
   weight: Tensor,
   bias: Tensor,

@@ -14,6 +14,7 @@ import type { DType } from "../../dtype.js";
 import { ArgumentError, fmtShape, ShapeError } from "../../errors.js";
 import { defaultGenerator } from "../../random.js";
 import { Tensor } from "../../tensor/tensor.js";
+import { geluFeedForward } from "../functional/gelu_linear.js";
 import * as F from "../functional/index.js";
 import { linearGelu } from "../functional/linear.js";
 import * as init from "../init.js";
@@ -154,6 +155,17 @@ export class TransformerEncoderLayer extends Module {
   }
 
   private ff(x: Tensor): Tensor {
+    // GELU between plain Linears (no subclass, no hooks) with both dropouts
+    // the identity: linear2 and the GELU share one backward (geluLinear).
+    const still = (d: Dropout) => (d.p === 0 || !d.training) && !d.hasForwardHooks();
+    const plain = (l: Linear) => l.constructor === Linear && !l.hasForwardHooks();
+    if (this.gelu && still(this.dropout) && still(this.dropout2)) {
+      const [l1, l2] = [this.linear1, this.linear2];
+      if (plain(l1) && plain(l2)) {
+        const y = geluFeedForward(x, l1.weight, l1.bias, l2.weight, l2.bias);
+        if (y) return y;
+      }
+    }
     return this.dropout2.forward(
       this.linear2.forward(this.dropout.forward(firstHalf(this.linear1, this.gelu, this.act, x))),
     );
