@@ -2,18 +2,20 @@ import { copyOf } from "../../dtype.js";
 import type { Storage, View } from "../backend.js";
 import { registerFused } from "../fused.js";
 import { geluKernelsOn } from "./gelu.js";
+import { columnSums, linearGradJobs } from "./linear.js";
 import { wrap } from "./storage.js";
-import { align, type GemmJob } from "./wasm/blocked.js";
-import { denseF32, gemmArena, splitJob } from "./wasm/matmul.js";
+import { align } from "./wasm/blocked.js";
+import { denseF32, gemmArena } from "./wasm/matmul.js";
 import { RUN_BYTES } from "./wasm/runs.js";
 
 // The feed-forward block's second half backward, y = GELU(pre) Wᵀ + b, in
 // one visit to the GEMM's wasm memory: g, W, act = GELU(pre) and pre staged
 // once; dAct = g·W left where the GEMM wrote it, GELU's backward (gelu.ts,
 // over the GEMM's memory, Φ read off act / pre) turning it into dPre in
-// place; dW = gᵀ·act and db (g's column sums, as linearBackward takes
-// them). Only dPre, dW and db are copied out: the plain path copies dAct
-// out, then in again with pre and act for GELU's backward, and dPre out.
+// place; dW = gᵀ·act and db (g's column sums), by linear.ts's
+// linearGradJobs and columnSums. Only dPre, dW and db are copied out: the
+// plain path copies dAct out, then in again with pre and act for GELU's
+// backward, and dPre out.
 
 /**
  * Float32 g [rows, out], pre and act [rows, hid] (act = GELU(pre) from
@@ -60,26 +62,13 @@ function geluLinearBackward(
     mem.set(denseF32(pre), P / 4);
     mem.set(denseF32(weight), W / 4);
   }
-  const job = (a: number, b: number, c: number, M: number, K: number, N: number, s: number[]) =>
-    splitJob(
-      { a, b, c, M, K, N, sam: s[0]!, sak: s[1]!, sbk: s[2]!, sbn: s[3]!, ldc: N, acc: 0 },
-      T,
-      gemm.config.mr,
-      gemm.config.nv * 4,
-    );
-  const jobs: GemmJob[] = [];
-  if (wantP) jobs.push(...job(G, W, DP, rows, out, hid, [out, 1, hid, 1]));
-  if (wantW) jobs.push(...job(G, A, DW, out, rows, hid, [1, out, hid, 1]));
+  const g = { gemm, T, G, rows, out, inF: hid };
+  const jobs = linearGradJobs(g, wantP ? { w: W, at: DP } : null, wantW ? { x: A, at: DW } : null);
   gemm.run(jobs, T, arena.layout);
   // dPre = dAct · GELU'(pre), written over dAct (element by element, so in place is safe).
   if (gelu) gelu.geluBackwardOut(DP, P, A, DP, nb);
+  if (wantB) columnSums(g, ROW, DB);
   const res = gemm.scratch.floats;
-  if (wantB) {
-    // db = 0, then += row r of g for each r: entry (dst 0, src 0, out floats), src stride one row.
-    res.fill(0, DB / 4, DB / 4 + out);
-    new Int32Array(res.buffer, ROW, 3).set([0, 0, out]);
-    gemm.runs.addRuns(ROW, 1, G, out * 4, DB, 0, rows);
-  }
   const take = (at: number, len: number) => wrap(copyOf(res.subarray(at / 4, at / 4 + len)));
   return [
     wantP ? take(DP, n) : null,

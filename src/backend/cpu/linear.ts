@@ -3,7 +3,7 @@ import type { Storage, View } from "../backend.js";
 import { registerFused } from "../fused.js";
 import { type CpuStorage, dataOf, wrap } from "./storage.js";
 import { align, type GemmJob } from "./wasm/blocked.js";
-import { denseF32, gemmArena, splitJob, wasmMatmul } from "./wasm/matmul.js";
+import { denseF32, gemmArena, splitJob, type WasmGemm, wasmMatmul } from "./wasm/matmul.js";
 import { RUN_BYTES } from "./wasm/runs.js";
 
 // A float32 linear layer's bias rides in the GEMM (addmm: C starts as the
@@ -100,6 +100,44 @@ function linearBackward(
   mem.set(denseF32(grad), G / 4);
   if (wantW) mem.set(denseF32(input), X / 4);
   if (wantX) mem.set(denseF32(weight), W / 4);
+  const g = { gemm, T, G, rows, out, inF };
+  gemm.run(
+    linearGradJobs(g, wantX ? { w: W, at: DX } : null, wantW ? { x: X, at: DW } : null),
+    T,
+    arena.layout,
+  );
+  if (wantB) columnSums(g, ROW, DB);
+  const res = gemm.scratch.floats;
+  const take = (at: number, n: number) => wrap(copyOf(res.subarray(at / 4, at / 4 + n)));
+  return [
+    wantX ? take(DX, rows * inF) : null,
+    wantW ? take(DW, out * inF) : null,
+    wantB ? take(DB, out) : null,
+  ];
+}
+
+/** g [rows, out] staged at byte G of `gemm`'s memory, for a linear layer's backward products. */
+export interface StagedGrad {
+  gemm: WasmGemm;
+  /** Threads the products are split for. */
+  T: number;
+  G: number;
+  rows: number;
+  out: number;
+  inF: number;
+}
+
+/**
+ * The jobs of a linear layer's backward products over a staged g: g·w into
+ * `dx.at` (w [out, inF] at byte `dx.w`) and gᵀ·x into `dw.at` (x [rows,
+ * inF] at byte `dw.x`, g read transposed in place); null skips one.
+ */
+export function linearGradJobs(
+  g: StagedGrad,
+  dx: { w: number; at: number } | null,
+  dw: { x: number; at: number } | null,
+): GemmJob[] {
+  const { gemm, T, G, rows, out, inF } = g;
   const job = (a: number, b: number, c: number, M: number, K: number, N: number, s: number[]) =>
     splitJob(
       { a, b, c, M, K, N, sam: s[0]!, sak: s[1]!, sbk: s[2]!, sbn: s[3]!, ldc: N, acc: 0 },
@@ -108,22 +146,21 @@ function linearBackward(
       gemm.config.nv * 4,
     );
   const jobs: GemmJob[] = [];
-  if (wantX) jobs.push(...job(G, W, DX, rows, out, inF, [out, 1, inF, 1]));
-  if (wantW) jobs.push(...job(G, X, DW, out, rows, inF, [1, out, inF, 1]));
-  gemm.run(jobs, T, arena.layout);
-  const res = gemm.scratch.floats;
-  if (wantB) {
-    // db = 0, then += row r of g for each r: entry (dst 0, src 0, out floats), src stride one row.
-    res.fill(0, DB / 4, DB / 4 + out);
-    new Int32Array(res.buffer, ROW, 3).set([0, 0, out]);
-    gemm.runs.addRuns(ROW, 1, G, out * 4, DB, 0, rows);
-  }
-  const take = (at: number, n: number) => wrap(copyOf(res.subarray(at / 4, at / 4 + n)));
-  return [
-    wantX ? take(DX, rows * inF) : null,
-    wantW ? take(DW, out * inF) : null,
-    wantB ? take(DB, out) : null,
-  ];
+  if (dx) jobs.push(...job(G, dx.w, dx.at, rows, out, inF, [out, 1, inF, 1]));
+  if (dw) jobs.push(...job(G, dw.x, dw.at, out, rows, inF, [1, out, inF, 1]));
+  return jobs;
+}
+
+/**
+ * db [out] at byte DB = the staged g's column sums: zeros, then += row r
+ * of g for each r, one run-add table entry (dst 0, src 0, out floats) at
+ * byte ROW (RUN_BYTES) replayed with a source stride of one row.
+ */
+export function columnSums({ gemm, G, rows, out }: StagedGrad, ROW: number, DB: number): void {
+  const mem = gemm.scratch.floats;
+  mem.fill(0, DB / 4, DB / 4 + out);
+  new Int32Array(mem.buffer, ROW, 3).set([0, 0, out]);
+  gemm.runs.addRuns(ROW, 1, G, out * 4, DB, 0, rows);
 }
 
 registerFused("cpu", { addmm, addBias, sumRows, linearBackward });

@@ -13,12 +13,11 @@
 
 import { isGradEnabled, noGrad } from "../../autograd/grad_mode.js";
 import { record } from "../../autograd/node.js";
-import type { View } from "../../backend/backend.js";
 import { fusedKernels } from "../../backend/fused.js";
 import { Tensor } from "../../tensor/tensor.js";
 import { gelu } from "./activation.js";
 import { geluGradWithOutput } from "./fused.js";
-import { addmmGeluKernel, recordAddmm } from "./linear.js";
+import { addmmGeluKernel, addmmKernel, recordAddmm } from "./linear.js";
 
 let enabled = true;
 
@@ -27,24 +26,6 @@ export function setGeluLinear(on: boolean): boolean {
   const was = enabled;
   enabled = on;
   return was;
-}
-
-/** act [..., hid] Wᵀ + b from the device's addmm kernel (no autograd), or null. */
-function addmmKernel(act: Tensor, weight: Tensor, bias: Tensor): Tensor | null {
-  const k = fusedKernels(act.device);
-  const [out, hid] = weight.shape as [number, number];
-  if (!k.addmm || act.ndim < 2) return null;
-  const batch = act.shape.slice(0, -2);
-  // Wᵀ as [..., hid, out], shared by every batch (0 strides): the GEMM folds the batch into rows.
-  const wt: View = {
-    storage: weight.storage,
-    dtype: weight.dtype,
-    shape: [...batch, hid, out],
-    strides: [...batch.map(() => 0), weight.strides[1]!, weight.strides[0]!],
-    offset: weight.offset,
-  };
-  const y = k.addmm(act, wt, bias);
-  return y ? Tensor.fromStorage(y, [...act.shape.slice(0, -1), out], act.dtype) : null;
 }
 
 /**

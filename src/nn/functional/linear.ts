@@ -103,7 +103,7 @@ function biasedProduct(input: Tensor, weight: Tensor, bias: Tensor): Tensor {
 }
 
 /** x Wᵀ + b from the device's addmm kernel (no autograd), or null where it does not apply. */
-function addmmKernel(input: Tensor, weight: Tensor, bias: Tensor): Tensor | null {
+export function addmmKernel(input: Tensor, weight: Tensor, bias: Tensor): Tensor | null {
   const k = fusedKernels(input.device);
   const [out, inF] = weight.shape as [number, number];
   if (!k.addmm || input.ndim < 2 || input.shape[input.ndim - 1] !== inF) return null;
