@@ -10,7 +10,7 @@
 #             dawn.node.xz   the `webgpu` package's native module (Dawn), xz-compressed
 #             bench/         run.js, flint_bench.js, gemm_worker.js: esbuild bundles of
 #                            bench/run.ts, bench/flint_bench.ts (flint's src/ inside) and
-#                            the CPU GEMM worker; torch_bench.py; node_modules/webgpu
+#                            the CPU GEMM worker; torch_bench.py and torch_models.py; node_modules/webgpu
 #                            (its JavaScript; run_h200.sh unpacks dawn.node beside it)
 #             MANIFEST.txt   what was packed, from which commit, and the sizes
 #   .gl/      the Vulkan loader and GL vendor-neutral libraries as Debian amd64
@@ -50,7 +50,7 @@ node_modules/.bin/esbuild bench/run.ts bench/flint_bench.ts \
   --bundle --platform=node --format=esm --target=node20 \
   --outdir="$DEV/bench" --entry-names='[name]' --log-level=warning
 echo '{ "type": "module" }' >"$DEV/bench/package.json"
-cp bench/torch_bench.py "$DEV/bench/"
+cp bench/torch_bench.py bench/torch_models.py "$DEV/bench/"
 cp node_modules/webgpu/package.json node_modules/webgpu/index.js node_modules/webgpu/LICENSE.md \
   "$DEV/bench/node_modules/webgpu/"
 
@@ -81,7 +81,7 @@ total=$((tree_bytes + carry_bytes))
   echo "packed $(date -u +%Y-%m-%dT%H:%M:%SZ) from commit $(git rev-parse HEAD)$(git diff --quiet HEAD -- src bench 2>/dev/null || echo ' (with uncommitted changes in src/ or bench/)')"
   echo "node $("$NODE_BIN" --version); webgpu $("$NODE_BIN" -p 'require("./node_modules/webgpu/package.json").version')"
   echo "working tree $tree_bytes bytes + carry $carry_bytes bytes = $total bytes (limit $LIMIT)"
-  (cd "$DEV" && ls -l node.xz dawn.node.xz bench/*.js bench/torch_bench.py)
+  (cd "$DEV" && ls -l node.xz dawn.node.xz bench/*.js bench/torch_bench.py bench/torch_models.py)
   ls -l .gl
 } >"$DEV/MANIFEST.txt"
 cat "$DEV/MANIFEST.txt"
