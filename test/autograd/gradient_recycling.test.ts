@@ -16,6 +16,16 @@ import * as fl from "../../src/index.js";
 const F = fl.nn.functional;
 const W = 4096; // floats per row: 16 KiB
 
+/** Runs fn with recycling on or off, then restores the setting. */
+function withRecycling<T>(on: boolean, fn: () => T): T {
+  const was = setArrayRecycling(on);
+  try {
+    return fn();
+  } finally {
+    setArrayRecycling(was);
+  }
+}
+
 function snapshot(t: fl.Tensor): Float32Array {
   return Float32Array.from(t.dataSync() as Float32Array);
 }
@@ -39,9 +49,8 @@ function churn(): void {
 
 describe("recycling spent gradients", () => {
   test("training gives the same bits with and without it, and it does recycle", () => {
-    const run = (on: boolean) => {
-      const was = setArrayRecycling(on);
-      try {
+    const run = (on: boolean) =>
+      withRecycling(on, () => {
         fl.manualSeed(3);
         const model = new fl.nn.Sequential(
           new fl.nn.Linear(64, 256),
@@ -60,10 +69,7 @@ describe("recycling spent gradients", () => {
           opt.step();
         }
         return { params: model.parameters().map(snapshot), pooled };
-      } finally {
-        setArrayRecycling(was);
-      }
-    };
+      });
     const on = run(true);
     const off = run(false);
     assert.ok(on.pooled > 0, "some gradient went back to the pool");
@@ -74,9 +80,8 @@ describe("recycling spent gradients", () => {
   });
 
   test("a Transformer layer (residuals: add passes one gradient to both branches) trains the same", () => {
-    const run = (on: boolean) => {
-      const was = setArrayRecycling(on);
-      try {
+    const run = (on: boolean) =>
+      withRecycling(on, () => {
         fl.manualSeed(4);
         const layer = new fl.nn.TransformerEncoderLayer(64, 4, {
           dimFeedforward: 128,
@@ -93,10 +98,7 @@ describe("recycling spent gradients", () => {
           opt.step();
         }
         return layer.parameters().map(snapshot);
-      } finally {
-        setArrayRecycling(was);
-      }
-    };
+      });
     const off = run(false);
     run(true).forEach((p, i) => {
       assert.deepEqual(p, off[i], `parameter ${i}`);
@@ -166,18 +168,14 @@ describe("recycling spent gradients", () => {
     const x = fl.randn([4, W]).requiresGrad_();
     const a = fl.randn([4, W]);
     const b = fl.randn([4, W]);
-    const retained = (on: boolean) => {
-      const was = setArrayRecycling(on);
-      try {
+    const retained = (on: boolean) =>
+      withRecycling(on, () => {
         const { k, loss } = chain(x, a, b);
         k.retainGrad();
         loss.backward();
         churn();
         return snapshot(k.grad!);
-      } finally {
-        setArrayRecycling(was);
-      }
-    };
+      });
     assert.deepEqual(retained(true), retained(false));
   });
 
@@ -185,17 +183,13 @@ describe("recycling spent gradients", () => {
     const x = fl.randn([4, W]).requiresGrad_();
     const a = fl.randn([4, W]);
     const b = fl.randn([4, W]);
-    const grads = (on: boolean) => {
-      const was = setArrayRecycling(on);
-      try {
+    const grads = (on: boolean) =>
+      withRecycling(on, () => {
         const { h, k, loss } = chain(x, a, b);
         const gs = fl.autograd.grad(loss, [h, k, x]) as fl.Tensor[];
         churn();
         return gs.map(snapshot);
-      } finally {
-        setArrayRecycling(was);
-      }
-    };
+      });
     const want = grads(false);
     grads(true).forEach((g, i) => {
       assert.deepEqual(g, want[i], `grad ${i}`);
@@ -220,12 +214,7 @@ describe("recycling spent gradients", () => {
       assertIntact(y.grad!, want.y, "y.grad");
     };
     check();
-    const was = setArrayRecycling(false);
-    try {
-      check();
-    } finally {
-      setArrayRecycling(was);
-    }
+    withRecycling(false, check);
   });
 
   test("split gradients (views of one array) are not recycled by one consumer", () => {
@@ -235,13 +224,10 @@ describe("recycling spent gradients", () => {
     loss.backward();
     const got = snapshot(x.grad!);
     const x2 = x.detach().clone().requiresGrad_();
-    const was = setArrayRecycling(false);
-    try {
+    withRecycling(false, () => {
       const [p2, q2] = x2.mul(2).chunk(2, 0) as [fl.Tensor, fl.Tensor];
       p2.exp().sum().add(q2.square().sum()).backward();
-    } finally {
-      setArrayRecycling(was);
-    }
+    });
     assert.deepEqual(got, snapshot(x2.grad!));
   });
 
