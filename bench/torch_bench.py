@@ -28,7 +28,7 @@ for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
 
 import torch  # noqa: E402
 
-from torch_models import LSTMClassifier, TinyGPT, lenet, mlp  # noqa: E402
+from torch_models import LSTMClassifier, TinyGPT, lenet, mlp, train_step  # noqa: E402
 
 torch.set_num_threads(args.threads)
 torch.manual_seed(0)
@@ -94,18 +94,6 @@ def measure(fn, budget, min_rep_time=0.1, min_reps=3, max_reps=15):
 def emit(task, size, **rec):
     print(json.dumps({"system": args.system, "task": task, "size": size,
                       "threads": args.threads, "device": DEVICE_LABEL, **rec}), flush=True)
-
-
-def train_step(model, opt, x, y):
-    """One training step; loss.item() reads the loss back (on CUDA it waits for the step)."""
-    def step():
-        opt.zero_grad(set_to_none=True)
-        out = model(x)
-        loss = torch.nn.functional.cross_entropy(out.reshape(-1, out.shape[-1]), y.reshape(-1))
-        loss.backward()
-        opt.step()
-        return loss.item()
-    return step
 
 
 def fashion():

@@ -1,5 +1,5 @@
-"""The models of `npm run bench`'s PyTorch side, shared by bench/torch_bench.py and
-bench/torch_profile.py (bench/flint_tasks.ts builds the same ones in flint).
+"""The models and the training step of `npm run bench`'s PyTorch side, shared by
+bench/torch_bench.py and bench/torch_profile.py (bench/flint_tasks.ts builds the same ones in flint).
 
 Import it after setting OMP_NUM_THREADS / OPENBLAS_NUM_THREADS: it imports torch.
 """
@@ -56,3 +56,15 @@ class LSTMClassifier(torch.nn.Module):
     def forward(self, x):
         out, _ = self.lstm(x)
         return self.head(out[:, -1])
+
+
+def train_step(model, opt, x, y):
+    """One training step; loss.item() reads the loss back (on CUDA it waits for the step)."""
+    def step():
+        opt.zero_grad(set_to_none=True)
+        out = model(x)
+        loss = torch.nn.functional.cross_entropy(out.reshape(-1, out.shape[-1]), y.reshape(-1))
+        loss.backward()
+        opt.step()
+        return loss.item()
+    return step

@@ -29,7 +29,7 @@ for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
 import torch  # noqa: E402
 from torch.profiler import ProfilerActivity, profile  # noqa: E402
 
-from torch_models import LSTMClassifier, TinyGPT, lenet, mlp  # noqa: E402
+from torch_models import LSTMClassifier, TinyGPT, lenet, mlp, train_step  # noqa: E402
 
 torch.set_num_threads(args.threads)
 torch.manual_seed(0)
@@ -68,18 +68,6 @@ def setup(task):
     m = LSTMClassifier()
     return m, torch.optim.Adam(m.parameters(), lr=1e-3), torch.randn(32, 32, 64), \
         torch.randint(0, 10, (32,))
-
-
-def train_step(model, opt, x, y):
-    """torch_bench.py's train_step."""
-    def step():
-        opt.zero_grad(set_to_none=True)
-        out = model(x)
-        loss = torch.nn.functional.cross_entropy(out.reshape(-1, out.shape[-1]), y.reshape(-1))
-        loss.backward()
-        opt.step()
-        return loss.item()
-    return step
 
 
 def median(xs):
