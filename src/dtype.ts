@@ -1,4 +1,4 @@
-import { noteFresh, takeSpare } from "./backend/cpu/array_pool.js";
+import { noteFresh, POOL_MIN_BYTES, takeSpare } from "./backend/cpu/array_pool.js";
 import { DTypeError } from "./errors.js";
 
 /** The element types flint stores. PyTorch's int64 maps to int32. */
@@ -46,9 +46,6 @@ export function allocArray(dtype: DType, size: number): TypedArray {
 const NodeBuffer = (globalThis as { Buffer?: { allocUnsafeSlow(bytes: number): Uint8Array } })
   .Buffer;
 
-/** Below this many bytes a zeroed array costs no more (V8 allocates it in its own heap). */
-const EMPTY_MIN_BYTES = 1 << 14;
-
 /**
  * An array the caller will overwrite whole, like torch.empty: its initial
  * contents are unspecified. A kernel's fresh output is a new large array
@@ -59,7 +56,8 @@ const EMPTY_MIN_BYTES = 1 << 14;
  */
 export function emptyArray(dtype: DType, size: number): TypedArray {
   const bytes = size * bytesPerElement(dtype);
-  if (bytes < EMPTY_MIN_BYTES) return allocArray(dtype, size);
+  // Smaller arrays live in V8's own heap, where a zeroed one costs no more.
+  if (bytes < POOL_MIN_BYTES) return allocArray(dtype, size);
   if (dtype === "float32") {
     // A gradient's array the engine recycled (backend/cpu/array_pool.ts), else a new one it may recycle.
     const spare = takeSpare(size);

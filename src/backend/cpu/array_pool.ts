@@ -19,7 +19,10 @@
 // same length takes it, which is where an allocation would have gone. The
 // pool is bounded, so memory stays flat.
 
-/** Arrays below this size are V8 heap objects; pooling them gains nothing. */
+/**
+ * Arrays below this size are V8 heap objects: emptyArray makes them zeroed,
+ * and pooling them gains nothing.
+ */
 export const POOL_MIN_BYTES = 1 << 14;
 
 /** At most this many bytes wait in the pool; an array that would pass it is left to the GC. */

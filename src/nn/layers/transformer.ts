@@ -36,6 +36,11 @@ function activationFn(a: TransformerActivation): (x: Tensor) => Tensor {
   throw new ArgumentError(`Transformer: activation should be relu/gelu, not ${String(a)}`);
 }
 
+/** A Linear whose forward may be bypassed: no subclass, no hooks to run. */
+function plainLinear(l: Linear): boolean {
+  return l.constructor === Linear && !l.hasForwardHooks();
+}
+
 /**
  * The feed-forward block's first half, act(linear1(x)). GELU after a
  * plain Linear (no subclass, no hooks to run) goes through linearGelu,
@@ -44,7 +49,7 @@ function activationFn(a: TransformerActivation): (x: Tensor) => Tensor {
 function firstHalf(linear1: Linear, gelu: boolean, act: (x: Tensor) => Tensor, x: Tensor): Tensor {
   // (A wrong input width goes to linear1.forward, for Linear's own error.)
   const fits = x.ndim > 0 && x.shape[x.ndim - 1] === linear1.inFeatures;
-  if (gelu && fits && linear1.constructor === Linear && !linear1.hasForwardHooks()) {
+  if (gelu && fits && plainLinear(linear1)) {
     return linearGelu(x, linear1.weight, linear1.bias);
   }
   return act(linear1.forward(x));
@@ -158,10 +163,9 @@ export class TransformerEncoderLayer extends Module {
     // GELU between plain Linears (no subclass, no hooks) with both dropouts
     // the identity: linear2 and the GELU share one backward (geluLinear).
     const still = (d: Dropout) => (d.p === 0 || !d.training) && !d.hasForwardHooks();
-    const plain = (l: Linear) => l.constructor === Linear && !l.hasForwardHooks();
     if (this.gelu && still(this.dropout) && still(this.dropout2)) {
       const [l1, l2] = [this.linear1, this.linear2];
-      if (plain(l1) && plain(l2)) {
+      if (plainLinear(l1) && plainLinear(l2)) {
         const y = geluFeedForward(x, l1.weight, l1.bias, l2.weight, l2.bias);
         if (y) return y;
       }
