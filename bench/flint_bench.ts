@@ -20,6 +20,7 @@ import {
   measure,
   measureSteps,
   measureStepsAsync,
+  OPS_SIZE,
   parseChildArgs,
   sgemmSweep,
 } from "./timing.js";
@@ -92,6 +93,42 @@ function add16(): void {
   });
 }
 
+/**
+ * Single ops on 1M floats (bench/README.md, "Single ops"): the same list,
+ * in the same order, as torch_bench.py's and tfjs_bench.ts's OPS.
+ */
+function ops(): void {
+  const n = OPS_SIZE;
+  const x = fl.randn([n, n]);
+  const y = fl.randn([n, n]);
+  const row = fl.randn([n]);
+  const pos = x.abs().add(0.1);
+  const list: [string, () => unknown][] = [
+    ["x + y", () => x.add(y)],
+    ["x * 2", () => x.mul(2)],
+    ["x + row", () => x.add(row)],
+    ["x > 0", () => x.gt(0)],
+    ["x.pow(2)", () => x.pow(2)],
+    ["x.exp()", () => x.exp()],
+    ["x.log()", () => pos.log()],
+    ["x.sum()", () => x.sum()],
+    ["x.sum(1)", () => x.sum(1)],
+    ["x.sum(0)", () => x.sum(0)],
+    ["x.amax(1)", () => x.amax(1)],
+    ["x.softmax(1)", () => x.softmax(1)],
+  ];
+  fl.noGrad(() => {
+    for (const [name, call] of list) {
+      emit({
+        ...base,
+        task: `ops:${name}`,
+        size: n * n,
+        ...measure(call, { budget: args.budget / 4 }),
+      });
+    }
+  });
+}
+
 async function sgemm(): Promise<void> {
   await sgemmSweep(
     args,
@@ -122,7 +159,10 @@ for (const task of args.tasks) {
       else
         emit({ ...base, task, size: 16, skipped: "per-op overhead is measured on the CPU only" });
     } else if (task === "sgemm") await sgemm();
-    else if (task in SETUPS) await steps(task);
+    else if (task === "ops") {
+      if (onCpu) ops();
+      else emit({ ...base, task, size: 0, skipped: "single ops are measured on the CPU only" });
+    } else if (task in SETUPS) await steps(task);
     else if (task === "epoch" || task === "lenet-epoch") {
       const t = onCpu ? fashionEpoch(task === "epoch" ? "mlp" : "lenet") : null;
       if (t === null)

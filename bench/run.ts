@@ -21,7 +21,7 @@ import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { Measurement } from "./timing.js";
 
-const ALL_TASKS = ["add16", "sgemm", "mlp", "lenet", "gpt", "lstm", "epoch", "lenet-epoch"];
+const ALL_TASKS = ["add16", "ops", "sgemm", "mlp", "lenet", "gpt", "lstm", "epoch", "lenet-epoch"];
 const ALL_SYSTEMS = ["flint", "torch", "tfjs-wasm", "tfjs-cpu"];
 
 /** Run from the esbuild bundle (tools/device/prepare.sh) rather than from the sources under tsx. */
@@ -224,7 +224,13 @@ function table(results: Measurement[], args: Args): string[] {
   const systems = args.systems;
   const header = ["task", "threads", ...systems];
   const rows: string[][] = [];
-  for (const task of args.tasks) {
+  // "ops" is one child that reports each op as its own task, "ops:<op>".
+  const tasks = args.tasks.flatMap((task) =>
+    task === "ops"
+      ? [...new Set(results.filter((r) => r.task.startsWith("ops:")).map((r) => r.task))]
+      : [task],
+  );
+  for (const task of tasks) {
     const sizes =
       task === "sgemm"
         ? args.sizes
@@ -237,7 +243,12 @@ function table(results: Measurement[], args: Args): string[] {
           return s === "torch" ? figure(m) : `${figure(m)}${ratio(m, torch)}`;
         });
         if (cells.every((c) => c === "-")) continue;
-        const label = task === "sgemm" ? `${TASK_LABEL[task]}${size}` : (TASK_LABEL[task] ?? task);
+        const label =
+          task === "sgemm"
+            ? `${TASK_LABEL[task]}${size}`
+            : task.startsWith("ops:")
+              ? `${task.slice(4)}, 1024²`
+              : (TASK_LABEL[task] ?? task);
         rows.push([label, String(t), ...cells]);
       }
     }
@@ -355,7 +366,7 @@ function main(): void {
   for (const l of table(results, args)) console.log(l);
   console.log("");
   console.log(
-    "Figures: median over repetitions. add16 in million ops/s, sgemm in GFLOP/s, training steps and the epoch in time.",
+    "Figures: median over repetitions. add16 in million ops/s, sgemm in GFLOP/s; single ops on [1024, 1024] float32, training steps and the epoch in time.",
   );
   console.log(
     "(N×) = that system's time / PyTorch's time at the same thread count: < 1 faster than PyTorch, > 1 slower.",

@@ -13,6 +13,7 @@ import {
   emit,
   measure,
   measureSteps,
+  OPS_SIZE,
   parseChildArgs,
   sgemmSweep,
 } from "./timing.js";
@@ -292,6 +293,33 @@ function lstm(a: ChildArgs): void {
   record(a, "lstm", 32, step(tf.train.adam(1e-3), loss, vars), "one bias vector per layer");
 }
 
+/** bench/flint_bench.ts's ops(): the same list, in the same order; each result is disposed. */
+function ops(a: ChildArgs): void {
+  const n = OPS_SIZE;
+  const x = tf.tensor2d(randn(n * n), [n, n]);
+  const y = tf.tensor2d(randn(n * n), [n, n]);
+  const row = tf.tensor1d(randn(n));
+  const pos = tf.add(tf.abs(x), 0.1);
+  const list: [string, () => TF.Tensor][] = [
+    ["x + y", () => tf.add(x, y)],
+    ["x * 2", () => tf.mul(x, 2)],
+    ["x + row", () => tf.add(x, row)],
+    ["x > 0", () => tf.greater(x, 0)],
+    ["x.pow(2)", () => tf.pow(x, 2)],
+    ["x.exp()", () => tf.exp(x)],
+    ["x.log()", () => tf.log(pos)],
+    ["x.sum()", () => tf.sum(x)],
+    ["x.sum(1)", () => tf.sum(x, 1)],
+    ["x.sum(0)", () => tf.sum(x, 0)],
+    ["x.amax(1)", () => tf.max(x, 1)],
+    ["x.softmax(1)", () => tf.softmax(x)],
+  ];
+  for (const [name, call] of list) {
+    const t = measure(() => call().dispose(), { budget: a.budget / 4 });
+    emit({ system: a.system, threads: a.threads, task: `ops:${name}`, size: n * n, ...t });
+  }
+}
+
 async function main(): Promise<void> {
   if (args.system === "tfjs-wasm") {
     const dist = dirname(require.resolve("@tensorflow/tfjs-backend-wasm"));
@@ -341,7 +369,8 @@ async function main(): Promise<void> {
             },
           };
         });
-      } else if (task === "mlp") mlp(args);
+      } else if (task === "ops") ops(args);
+      else if (task === "mlp") mlp(args);
       else if (task === "lenet") lenet(args);
       else if (task === "gpt") gpt(args);
       else if (task === "lstm") lstm(args);

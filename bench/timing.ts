@@ -162,6 +162,9 @@ function stepReps(budget: number): MeasureOptions {
 /** Ops per call of the per-op-overhead loop (so the timer's own cost is negligible). */
 export const ADD16_BATCH = 1000;
 
+/** The single-op task works on [OPS_SIZE, OPS_SIZE] float32 tensors (1M elements). */
+export const OPS_SIZE = 1024;
+
 /** sgemm sizes whose call time, predicted from the previous size (×(n/prev)³), exceeds this are skipped. */
 export const MAX_SGEMM_CALL_S = 20;
 

@@ -138,6 +138,32 @@ if "sgemm" in tasks:
         emit("sgemm", n, **t)
         prev_t, prev_n = t["median"], n
 
+OPS_SIZE = 1024  # bench/timing.ts's OPS_SIZE: ops on [1024, 1024] float32 tensors
+
+if "ops" in tasks and ON_CUDA:
+    emit("ops", 0, skipped="single ops are measured on the CPU only")
+elif "ops" in tasks:
+    # bench/flint_bench.ts's ops(): the same list, in the same order.
+    n = OPS_SIZE
+    x, y, row = torch.randn(n, n), torch.randn(n, n), torch.randn(n)
+    pos = x.abs() + 0.1
+    with torch.no_grad():
+        for name, call in (
+            ("x + y", lambda: x + y),
+            ("x * 2", lambda: x * 2),
+            ("x + row", lambda: x + row),
+            ("x > 0", lambda: x > 0),
+            ("x.pow(2)", lambda: x.pow(2)),
+            ("x.exp()", lambda: x.exp()),
+            ("x.log()", lambda: pos.log()),
+            ("x.sum()", lambda: x.sum()),
+            ("x.sum(1)", lambda: x.sum(1)),
+            ("x.sum(0)", lambda: x.sum(0)),
+            ("x.amax(1)", lambda: x.amax(1)),
+            ("x.softmax(1)", lambda: x.softmax(1)),
+        ):
+            emit(f"ops:{name}", n * n, **measure(call, args.budget / 4))
+
 if "mlp" in tasks:
     # The batch is drawn on the CPU (the same numbers on every device), then moved with the model.
     m = mlp().to(DEV)

@@ -95,6 +95,11 @@ const cases: Case[] = [
     fn: (x) => F.softmax(x, -1),
   },
   {
+    name: "softmax on the SIMD path, long rows (3×1001), at an offset",
+    inputs: (dt) => [leaf([4, 1001], dt, false, 8)],
+    fn: (x) => F.softmax(x.narrow(0, 1, 3), -1),
+  },
+  {
     name: "logSoftmax on the SIMD path (615 elements)",
     inputs: (dt) => [leaf([5, 3, 41], dt, false, 6)],
     fn: (x) => F.logSoftmax(x, -1),
@@ -261,6 +266,7 @@ describe("fused CPU kernels match their composites", () => {
       [Number.NEGATIVE_INFINITY, 0, 1],
       [Number.NEGATIVE_INFINITY, Number.NEGATIVE_INFINITY, Number.NEGATIVE_INFINITY],
       [-200, 0, 100],
+      [0, Number.POSITIVE_INFINITY, 1],
     ];
     // The same rows alone (below the SIMD size) and among 200 random rows.
     const big = fl.cat([fl.tensor(special), fl.randn([200, 3]).mul(5)], 0);

@@ -1,8 +1,10 @@
 import { type DType, emptyArray, type TypedArray } from "../../dtype.js";
 import { numel } from "../../shape.js";
 import type { BinaryOp, UnaryOp, View } from "../backend.js";
+import { f32RowFor, isSquare } from "./binary_f32.js";
 import { forEachRow } from "./iterate.js";
 import { dataOf, isContiguous } from "./storage.js";
+import { simdBroadcastBinary } from "./wasm/broadcast.js";
 import { simdRelu } from "./wasm/rows.js";
 import { simdUnary } from "./wasm/unary.js";
 import { simdBinary } from "./wasm/vmath.js";
@@ -209,7 +211,26 @@ function reluF32(xd: Float32Array, o: number, out: Float32Array, n: number): voi
   }
 }
 
-export function binaryKernel(op: BinaryOp, a: View, b: View, outDtype: DType) {
+export function binaryKernel(op: BinaryOp, a: View, b: View, outDtype: DType): TypedArray {
+  // x.pow(2) as x·x (src/backend/cpu/binary_f32.ts): one multiply, the same bits.
+  if (a.dtype === "float32" && isSquare(op, b, dataOf(b), outDtype))
+    return binaryKernel("mul", a, a, outDtype);
+  // float32 tensor ∘ scalar and rows ∘ repeated row on SIMD (src/backend/cpu/wasm/broadcast.ts).
+  if (
+    outDtype === "float32" &&
+    a.dtype === "float32" &&
+    b.dtype === "float32" &&
+    !(isContiguous(a) && isContiguous(b))
+  ) {
+    const fast = simdBroadcastBinary(
+      op,
+      a,
+      dataOf(a) as Float32Array,
+      b,
+      dataOf(b) as Float32Array,
+    );
+    if (fast) return fast;
+  }
   const n = numel(a.shape);
   const out = emptyArray(outDtype, n);
   const ad = dataOf(a);
@@ -250,6 +271,26 @@ export function binaryKernel(op: BinaryOp, a: View, b: View, outDtype: DType) {
   // hot ops' loops written out: a call through BINARY per element costs
   // several times the arithmetic.
   let k = 0;
+  // float32 operands: monomorphic loops (src/backend/cpu/binary_f32.ts).
+  const f32 = ad instanceof Float32Array && bd instanceof Float32Array ? f32RowFor(op, out) : null;
+  if (f32) {
+    forEachRow(a.shape, [a.strides, b.strides], [a.offset, b.offset], (off, len, inner) => {
+      f32(
+        out as never,
+        k,
+        ad as Float32Array,
+        off[0]!,
+        inner[0]!,
+        bd as Float32Array,
+        off[1]!,
+        inner[1]!,
+        len,
+        op,
+      );
+      k += len;
+    });
+    return out;
+  }
   forEachRow(a.shape, [a.strides, b.strides], [a.offset, b.offset], (off, len, inner) => {
     binaryRow(op, out, k, ad, off[0]!, inner[0]!, bd, off[1]!, inner[1]!, len);
     k += len;

@@ -14,6 +14,7 @@ import {
 } from "./rnn.js";
 import { dataOf, wrap } from "./storage.js";
 import { simdLayerNorm, simdLayerNormBackward, simdReluBackward } from "./wasm/rows.js";
+import { simdSoftmax, simdSoftmaxBackward } from "./wasm/softmax_rows.js";
 import { simdExpInPlace, simdGelu, simdGeluBackward } from "./wasm/vmath.js";
 
 // Fused CPU kernels for GELU, softmax/log-softmax and layer norm: one loop
@@ -179,7 +180,10 @@ function softmax(x: View, log: boolean) {
   const rows = cols === 0 ? 0 : n / cols;
   const xd = floats(x);
   if (xd instanceof Float32Array && rows > 0) {
-    const fast = softmaxSimd(xd, x.offset, rows, cols, log);
+    // softmax: one SIMD call over all rows (wasm/softmax_rows.ts); log-softmax: SIMD exps.
+    const fast = log
+      ? softmaxSimd(xd, x.offset, rows, cols, log)
+      : simdSoftmax(xd, x.offset, rows, cols);
     if (fast) return wrap(fast);
   }
   const out = alloc(x, n);
@@ -215,6 +219,10 @@ function softmaxBackward(grad: View, y: View, log: boolean) {
   const rows = cols === 0 ? 0 : n / cols;
   const yd = floats(y);
   const gd = floats(grad);
+  if (!log && yd instanceof Float32Array && gd instanceof Float32Array && rows > 0) {
+    const fast = simdSoftmaxBackward(gd, grad.offset, yd, y.offset, rows, cols);
+    if (fast) return wrap(fast);
+  }
   const out = alloc(y, n);
   // log-softmax's backward needs exp(y): on SIMD for float32.
   if (log && yd instanceof Float32Array && rows > 0) {

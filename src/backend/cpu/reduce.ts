@@ -1,13 +1,18 @@
-import { allocArray, type DType, type TypedArray } from "../../dtype.js";
+import { allocArray, type DType } from "../../dtype.js";
 import type { ReduceOp, View } from "../backend.js";
 import { elementOffsets } from "./iterate.js";
+import { reducePlain } from "./reduce_plain.js";
 import { dataOf } from "./storage.js";
 
 /**
  * Reduces `dims` of x. The kept dims and the reduced dims each get a table
- * of storage offsets, so any layout reduces with one pair of loops.
+ * of storage offsets, so any layout reduces with one pair of loops. Plain
+ * layouts take the table-free walks of reduce_plain.ts first; these loops
+ * are their reference.
  */
 export function reduceKernel(op: ReduceOp, x: View, dims: readonly number[], outDtype: DType) {
+  const plain = reducePlain(op, x, dims, outDtype);
+  if (plain) return plain;
   const reduced = new Set(dims);
   const keptShape: number[] = [];
   const keptStrides: number[] = [];
@@ -30,7 +35,6 @@ export function reduceKernel(op: ReduceOp, x: View, dims: readonly number[], out
   const xd = dataOf(x);
   switch (op) {
     case "sum":
-      if (sumFast(out, xd, outer, inner)) break;
       for (let o = 0; o < O; o++) {
         const base = outer[o]!;
         let s = 0;
@@ -90,42 +94,4 @@ export function reduceKernel(op: ReduceOp, x: View, dims: readonly number[], out
     }
   }
   return out;
-}
-
-/**
- * Sums whose walk is plain, with the same order of additions as the
- * general loop: reduced elements back to back (softmax and layer-norm rows),
- * or kept elements back to back (a bias gradient's sum over the batch),
- * where the rows are added into the output one after another.
- */
-function sumFast(out: TypedArray, xd: TypedArray, outer: Int32Array, inner: Int32Array): boolean {
-  const O = outer.length;
-  const R = inner.length;
-  if (isRange(inner)) {
-    for (let o = 0; o < O; o++) {
-      const base = outer[o]!;
-      let s = 0;
-      for (let r = base; r < base + R; r++) s += xd[r]!;
-      out[o] = s;
-    }
-    return true;
-  }
-  if (O > 1 && isRange(outer)) {
-    const acc = new Float64Array(O);
-    const base = outer[0]!;
-    for (let r = 0; r < R; r++) {
-      const row = base + inner[r]!;
-      for (let o = 0; o < O; o++) acc[o] += xd[row + o]!;
-    }
-    for (let o = 0; o < O; o++) out[o] = acc[o]!;
-    return true;
-  }
-  return false;
-}
-
-/** Whether offsets are first, first + 1, first + 2, …. */
-function isRange(offsets: Int32Array): boolean {
-  const first = offsets[0]!;
-  for (let i = 1; i < offsets.length; i++) if (offsets[i] !== first + i) return false;
-  return true;
 }

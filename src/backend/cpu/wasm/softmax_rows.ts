@@ -1,6 +1,7 @@
+import { emptyArray } from "../../../dtype.js";
 import { type Code, I32, ModuleBuilder, SELECT, V128 } from "./emitter.js";
 import { isShared, memoryLimits, wasmFeatures } from "./runtime.js";
-import { regs, vexp } from "./vmath.js";
+import { regs, VMATH_MIN, vexp, vmath } from "./vmath.js";
 
 // Attention's softmax over the score rows, forward and backward, as one
 // WebAssembly SIMD call over rows that already sit in a GEMM's memory:
@@ -434,4 +435,59 @@ export function softmaxRowKernels(memory: WebAssembly.Memory): SoftmaxRowsExport
     instances.set(memory, k);
   }
   return k;
+}
+
+/**
+ * softmax over the last dim of a contiguous float32 [rows, cols] array
+ * (from `offset`), into a new array: the rows are copied into vmath's
+ * scratch memory and the attention kernel above runs over them with scale
+ * 1 and no mask, one call for all rows. Null (nothing allocated) without
+ * SIMD, when switched off, or below VMATH_MIN elements.
+ */
+export function simdSoftmax(
+  x: Float32Array,
+  offset: number,
+  rows: number,
+  cols: number,
+): Float32Array | null {
+  const n = rows * cols;
+  const vm = n >= VMATH_MIN ? vmath() : null;
+  const k = vm ? softmaxRowKernels(vm.scratch.memory) : null;
+  if (!vm || !k) return null;
+  // The last row's last vector may read up to 12 bytes past the rows.
+  vm.scratch.reserve(4 * n + 16);
+  vm.scratch.floats.set(x.subarray(offset, offset + n), 0);
+  k.softmax(0, rows, rows, cols, 1, 0);
+  const out = emptyArray("float32", n) as Float32Array;
+  out.set(vm.scratch.floats.subarray(0, n));
+  return out;
+}
+
+/**
+ * softmax's backward over the last dim, y·(g − Σ g·y) by row, for
+ * contiguous float32 g and y [rows, cols] (from their offsets), into a new
+ * array, with the kernel above (scale 1, no mask). Null as simdSoftmax.
+ */
+export function simdSoftmaxBackward(
+  g: Float32Array,
+  gOffset: number,
+  y: Float32Array,
+  yOffset: number,
+  rows: number,
+  cols: number,
+): Float32Array | null {
+  const n = rows * cols;
+  const vm = n >= VMATH_MIN ? vmath() : null;
+  const k = vm ? softmaxRowKernels(vm.scratch.memory) : null;
+  if (!vm || !k) return null;
+  // g | y, each padded to whole vectors (a row's last vector may read past it).
+  const at = Math.ceil(n / 4) * 4 + 4;
+  vm.scratch.reserve(4 * (2 * at));
+  const mem = vm.scratch.floats;
+  mem.set(g.subarray(gOffset, gOffset + n), 0);
+  mem.set(y.subarray(yOffset, yOffset + n), at);
+  k.softmaxBackward(0, 4 * at, rows, rows, cols, 1, 0);
+  const out = emptyArray("float32", n) as Float32Array;
+  out.set(vm.scratch.floats.subarray(0, n));
+  return out;
 }

@@ -2,7 +2,17 @@ import { emptyArray } from "../../../dtype.js";
 import type { UnaryOp } from "../../backend.js";
 import { addressOf, type Code, forVectors, ModuleBuilder, V128 } from "./emitter.js";
 import { type ScratchKernels, scratchKernels } from "./runtime.js";
-import { EXP_MAGIC, EXP_POLY, LN2_HI, LN2_LO, LOG2E, type Regs, regs, vexp } from "./vmath.js";
+import {
+  EXP_MAGIC,
+  EXP_POLY,
+  LN2_HI,
+  LN2_LO,
+  LOG2E,
+  type Regs,
+  regs,
+  STREAM_CHUNK,
+  vexp,
+} from "./vmath.js";
 
 // Float32 unary elementwise ops on WebAssembly SIMD, four lanes at a time.
 // The scalar loop calls Math.* per element (~12 ns each for exp); V8 does
@@ -11,7 +21,7 @@ import { EXP_MAGIC, EXP_POLY, LN2_HI, LN2_LO, LOG2E, type Regs, regs, vexp } fro
 //   operations, the correctly rounded results the scalar loop gets by
 //   rounding its double result (double rounding is innocuous for +−×÷√
 //   from 53 to 24 bits), so the bits are the same;
-// - approximate: exp, sigmoid and tanh to a few ulp (see each below).
+// - approximate: exp, sigmoid, tanh and log to a few ulp (see each below).
 
 /** exp(x) is finite for float32 x up to here (the next float rounds to inf). */
 const EXP_HI = 88.72283172607422;
@@ -119,8 +129,79 @@ function vtanh(c: Code, x: number, a: number, u: number, r: Regs): void {
   i32x4Const(c, SIGN_MASK).simd(V128.v128Bitselect);
 }
 
+// log's opcodes the shared table (emitter.ts) lacks.
+const I32X4_SHR_S = 0xac;
+const F32X4_EQ = 0x41;
+const F32X4_CONVERT_I32X4_S = 0xfa;
+/** The smallest normal float32, 2⁻¹²⁶: below it log scales x by 2²³ first. */
+const F32_MIN_NORMAL = 1.1754943508222875e-38;
+/** Adding this to x's bits carries into the exponent exactly when the mantissa is ≥ √2. */
+const LOG_SQRT2_SHIFT = 0x3f800000 - 0x3f3504f3;
+// ln 2 split so that k·LN2_HI is exact for |k| ≤ 149 (musl's logf).
+const LOG_LN2_HI = 6.9313812256e-1;
+const LOG_LN2_LO = 9.0580006145e-6;
+/** log(1+f) = f − f²/2 + s(f²/2 + R), s = f/(2+f), R ≈ Σ Lg_k s^{2k} (musl's logf). */
+const LOG_LG = [0.66666662693, 0.40000972152, 0.28498786688, 0.24279078841];
+
+/**
+ * Pushes log(local x), musl's logf lane by lane: x = 2ᵏ·m with m in
+ * [√½, √2) from the bits (denormals scaled by 2²³ first), f = m − 1,
+ * log m from s = f/(2+f) (a degree-8 polynomial in s, < 1 ulp), and
+ * k·ln 2 added in two parts. log 0 = −inf, log of a negative NaN,
+ * log inf = inf, NaN stays NaN (as the scalar loop's Math.log).
+ */
+function vlog(c: Code, x: number, h: number, u: number, r: Regs): void {
+  // denormal lanes: x·2²³, and 23 more off k
+  c.localGet(x).f32x4Const(F32_MIN_NORMAL).simd(V128.f32x4Lt).localSet(u);
+  c.localGet(x)
+    .f32x4Const(2 ** 23)
+    .simd(V128.f32x4Mul);
+  c.localGet(x).localGet(u).simd(V128.v128Bitselect);
+  i32x4Const(c, LOG_SQRT2_SHIFT).simd(V128.i32x4Add).localSet(r.a);
+  // k = (bits >> 23) − 127 (− 23), as a float
+  c.localGet(r.a).i32Const(23).simd(I32X4_SHR_S).simd(F32X4_CONVERT_I32X4_S);
+  c.f32x4Const(150).f32x4Const(127).localGet(u).simd(V128.v128Bitselect);
+  c.simd(V128.f32x4Sub).localSet(r.b);
+  // f = m − 1, m's bits the mantissa over √½'s exponent
+  c.localGet(r.a).i32Const(0x7fffff).simd(V128.i32x4Splat).simd(V128.v128And);
+  i32x4Const(c, 0x3f3504f3).simd(V128.i32x4Add).f32x4Const(1).simd(V128.f32x4Sub).localSet(r.a);
+  // s = f/(2 + f), z = s², w = z²
+  c.localGet(r.a).localGet(r.a).f32x4Const(2).simd(V128.f32x4Add).simd(V128.f32x4Div);
+  c.localTee(r.c).localGet(r.c).simd(V128.f32x4Mul).localTee(r.d);
+  c.localGet(r.d).simd(V128.f32x4Mul).localSet(r.e);
+  // R = w(Lg2 + w·Lg4) + z(Lg1 + w·Lg3)
+  c.localGet(r.e).f32x4Const(LOG_LG[3]!).simd(V128.f32x4Mul).f32x4Const(LOG_LG[1]!);
+  c.simd(V128.f32x4Add).localGet(r.e).simd(V128.f32x4Mul);
+  c.localGet(r.e).f32x4Const(LOG_LG[2]!).simd(V128.f32x4Mul).f32x4Const(LOG_LG[0]!);
+  c.simd(V128.f32x4Add).localGet(r.d).simd(V128.f32x4Mul).simd(V128.f32x4Add).localSet(r.d);
+  // h = f²/2; s(h + R) + k·ln2_lo − h + f + k·ln2_hi
+  c.localGet(r.a).f32x4Const(0.5).simd(V128.f32x4Mul).localGet(r.a).simd(V128.f32x4Mul);
+  c.localTee(h).localGet(r.d).simd(V128.f32x4Add).localGet(r.c).simd(V128.f32x4Mul);
+  c.localGet(r.b).f32x4Const(LOG_LN2_LO).simd(V128.f32x4Mul).simd(V128.f32x4Add);
+  c.localGet(h).simd(V128.f32x4Sub).localGet(r.a).simd(V128.f32x4Add);
+  c.localGet(r.b).f32x4Const(LOG_LN2_HI).simd(V128.f32x4Mul).simd(V128.f32x4Add);
+  // outside (0, inf): 0 → −inf, inf → inf, negative or NaN → NaN
+  c.f32x4Const(Number.NEGATIVE_INFINITY);
+  c.f32x4Const(Number.POSITIVE_INFINITY).f32x4Const(Number.NaN);
+  c.localGet(x).f32x4Const(Number.POSITIVE_INFINITY).simd(F32X4_EQ).simd(V128.v128Bitselect);
+  c.localGet(x).f32x4Zero().simd(F32X4_EQ).simd(V128.v128Bitselect);
+  c.localGet(x).f32x4Zero().simd(V128.f32x4Gt);
+  c.localGet(x).f32x4Const(Number.POSITIVE_INFINITY).simd(V128.f32x4Lt).simd(V128.v128And);
+  c.simd(V128.v128Bitselect);
+}
+
 /** The ops with a kernel, by the name the module exports. */
-const OPS = ["neg", "abs", "sqrt", "square", "reciprocal", "exp", "sigmoid", "tanh"] as const;
+const OPS = [
+  "neg",
+  "abs",
+  "sqrt",
+  "square",
+  "reciprocal",
+  "exp",
+  "sigmoid",
+  "tanh",
+  "log",
+] as const;
 type SimdUnaryOp = (typeof OPS)[number];
 
 /** The module: op(src, dst, nbytes) for each op in OPS (src and dst may be the same). */
@@ -148,6 +229,7 @@ function unaryModule(): Uint8Array {
     ["exp", (c, x, _s, _u, r) => vexpWide(c, x, r)],
     ["sigmoid", (c, x, s, _u, r) => vsigmoid(c, x, s, r)],
     ["tanh", (c, x, s, u, r) => vtanh(c, x, s, u, r)],
+    ["log", (c, x, s, u, r) => vlog(c, x, s, u, r)],
   ];
   for (const [name, body] of approx) {
     m.func(name, ["i32", "i32", "i32"], [], (c) => {
@@ -196,7 +278,7 @@ export function hasSimdUnary(op: UnaryOp): boolean {
 /**
  * op of n contiguous floats of x from `offset`, into a new array, on SIMD:
  * neg, abs, sqrt, square and reciprocal bit-identical to the scalar loop;
- * exp, sigmoid and tanh within a few ulp (see the kernels). Null (nothing
+ * exp, sigmoid, tanh and log within a few ulp (see the kernels). Null (nothing
  * allocated) for other ops, below UNARY_SIMD_MIN elements or without SIMD.
  */
 export function simdUnary(
@@ -207,13 +289,17 @@ export function simdUnary(
 ): Float32Array | null {
   const uk = n >= UNARY_SIMD_MIN && COVERED.has(op) ? kernels() : null;
   if (!uk) return null;
-  const nb = Math.ceil(n / 4) * 16;
-  uk.scratch.reserve(nb);
+  const chunk = Math.min(STREAM_CHUNK, Math.ceil(n / 4) * 4);
+  uk.scratch.reserve(4 * chunk);
   const mem = uk.scratch.floats;
-  mem.set(x.subarray(offset, offset + n), 0);
-  // In place: one buffer's worth of cache instead of two.
-  uk.k[op as SimdUnaryOp](0, 0, nb);
+  const kernel = uk.k[op as SimdUnaryOp];
   const out = emptyArray("float32", n) as Float32Array;
-  out.set(uk.scratch.floats.subarray(0, n));
+  // A chunk at a time, in place: the copies and the kernel stay in cache.
+  for (let s = 0; s < n; s += chunk) {
+    const m = Math.min(chunk, n - s);
+    mem.set(x.subarray(offset + s, offset + s + m), 0);
+    kernel(0, 0, Math.ceil(m / 4) * 16);
+    out.set(mem.subarray(0, m), s);
+  }
   return out;
 }

@@ -587,10 +587,19 @@ export function simdShiftExpRows(
 export const BINARY_SIMD_MIN = 4096;
 
 /**
+ * Elements per pass of the streaming kernels: operands go through scratch
+ * memory a chunk at a time, so the copies in, the kernel and the copy out
+ * all hit the L2 cache instead of making three trips to DRAM over whole
+ * megabyte arrays (1M-element add: 0.66–0.83 → 0.42–0.45 ms).
+ */
+export const STREAM_CHUNK = 16384;
+
+/**
  * out[i] = a[oa + i] op b[ob + i] for i < n on SIMD, through scratch
- * memory (two copies in, one out: still ~2.5× faster than the scalar loop
- * on large arrays, which V8 does not vectorize). Bit-identical to the
- * scalar loop. False (nothing written) without SIMD or below BINARY_SIMD_MIN.
+ * memory a chunk at a time (two copies in, one out: still ~2.5× faster
+ * than the scalar loop on large arrays, which V8 does not vectorize).
+ * Bit-identical to the scalar loop. False (nothing written) without SIMD
+ * or below BINARY_SIMD_MIN.
  */
 export function simdBinary(
   op: "add" | "sub" | "mul" | "div",
@@ -603,13 +612,18 @@ export function simdBinary(
 ): boolean {
   const vm = n >= BINARY_SIMD_MIN ? vmath() : null;
   if (!vm) return false;
-  const padded = Math.ceil(n / 4) * 16;
-  vm.scratch.reserve(3 * padded);
+  const chunk = Math.min(STREAM_CHUNK, Math.ceil(n / 4) * 4);
+  // a's chunk | b's chunk; the result overwrites a's.
+  vm.scratch.reserve(8 * chunk);
   const mem = vm.scratch.floats;
-  mem.set(a.subarray(oa, oa + n), 0);
-  mem.set(b.subarray(ob, ob + n), padded / 4);
-  vm.k[op](0, padded, 2 * padded, padded);
-  out.set(mem.subarray(padded / 2, padded / 2 + n));
+  const kernel = vm.k[op];
+  for (let s = 0; s < n; s += chunk) {
+    const m = Math.min(chunk, n - s);
+    mem.set(a.subarray(oa + s, oa + s + m), 0);
+    mem.set(b.subarray(ob + s, ob + s + m), chunk);
+    kernel(0, 4 * chunk, 0, Math.ceil(m / 4) * 16);
+    out.set(mem.subarray(0, m), s);
+  }
   return true;
 }
 
