@@ -3,7 +3,10 @@ import { ModuleBuilder, V128 } from "./emitter.js";
 /**
  * What the JavaScript runtime's WebAssembly can do, probed once by
  * validating two tiny modules: SIMD128 (every current browser and Node ≥ 16)
- * and relaxed SIMD (fused multiply-add; newer runtimes only).
+ * and relaxed SIMD (fused multiply-add; newer runtimes only). The
+ * environment variable FLINT_NO_SIMD=1 reports neither, so every op takes
+ * the TypeScript kernels, as on a runtime without SIMD: Node 20 cannot
+ * switch SIMD off, and the fallback must stay tested.
  */
 export interface WasmFeatures {
   simd: boolean;
@@ -14,6 +17,12 @@ let features: WasmFeatures | null = null;
 
 export function wasmFeatures(): WasmFeatures {
   if (features) return features;
+  const env = (globalThis as { process?: { env?: Record<string, string | undefined> } }).process
+    ?.env;
+  if (env?.FLINT_NO_SIMD === "1") {
+    features = { simd: false, relaxedSimd: false };
+    return features;
+  }
   const probe = (write: Parameters<ModuleBuilder["func"]>[3]) => {
     try {
       if (typeof WebAssembly !== "object") return false;
