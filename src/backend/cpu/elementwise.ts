@@ -5,6 +5,7 @@ import { f32RowFor, isSquare } from "./binary_f32.js";
 import { forEachRow } from "./iterate.js";
 import { dataOf, isContiguous } from "./storage.js";
 import { simdBroadcastBinary } from "./wasm/broadcast.js";
+import { simdCompare, simdWhere } from "./wasm/compare.js";
 import { simdRelu } from "./wasm/rows.js";
 import { simdUnary } from "./wasm/unary.js";
 import { simdBinary } from "./wasm/vmath.js";
@@ -231,6 +232,11 @@ export function binaryKernel(op: BinaryOp, a: View, b: View, outDtype: DType): T
     );
     if (fast) return fast;
   }
+  // float32 comparisons (tensors, tensor ∘ scalar) on SIMD (src/backend/cpu/wasm/compare.ts).
+  if (outDtype === "bool" && a.dtype === "float32" && b.dtype === "float32") {
+    const fast = simdCompare(op, a, dataOf(a) as Float32Array, b, dataOf(b) as Float32Array);
+    if (fast) return fast;
+  }
   const n = numel(a.shape);
   const out = emptyArray(outDtype, n);
   const ad = dataOf(a);
@@ -400,11 +406,16 @@ function binaryRow(
 }
 
 export function whereKernel(cond: View, a: View, b: View, outDtype: DType) {
-  const n = numel(cond.shape);
-  const out = emptyArray(outDtype, n);
   const cd = dataOf(cond);
   const ad = dataOf(a);
   const bd = dataOf(b);
+  // float32 select on SIMD (src/backend/cpu/wasm/compare.ts).
+  if (cd instanceof Uint8Array && ad instanceof Float32Array && bd instanceof Float32Array) {
+    const fast = outDtype === "float32" ? simdWhere(cond, cd, a, ad, b, bd) : null;
+    if (fast) return fast;
+  }
+  const n = numel(cond.shape);
+  const out = emptyArray(outDtype, n);
   let k = 0;
   forEachRow(
     cond.shape,

@@ -3,7 +3,7 @@ import { pool } from "../threads/pool.js";
 import { type ProgramKernels, ProgramWriter, runProgram } from "../threads/program.js";
 import { align, scratchLayout } from "./blocked.js";
 import { gemmFor, type WasmGemm } from "./matmul.js";
-import { RunTable } from "./runs.js";
+import { RunTable, runMerging } from "./runs.js";
 
 type ScratchLayout = ReturnType<typeof scratchLayout>;
 
@@ -13,7 +13,9 @@ type ScratchLayout = ReturnType<typeof scratchLayout>;
 // in place by the GEMM kernels, and the result is moved to the output (or
 // added into grad x) by the same run kernels; one copy comes out. The JS
 // path (conv_kernels.ts) copied every chunk's columns into wasm memory and
-// every product out again, and moved the floats with scalar loops.
+// every product out again, and moved the floats with scalar loops. A chunk
+// of one sample (the usual chunk of a wide layer) needs no moves at all:
+// its product [O, l] is y's sample, and dY's sample is its g2.
 //
 // The bias rides in the GEMM: W' = [W | b] is [O, C·k + 1] and the columns
 // get a row of ones, so W'·cols has the bias added, and in the backward
@@ -46,12 +48,14 @@ interface Tables {
   grad: Int32Array;
   /** grad cols [ck, s·l] += into grad x sample [C, hw] (padding skipped). */
   col2im: Int32Array;
+  /** Zero-fills of the padding reads in grad cols that col2im's runs add across (runs.ts). */
+  crossed: Int32Array;
 }
 
 const tableCache = new WeakMap<Int32Array, Map<string, Tables>>();
 
 function tablesFor(g: ConvGrid, sh: ConvShape, s: number): Tables {
-  const key = `${sh.c},${sh.hw},${sh.o},${s}`;
+  const key = `${sh.c},${sh.hw},${sh.o},${s},${runMerging()}`;
   let byKey = tableCache.get(g.index);
   if (!byKey) tableCache.set(g.index, (byKey = new Map()));
   const hit = byKey.get(key);
@@ -60,7 +64,7 @@ function tablesFor(g: ConvGrid, sh: ConvShape, s: number): Tables {
   const { k, l, index } = g;
   const sl = s * l;
   const im2col = new RunTable();
-  const col2im = new RunTable();
+  const col2im = new RunTable("add");
   for (let ci = 0; ci < c; ci++) {
     for (let j = 0; j < k; j++) {
       const row = (ci * k + j) * sl;
@@ -68,6 +72,7 @@ function tablesFor(g: ConvGrid, sh: ConvShape, s: number): Tables {
         const i = index[j * l + p]!;
         im2col.add(row + p, i >= 0 ? ci * hw + i : -1);
         if (i >= 0) col2im.add(ci * hw + i, row + p);
+        else col2im.skip(row + p);
       }
     }
   }
@@ -87,9 +92,22 @@ function tablesFor(g: ConvGrid, sh: ConvShape, s: number): Tables {
     output: output.table(),
     grad: grad.table(),
     col2im: col2im.table(),
+    crossed: col2im.crossed(),
   };
   byKey.set(key, t);
   return t;
+}
+
+let directMoves = true;
+
+/**
+ * Whether a chunk of one sample skips the moves between the product and
+ * y (or dY and g2): its [O, l] product is laid out as y's sample, so the
+ * GEMM writes y (reads dY) in place. On by default; off for tests and A/B
+ * timing.
+ */
+export function setDirectMoves(on: boolean): void {
+  directMoves = on;
 }
 
 /** GEMM kernels with the run kernels over the same memory, and the threads to use. */
@@ -173,11 +191,11 @@ function dealChunks(n: number, per: number, threads: number): { n0: number; s: n
 
 /** Byte addresses of one geometry's run tables (and entry counts) once copied into memory. */
 interface PlacedTables {
-  at: { im2col: number; output: number; grad: number; col2im: number };
-  count: { im2col: number; output: number; grad: number; col2im: number };
+  at: Record<(typeof TABLE_NAMES)[number], number>;
+  count: Record<(typeof TABLE_NAMES)[number], number>;
 }
 
-const TABLE_NAMES = ["im2col", "output", "grad", "col2im"] as const;
+const TABLE_NAMES = ["im2col", "output", "grad", "col2im", "crossed"] as const;
 
 function reserveTables(lay: Layout, t: Tables): PlacedTables {
   const at = {} as PlacedTables["at"];
@@ -269,12 +287,14 @@ export function wasmConv2d(
     for (const { n0, s } of chunks) {
       const t = s === per ? fullAt : tailAt;
       const sl = s * l;
+      const yn = yAt + n0 * o * l * 4;
+      const direct = s === 1 && directMoves;
       p.copyRuns(t.at.im2col, t.count.im2col, xAt + n0 * c * hw * 4, c * hw * 4, colsAt, l * 4, s)
         .fill(colsAt + ck * sl * 4, sl, 1)
         .gemm({
           a: wAt,
           b: colsAt,
-          c: cAt,
+          c: direct ? yn : cAt,
           M: o,
           N: sl,
           K: ck + 1,
@@ -283,8 +303,8 @@ export function wasmConv2d(
           sbk: sl,
           sbn: 1,
           ldc: sl,
-        })
-        .copyRuns(t.at.output, t.count.output, cAt, l * 4, yAt + n0 * o * l * 4, o * l * 4, s);
+        });
+      if (!direct) p.copyRuns(t.at.output, t.count.output, cAt, l * 4, yn, o * l * 4, s);
     }
     return p.finish();
   });
@@ -350,7 +370,11 @@ export function wasmConv2dBackward(
     chunks.forEach(({ n0, s }, i) => {
       const t = s === per ? fullAt : tailAt;
       const sl = s * l;
-      p.copyRuns(t.at.grad, t.count.grad, dyAt + n0 * o * l * 4, o * l * 4, g2At, l * 4, s);
+      const dyn = dyAt + n0 * o * l * 4;
+      // g2 is dY's chunk as [O, s·l]: for one sample, dY itself.
+      const direct = s === 1 && directMoves;
+      const g2 = direct ? dyn : g2At;
+      if (!direct) p.copyRuns(t.at.grad, t.count.grad, dyn, o * l * 4, g2At, l * 4, s);
       if (needCols) {
         p.copyRuns(
           t.at.im2col,
@@ -364,7 +388,7 @@ export function wasmConv2dBackward(
         p.fill(colsAt + ck * sl * 4, sl, 1);
         // [O, s·l] @ colsᵀ [s·l, ck + 1]: grad W' (last column: grad b), summed over the chunks.
         p.gemm({
-          a: g2At,
+          a: g2,
           b: colsAt,
           c: gwAt,
           M: o,
@@ -382,7 +406,7 @@ export function wasmConv2dBackward(
         // Wᵀ [ck, O] (a strided view of W') @ g2 [O, s·l], then added into grad x.
         p.gemm({
           a: wAt,
-          b: g2At,
+          b: g2,
           c: cxAt,
           M: ck,
           N: sl,
@@ -393,6 +417,9 @@ export function wasmConv2dBackward(
           sbn: 1,
           ldc: sl,
         });
+        // Padding reads that col2im's runs add across become +0 first: grad x
+        // starts at +0 (below), and such a sum keeps its bits under + 0.
+        if (t.count.crossed > 0) p.copyRuns(t.at.crossed, t.count.crossed, 0, 0, cxAt, l * 4, s);
         p.addRuns(t.at.col2im, t.count.col2im, cxAt, l * 4, gxAt + n0 * c * hw * 4, c * hw * 4, s);
       }
     });

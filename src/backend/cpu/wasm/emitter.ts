@@ -106,6 +106,16 @@ export const V128 = {
   f64x2ConvertLowI32x4S: 0xfe,
   // For the attention softmax rows (softmax_rows.ts).
   i32x4LtS: 0x39,
+  // For the comparisons and where (compare.ts): masks narrowed to bytes and widened back.
+  i8x16Splat: 0x0f,
+  i8x16Eq: 0x23,
+  f32x4Eq: 0x41,
+  i8x16NarrowI16x8S: 0x65,
+  i16x8NarrowI32x4S: 0x85,
+  i16x8ExtendLowI8x16S: 0x87,
+  i16x8ExtendHighI8x16S: 0x88,
+  i32x4ExtendLowI16x8S: 0xa7,
+  i32x4ExtendHighI16x8S: 0xa8,
 } as const;
 
 function uleb(out: number[], v: number): void {
