@@ -11,6 +11,9 @@ import {
 import { defaultGemm, startThreads } from "../../src/backend/cpu/wasm/matmul.js";
 import { type FusedKernels, registerFused } from "../../src/backend/fused.js";
 import * as fl from "../../src/index.js";
+import { seededRandom } from "../random.js";
+
+const random = seededRandom(19);
 
 // The whole-layer LSTM kernels (src/backend/cpu/rnn.ts lstmSequence and its
 // backward: W_hh packed once in the GEMM's memory, the wasm SIMD cell of
@@ -23,7 +26,7 @@ import * as fl from "../../src/index.js";
 const { nn } = fl;
 
 function rnd(lo: number, hi: number): number {
-  return lo + Math.floor(Math.random() * (hi - lo + 1));
+  return lo + Math.floor(random() * (hi - lo + 1));
 }
 
 let calls = 0;
@@ -182,9 +185,9 @@ describe("GEMM with B packed once", () => {
       [130, 300, 9],
       [3, 17, 4200],
     ] as const) {
-      const a = Float32Array.from({ length: M * K }, () => Math.random() - 0.5);
-      const b = Float32Array.from({ length: K * N }, () => Math.random() - 0.5);
-      const c0 = Float32Array.from({ length: M * N }, () => Math.random() - 0.5);
+      const a = Float32Array.from({ length: M * K }, () => random() - 0.5);
+      const b = Float32Array.from({ length: K * N }, () => random() - 0.5);
+      const c0 = Float32Array.from({ length: M * N }, () => random() - 0.5);
       const layout = scratchLayout(blk, config.mr, nr, M, K, N);
       const bAt = Math.ceil(layout.bytes / 64) * 64;
       const pAt = bAt + Math.ceil((K * N * 4) / 64) * 64;

@@ -9,6 +9,9 @@ import { describe, test } from "node:test";
 import { COMPARE_SIMD_MIN, setCompareKernels } from "../../src/backend/cpu/wasm/compare.js";
 import { STREAM_CHUNK } from "../../src/backend/cpu/wasm/vmath.js";
 import * as fl from "../../src/index.js";
+import { seededRandom } from "../random.js";
+
+const random = seededRandom(12);
 
 const SPECIALS = [0, -0, Infinity, -Infinity, Number.NaN, 1e-40, -3e38, 3e38, 1, -1];
 
@@ -17,13 +20,13 @@ function values(rows: number, cols: number): fl.Tensor {
   const n = (rows + 1) * cols;
   const a = new Float32Array(n);
   for (let i = 0; i < n; i++) {
-    const r = Math.random();
+    const r = random();
     a[i] =
       r < 0.1
         ? SPECIALS[i % SPECIALS.length]!
         : r < 0.4
-          ? Math.floor(Math.random() * 3) - 1
-          : (Math.random() - 0.5) * 8;
+          ? Math.floor(random() * 3) - 1
+          : (random() - 0.5) * 8;
   }
   return fl
     .tensor(a)
@@ -164,7 +167,7 @@ describe("SIMD float32 where", () => {
     for (let i = 0; i < n; i++) {
       av[i] = SPECIALS[i % SPECIALS.length]!;
       bv[i] = -i;
-      cv[i] = +(Math.random() < 0.5);
+      cv[i] = +(random() < 0.5);
     }
     const got = fl.where(fl.tensor(cv, { dtype: "bool" }), fl.tensor(av), fl.tensor(bv)).dataSync();
     for (let i = 0; i < n; i++)

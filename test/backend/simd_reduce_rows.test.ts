@@ -10,13 +10,16 @@ import { describe, test } from "node:test";
 import { REDUCE_ROWS_MIN, setReduceRowKernels } from "../../src/backend/cpu/wasm/reduce_rows.js";
 import { STREAM_CHUNK } from "../../src/backend/cpu/wasm/vmath.js";
 import * as fl from "../../src/index.js";
+import { seededRandom } from "../random.js";
+
+const random = seededRandom(11);
 
 /** What a row holds: random values, specials sprinkled in, or only zeros of both signs. */
 type Fill = "random" | "specials" | "zeros" | "negative";
 
 function row(a: Float32Array, from: number, n: number, fill: Fill): void {
   for (let i = from; i < from + n; i++) {
-    const r = Math.random();
+    const r = random();
     a[i] =
       fill === "zeros"
         ? r < 0.5
@@ -28,7 +31,7 @@ function row(a: Float32Array, from: number, n: number, fill: Fill): void {
             : -Infinity
           : fill === "specials" && r < 0.02
             ? [Number.NaN, Infinity, -Infinity, -0][Math.floor(r * 200)]!
-            : (Math.random() - 0.5) * 8;
+            : (random() - 0.5) * 8;
   }
 }
 

@@ -13,6 +13,9 @@ import type { UnaryOp } from "../../src/backend/backend.js";
 import { UNARY } from "../../src/backend/cpu/elementwise.js";
 import { setUnaryKernels, simdUnary, UNARY_SIMD_MIN } from "../../src/backend/cpu/wasm/unary.js";
 import * as fl from "../../src/index.js";
+import { seededRandom } from "../random.js";
+
+const random = seededRandom(16);
 
 const EXACT = ["neg", "abs", "sqrt", "square", "reciprocal"] as const;
 const APPROX = ["exp", "sigmoid", "tanh", "log"] as const;
@@ -54,14 +57,14 @@ const SPECIALS = [
 function values(n: number): Float32Array {
   const a = new Float32Array(n);
   for (let i = 0; i < n; i++) {
-    const r = Math.random();
-    const s = Math.random() < 0.5 ? -1 : 1;
+    const r = random();
+    const s = random() < 0.5 ? -1 : 1;
     a[i] =
       r < 0.3
-        ? (Math.random() - 0.5) * 4
+        ? (random() - 0.5) * 4
         : r < 0.6
-          ? (Math.random() - 0.5) * 220
-          : s * Math.exp((Math.random() - 0.5) * 180);
+          ? (random() - 0.5) * 220
+          : s * Math.exp((random() - 0.5) * 180);
   }
   a.set(SPECIALS.slice(0, n));
   return a;

@@ -15,6 +15,9 @@ import {
 } from "../../src/backend/cpu/wasm/matmul.js";
 import { wasmFeatures } from "../../src/backend/cpu/wasm/runtime.js";
 import * as fl from "../../src/index.js";
+import { seededRandom } from "../random.js";
+
+const random = seededRandom(13);
 
 const simd = wasmFeatures().simd;
 
@@ -127,11 +130,11 @@ describe("wasm matmul", { skip: !simd && "no WebAssembly SIMD in this runtime" }
   });
 
   test("random shapes and layouts", () => {
-    const rnd = (lo: number, hi: number) => lo + Math.floor(Math.random() * (hi - lo + 1));
+    const rnd = (lo: number, hi: number) => lo + Math.floor(random() * (hi - lo + 1));
     for (let t = 0; t < 40; t++) {
       const [m, k, n] = [rnd(1, 70), rnd(1, 70), rnd(1, 70)];
-      const a = Math.random() < 0.5 ? fl.randn([m, k]) : fl.randn([k, m]).transpose(0, 1);
-      const b = Math.random() < 0.5 ? fl.randn([k, n]) : fl.randn([n, k]).transpose(0, 1);
+      const a = random() < 0.5 ? fl.randn([m, k]) : fl.randn([k, m]).transpose(0, 1);
+      const b = random() < 0.5 ? fl.randn([k, n]) : fl.randn([n, k]).transpose(0, 1);
       check(tiny, a, b, `random #${t} [${m},${k},${n}]`);
     }
   });

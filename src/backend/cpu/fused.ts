@@ -13,6 +13,7 @@ import {
   lstmSequenceBackward,
 } from "./rnn.js";
 import { dataOf, wrap } from "./storage.js";
+import { simdLogSoftmax } from "./wasm/log_softmax_rows.js";
 import { simdLayerNorm, simdLayerNormBackward, simdReluBackward } from "./wasm/rows.js";
 import { simdSoftmax, simdSoftmaxBackward } from "./wasm/softmax_rows.js";
 import { simdExpInPlace, simdGelu, simdGeluBackward } from "./wasm/vmath.js";
@@ -180,9 +181,10 @@ function softmax(x: View, log: boolean) {
   const rows = cols === 0 ? 0 : n / cols;
   const xd = floats(x);
   if (xd instanceof Float32Array && rows > 0) {
-    // softmax: one SIMD call over all rows (wasm/softmax_rows.ts); log-softmax: SIMD exps.
+    // softmax: one SIMD call over all rows (wasm/softmax_rows.ts); log-softmax:
+    // two SIMD passes over streamed rows (wasm/log_softmax_rows.ts), else SIMD exps.
     const fast = log
-      ? softmaxSimd(xd, x.offset, rows, cols, log)
+      ? (simdLogSoftmax(xd, x.offset, rows, cols) ?? softmaxSimd(xd, x.offset, rows, cols, log))
       : simdSoftmax(xd, x.offset, rows, cols);
     if (fast) return wrap(fast);
   }

@@ -14,7 +14,11 @@ import type { RunsExports } from "../wasm/runs.js";
 // that can only hand out single GEMMs would leave the data movement on the
 // calling thread. Programs are int32 words written into the (shared) wasm
 // memory itself, so a worker needs nothing but their byte address; the
-// kernels they call are the ones every thread already has.
+// kernels they call are the ones every thread already has, or modules
+// emitted after the workers started (per-geometry kernels such as
+// wasm/direct_conv.ts): their bytes travel in the program's memory too, and
+// each thread compiles them on first use (a worker cannot be sent a module
+// while it polls for jobs, and browsers have no synchronous message pull).
 
 /** Op codes; each is followed by its operands. */
 const OP = {
@@ -26,6 +30,8 @@ const OP = {
   addRuns: 3,
   /** byte address, float count, value (float32 bits) */
   fill: 4,
+  /** module id, bytes address, byte count, export index, argument count, then the i32 arguments */
+  call: 5,
 } as const;
 
 /** The kernels a thread runs programs with, over `memory`. */
@@ -38,6 +44,47 @@ export interface ProgramKernels {
 
 const bits = new Int32Array(1);
 const bitsAsFloat = new Float32Array(bits.buffer);
+
+/**
+ * A module emitted after the workers started, which programs call by id;
+ * its bytes must sit in the memory at the address the call names.
+ */
+export class ShippedModule {
+  private static next = 1;
+  readonly id = ShippedModule.next++;
+  /** The export names, in the order call() indexes them. */
+  readonly names: string[];
+
+  constructor(readonly bytes: Uint8Array) {
+    this.names = WebAssembly.Module.exports(new WebAssembly.Module(bytes as BufferSource)).map(
+      (e) => e.name,
+    );
+  }
+}
+
+/** This thread's instances of shipped modules, by memory and id. */
+const shipped = new WeakMap<WebAssembly.Memory, Map<number, Array<(...args: number[]) => void>>>();
+
+function shippedExports(
+  memory: WebAssembly.Memory,
+  id: number,
+  at: number,
+  length: number,
+): Array<(...args: number[]) => void> {
+  let byId = shipped.get(memory);
+  if (!byId) shipped.set(memory, (byId = new Map()));
+  let fns = byId.get(id);
+  if (!fns) {
+    // slice(): a copy out of the shared buffer (compiling takes unshared bytes only).
+    const mod = new WebAssembly.Module(new Uint8Array(memory.buffer, at, length).slice());
+    const ex = new WebAssembly.Instance(mod, { env: { memory } }).exports;
+    fns = WebAssembly.Module.exports(mod).map((e) => ex[e.name] as (...args: number[]) => void);
+    // The caller keeps few modules (and new ids when it drops them): so does this thread.
+    if (byId.size >= 64) byId.clear();
+    byId.set(id, fns);
+  }
+  return fns;
+}
 
 /** Builds one program's words. */
 export class ProgramWriter {
@@ -78,6 +125,14 @@ export class ProgramWriter {
   fill(at: number, floats: number, value: number): this {
     bitsAsFloat[0] = value;
     this.words.push(OP.fill, at, floats, bits[0]!);
+    return this;
+  }
+
+  /** Calls export `name` of `m`, whose bytes sit at byte `at`, with i32 arguments. */
+  call(m: ShippedModule, at: number, name: string, args: number[]): this {
+    const fn = m.names.indexOf(name);
+    if (fn < 0) throw new Error(`ProgramWriter.call: the module exports no ${name}`);
+    this.words.push(OP.call, m.id, at, m.bytes.length, fn, args.length, ...args);
     return this;
   }
 
@@ -122,6 +177,15 @@ export function runProgram(k: ProgramKernels, at: number, scratch: GemmScratch):
         const from = words[p]! >> 2;
         new Float32Array(k.memory.buffer).fill(bitsAsFloat[0]!, from, from + words[p + 1]!);
         p += 3;
+        break;
+      }
+      case OP.call: {
+        const fn = shippedExports(k.memory, words[p]!, words[p + 1]!, words[p + 2]!)[
+          words[p + 3]!
+        ]!;
+        const argc = words[p + 4]!;
+        fn(...words.subarray(p + 5, p + 5 + argc));
+        p += 5 + argc;
         break;
       }
       default:

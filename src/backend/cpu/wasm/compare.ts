@@ -1,5 +1,6 @@
 import { emptyArray } from "../../../dtype.js";
 import type { BinaryOp, View } from "../../backend.js";
+import { coalesce } from "../iterate.js";
 import { isContiguous } from "../storage.js";
 import { type Code, I32, ModuleBuilder, V128 } from "./emitter.js";
 import { type ScratchKernels, scratchKernels } from "./runtime.js";
@@ -15,6 +16,8 @@ import { STREAM_CHUNK } from "./vmath.js";
 // into lane masks and bit-selects, so its floats are copied bit for bit
 // (NaN payloads and −0 too). Operands stream through scratch memory in
 // chunks of STREAM_CHUNK elements, so the copies and the kernel stay in cache.
+// A row repeated over the tensor (x.gt(row), of any width) is laid out
+// once, repeated over a chunk of whole rows, and compared as a tensor.
 
 const COMPARES = [
   ["gt", V128.f32x4Gt],
@@ -159,6 +162,15 @@ export function setCompareKernels(on: boolean): boolean {
   return was;
 }
 
+let rowsEnabled = true;
+
+/** Switches the repeated-row compares alone off (or back on); returns the old setting. */
+export function setCompareRowKernels(on: boolean): boolean {
+  const was = rowsEnabled;
+  rowsEnabled = on;
+  return was;
+}
+
 /** Below this many elements the copies in and out cost more than the scalar loop. */
 export const COMPARE_SIMD_MIN = 1024;
 
@@ -172,10 +184,18 @@ function isScalar(v: View): boolean {
   return v.strides.every((s) => s === 0);
 }
 
+/** The width of a row repeated over the view (strides [0, 1] once merged), else 0. */
+function rowWidth(v: View): number {
+  if (!rowsEnabled) return 0;
+  const w = coalesce(v.shape, [v.strides]);
+  const s = w.strides[0]!;
+  return w.shape.length === 2 && s[0] === 0 && s[1] === 1 ? w.shape[1]! : 0;
+}
+
 /**
  * a op b (gt, lt, ge, le, eq, ne) for float32 views of one shape into a
  * new bool array: both contiguous, or one contiguous and the other a single
- * value broadcast over it; bit-identical to the scalar loop. Null (nothing
+ * value or a row broadcast over it; bit-identical to the scalar loop. Null (nothing
  * allocated) for other ops and layouts, below COMPARE_SIMD_MIN elements,
  * or without SIMD.
  */
@@ -193,28 +213,37 @@ export function simdCompare(
   const ac = isContiguous(a);
   const bc = isContiguous(b);
   // The contiguous one is x; a scalar on the left mirrors the op.
-  let kind: "tensors" | "scalar" | "mirrored";
+  let kind: "tensors" | "scalar" | "mirrored" | "row" | "mirroredRow";
+  let cols = 0;
   if (ac && bc) kind = "tensors";
   else if (ac && isScalar(b)) kind = "scalar";
   else if (bc && isScalar(a)) kind = "mirrored";
+  else if (ac && (cols = rowWidth(b)) > 0) kind = "row";
+  else if (bc && (cols = rowWidth(a)) > 0) kind = "mirroredRow";
   else return null;
   const ck = kernels();
   if (!ck) return null;
-  const [x, xd, y, yd] = kind === "mirrored" ? [b, bd, a, ad] : [a, ad, b, bd];
-  const name = kind === "mirrored" ? MIRROR[op as CompareOp] : (op as CompareOp);
-  const chunk = chunkFor(n);
+  const mirrored = kind === "mirrored" || kind === "mirroredRow";
+  const [x, xd, y, yd] = mirrored ? [b, bd, a, ad] : [a, ad, b, bd];
+  const name = mirrored ? MIRROR[op as CompareOp] : (op as CompareOp);
+  const scalar = kind === "scalar" || kind === "mirrored";
+  // A row's chunks are whole rows, so each starts at the row's start.
+  const chunk = cols > 0 ? Math.max(1, Math.floor(STREAM_CHUNK / cols)) * cols : chunkFor(n);
+  const span = Math.ceil(chunk / 16) * 16;
   // x's chunk | y's chunk | the result's bytes
-  const outAt = 8 * chunk;
-  ck.scratch.reserve(outAt + chunk);
+  const outAt = 8 * span;
+  ck.scratch.reserve(outAt + span);
   const mem = ck.scratch.floats;
   const bytes = new Uint8Array(ck.scratch.memory.buffer);
   const out = emptyArray("bool", n) as Uint8Array;
-  const kernel = ck.k[kind === "tensors" ? name : `${name}Scalar`]!;
-  const s = kind === "tensors" ? 4 * chunk : yd[y.offset]!;
+  const kernel = ck.k[scalar ? `${name}Scalar` : name]!;
+  const s = scalar ? yd[y.offset]! : 4 * span;
+  if (cols > 0)
+    for (let r = 0; r < chunk; r += cols) mem.set(yd.subarray(y.offset, y.offset + cols), span + r);
   for (let at = 0; at < n; at += chunk) {
     const m = Math.min(chunk, n - at);
     mem.set(xd.subarray(x.offset + at, x.offset + at + m), 0);
-    if (kind === "tensors") mem.set(yd.subarray(y.offset + at, y.offset + at + m), chunk);
+    if (kind === "tensors") mem.set(yd.subarray(y.offset + at, y.offset + at + m), span);
     kernel(0, s, outAt, Math.ceil(m / 16) * 16);
     out.set(bytes.subarray(outAt, outAt + m), at);
   }

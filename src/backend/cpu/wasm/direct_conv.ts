@@ -1,6 +1,9 @@
 import { copyOf } from "../../../dtype.js";
+import { pool } from "../threads/pool.js";
+import { type ProgramKernels, ProgramWriter, ShippedModule } from "../threads/program.js";
 import { type Code, I32, ModuleBuilder, V128 } from "./emitter.js";
-import { Scratch, wasmFeatures } from "./runtime.js";
+import { threadedGemm } from "./matmul.js";
+import { memoryLimits, Scratch, wasmFeatures } from "./runtime.js";
 
 // A direct float32 conv2d (stride 1, dilation 1, groups 1) for convolutions
 // with few input taps C·kh·kw, such as a network's first layer (LeNet's
@@ -18,6 +21,12 @@ import { Scratch, wasmFeatures } from "./runtime.js";
 // sums per (channel, tap), flushed per sample into float64 memory, so long
 // batches sum as accurately as the engine's chunked GEMM. The bias is one
 // more "tap" that reads 1.
+//
+// With the thread pool up, a large enough batch runs in the pool's shared
+// memory instead: the module (emitted for that memory) travels with the
+// programs (threads/program.ts), each of which takes a contiguous range of
+// samples; backward programs sum into float64 accumulators of their own,
+// added in program order afterwards.
 
 /** The geometry a direct kernel is emitted for (padding already in hp, wp). */
 export interface DirectGeometry {
@@ -209,7 +218,7 @@ function offsetBy(c: Code, into: number, base: () => void, first: () => void, sc
  * backward(x, dy, acc, n): acc [O, T + 1] float64 × 4 lanes (the last tap
  * is the bias) += the products of the n samples.
  */
-function directModule(g: DirectGeometry, fma: boolean): Uint8Array {
+function directModule(g: DirectGeometry, fma: boolean, shared: boolean): Uint8Array {
   const { c: ch, o, kh, kw, wp, outH, outW } = g;
   const taps = ch * kh * kw;
   const plane = outH * outW * 4;
@@ -394,13 +403,16 @@ function directModule(g: DirectGeometry, fma: boolean): Uint8Array {
       },
     );
   });
-  return m.bytes({ pages: 1 });
+  return m.bytes(memoryLimits(shared));
 }
 
 interface DirectExports {
   forward(x: number, w: number, b: number, y: number, n: number): void;
   backward(x: number, dy: number, acc: number, n: number): void;
 }
+
+const geometryKey = (g: DirectGeometry) =>
+  `${g.c},${g.o},${g.kh},${g.kw},${g.hp},${g.wp},${g.outH},${g.outW}`;
 
 let scratch: Scratch | null | undefined;
 const modules = new Map<string, DirectExports>();
@@ -409,10 +421,10 @@ function kernelsFor(g: DirectGeometry): { k: DirectExports; mem: Scratch } | nul
   if (scratch === undefined) scratch = wasmFeatures().simd ? new Scratch(false, 16) : null;
   if (!scratch) return null;
   const fma = wasmFeatures().relaxedSimd;
-  const key = `${g.c},${g.o},${g.kh},${g.kw},${g.hp},${g.wp},${g.outH},${g.outW}`;
+  const key = geometryKey(g);
   let k = modules.get(key);
   if (!k) {
-    const mod = new WebAssembly.Module(directModule(g, fma) as BufferSource);
+    const mod = new WebAssembly.Module(directModule(g, fma, false) as BufferSource);
     k = new WebAssembly.Instance(mod, { env: { memory: scratch.memory } })
       .exports as unknown as DirectExports;
     // Geometries of one model are few; a long-running process with many keeps the last ones.
@@ -420,6 +432,90 @@ function kernelsFor(g: DirectGeometry): { k: DirectExports; mem: Scratch } | nul
     modules.set(key, k);
   }
   return { k, mem: scratch };
+}
+
+/**
+ * Below this many multiply-adds a batch stays on the calling thread:
+ * handing out programs costs some µs (LeNet's conv1 at batch 64 is 5.5M).
+ */
+const THREAD_MIN_MACS = 1 << 19;
+
+let threadsOn = true;
+
+/** Calls the thread pool has served (tests check that the path is taken). */
+export const directThreadedCalls = { forward: 0, backward: 0 };
+
+/**
+ * Whether large batches run on the thread pool (when it is up); on by
+ * default, off for tests and A/B timing. Returns the previous setting.
+ */
+export function setDirectThreads(on: boolean): boolean {
+  const was = threadsOn;
+  threadsOn = on;
+  return was;
+}
+
+/** The pool's memory, kernels and threads, and this geometry's module emitted for that memory. */
+interface Threaded {
+  mem: Scratch;
+  kernels: ProgramKernels;
+  module: ShippedModule;
+  /** Programs (contiguous sample ranges): two per thread, so a thread that starts late takes fewer. */
+  jobs: number;
+}
+
+const shippedModules = new Map<string, ShippedModule>();
+
+function threadedFor(g: DirectGeometry, n: number): Threaded | null {
+  const gemm = threadsOn && n > 1 ? threadedGemm() : null;
+  if (!gemm) return null;
+  const threads = pool.threadsOver(gemm.scratch.memory);
+  if (threads < 2 || n * g.o * g.outH * g.outW * g.c * g.kh * g.kw < THREAD_MIN_MACS) return null;
+  const key = geometryKey(g);
+  let module = shippedModules.get(key);
+  if (!module) {
+    module = new ShippedModule(directModule(g, wasmFeatures().relaxedSimd, true));
+    if (shippedModules.size >= 64) shippedModules.clear();
+    shippedModules.set(key, module);
+  }
+  const kernels = {
+    gemm: gemm.kernels,
+    runs: gemm.runs,
+    blocking: gemm.blocking,
+    memory: gemm.scratch.memory,
+  };
+  return { mem: gemm.scratch, kernels, module, jobs: Math.min(n, 2 * threads) };
+}
+
+/** Bytes a threaded call needs past its data: the module's bytes and one program per job. */
+const PROGRAM_BYTES = 64;
+const shippedBytes = (t: Threaded) => up4(t.module.bytes.length) + t.jobs * PROGRAM_BYTES;
+
+/**
+ * Runs export `name` of t's module on the pool, one program per range of
+ * the n samples; args(j, n0, s) gives job j's arguments for samples
+ * [n0, n0 + s). The module's bytes go at byte `end` (memory reserved).
+ */
+function runOnThreads(
+  t: Threaded,
+  end: number,
+  n: number,
+  name: string,
+  args: (j: number, n0: number, s: number) => number[],
+): void {
+  const { bytes } = t.module;
+  new Uint8Array(t.mem.memory.buffer, end, bytes.length).set(bytes);
+  const words = new Int32Array(t.mem.memory.buffer);
+  const ats: number[] = [];
+  for (let j = 0, at = end + up4(bytes.length); j < t.jobs; j++, at += PROGRAM_BYTES) {
+    const n0 = Math.floor((j * n) / t.jobs);
+    const s = Math.floor(((j + 1) * n) / t.jobs) - n0;
+    words.set(new ProgramWriter().call(t.module, end, name, args(j, n0, s)).finish(), at / 4);
+    ats.push(at);
+  }
+  // The programs use no GEMM scratch.
+  pool.runPrograms(t.kernels, ats, { bytes: 0, aPanel: 0, bPanel: 0 });
+  directThreadedCalls[name === "forward" ? "forward" : "backward"]++;
 }
 
 /** Past this many floats in wasm memory the engine (which chunks samples) is kinder to memory. */
@@ -485,15 +581,28 @@ export function directConv2d(
   const bs = g.o * 4;
   const ys = n * g.o * g.outH * g.outW;
   if (xs + ws + bs + ys > MAX_FLOATS) return null;
-  const r = kernelsFor(g);
-  if (!r) return null;
-  r.mem.reserve((xs + ws + bs + ys) * 4);
-  const mem = r.mem.floats;
+  const t = threadedFor(g, n);
+  const r = t ? null : kernelsFor(g);
+  const scratchOf = t?.mem ?? r?.mem;
+  if (!scratchOf) return null;
+  const end = (xs + ws + bs + ys) * 4;
+  scratchOf.reserve(end + (t ? shippedBytes(t) : 0));
+  const mem = scratchOf.floats;
   padInto(mem, 0, x, n, g, pad);
   for (let i = 0; i < g.o * taps; i++) mem.fill(w[i]!, xs + 4 * i, xs + 4 * i + 4);
   for (let i = 0; i < g.o; i++) mem.fill(b ? b[i]! : 0, xs + ws + 4 * i, xs + ws + 4 * i + 4);
   const yAt = xs + ws + bs;
-  r.k.forward(0, xs * 4, (xs + ws) * 4, yAt * 4, n);
+  const sampleX = g.c * planeFloats(g) * 4;
+  const sampleY = g.o * g.outH * g.outW * 4;
+  if (t) {
+    runOnThreads(t, end, n, "forward", (_, n0, s) => [
+      n0 * sampleX,
+      xs * 4,
+      (xs + ws) * 4,
+      yAt * 4 + n0 * sampleY,
+      s,
+    ]);
+  } else r!.k.forward(0, xs * 4, (xs + ws) * 4, yAt * 4, n);
   return copyOf(mem.subarray(yAt, yAt + ys));
 }
 
@@ -519,17 +628,34 @@ export function directConv2dBackward(
   const ys = up4(n * g.o * g.outH * g.outW);
   // Two floats per double, 4 lanes per (channel, tap).
   const accFloats = g.o * all * 8;
-  if (xs + ys + accFloats > MAX_FLOATS) return null;
-  const r = kernelsFor(g);
-  if (!r) return null;
-  r.mem.reserve((xs + ys + accFloats) * 4);
-  const mem = r.mem.floats;
+  const t = threadedFor(g, n);
+  // One accumulator per program, added in program order below.
+  const jobs = t ? t.jobs : 1;
+  if (xs + ys + jobs * accFloats > MAX_FLOATS) return null;
+  const r = t ? null : kernelsFor(g);
+  const scratchOf = t?.mem ?? r?.mem;
+  if (!scratchOf) return null;
+  const end = (xs + ys + jobs * accFloats) * 4;
+  scratchOf.reserve(end + (t ? shippedBytes(t) : 0));
+  const mem = scratchOf.floats;
   padInto(mem, 0, x, n, g, pad);
   mem.set(dy.subarray(0, n * g.o * g.outH * g.outW), xs);
   const accAt = xs + ys;
-  mem.fill(0, accAt, accAt + accFloats);
-  r.k.backward(0, xs * 4, accAt * 4, n);
-  const acc = new Float64Array(mem.buffer, accAt * 4, g.o * all * 4);
+  mem.fill(0, accAt, accAt + jobs * accFloats);
+  const sampleX = g.c * planeFloats(g) * 4;
+  const sampleY = g.o * g.outH * g.outW * 4;
+  if (t) {
+    runOnThreads(t, end, n, "backward", (j, n0, s) => [
+      n0 * sampleX,
+      xs * 4 + n0 * sampleY,
+      (accAt + j * accFloats) * 4,
+      s,
+    ]);
+  } else r!.k.backward(0, xs * 4, accAt * 4, n);
+  const acc = new Float64Array(mem.buffer, accAt * 4, jobs * g.o * all * 4);
+  for (let j = 1; j < jobs; j++) {
+    for (let i = 0, from = j * g.o * all * 4; i < g.o * all * 4; i++) acc[i]! += acc[from + i]!;
+  }
   const gw = new Float64Array(g.o * taps);
   const gb = new Float64Array(g.o);
   for (let oc = 0; oc < g.o; oc++) {
