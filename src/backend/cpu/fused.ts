@@ -15,6 +15,7 @@ import {
 import { dataOf, wrap } from "./storage.js";
 import { simdLogSoftmax } from "./wasm/log_softmax_rows.js";
 import { simdLayerNorm, simdLayerNormBackward, simdReluBackward } from "./wasm/rows.js";
+import { simdSoftmaxLastDim } from "./wasm/softmax_last_dim.js";
 import { simdSoftmax, simdSoftmaxBackward } from "./wasm/softmax_rows.js";
 import { simdExpInPlace, simdGelu, simdGeluBackward } from "./wasm/vmath.js";
 
@@ -181,11 +182,12 @@ function softmax(x: View, log: boolean) {
   const rows = cols === 0 ? 0 : n / cols;
   const xd = floats(x);
   if (xd instanceof Float32Array && rows > 0) {
-    // softmax: one SIMD call over all rows (wasm/softmax_rows.ts); log-softmax:
+    // softmax: three SIMD passes over streamed rows (wasm/softmax_last_dim.ts),
+    // else one call of attention's row kernel (wasm/softmax_rows.ts); log-softmax:
     // two SIMD passes over streamed rows (wasm/log_softmax_rows.ts), else SIMD exps.
     const fast = log
       ? (simdLogSoftmax(xd, x.offset, rows, cols) ?? softmaxSimd(xd, x.offset, rows, cols, log))
-      : simdSoftmax(xd, x.offset, rows, cols);
+      : (simdSoftmaxLastDim(xd, x.offset, rows, cols) ?? simdSoftmax(xd, x.offset, rows, cols));
     if (fast) return wrap(fast);
   }
   const out = alloc(x, n);
