@@ -7,12 +7,12 @@
 // round x − max to float32 first: a relative 2⁻²⁴·|x − max|); rows with NaN, +inf, all −inf,
 // −0 and −inf entries; widths that are not whole steps, several chunks
 // with a partial last, rows longer than a chunk, views at offsets,
-// narrowed rows and empty tensors. And the shifted exp both SIMD
-// softmaxes use (wasm/vexp_shifted.ts): vmath's vexp bit for bit over
-// inputs ≤ 0, −inf and NaN.
+// narrowed rows and empty tensors. And the exp both SIMD softmaxes use
+// (vmath's vexp with `nonPositive`, no upper clamp): the clamped vexp's
+// bits over inputs ≤ 0, −inf and NaN.
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
-import { ModuleBuilder, V128 } from "../../src/backend/cpu/wasm/emitter.js";
+import { type Code, ModuleBuilder, V128 } from "../../src/backend/cpu/wasm/emitter.js";
 import { wasmFeatures } from "../../src/backend/cpu/wasm/runtime.js";
 import {
   SOFTMAX_LAST_DIM_MIN,
@@ -20,8 +20,7 @@ import {
   simdSoftmaxLastDim,
 } from "../../src/backend/cpu/wasm/softmax_last_dim.js";
 import { setSoftmaxRowKernels } from "../../src/backend/cpu/wasm/softmax_rows.js";
-import { vexpShifted } from "../../src/backend/cpu/wasm/vexp_shifted.js";
-import { EXP_MIN, regs, STREAM_CHUNK, vexp } from "../../src/backend/cpu/wasm/vmath.js";
+import { EXP_MIN, type Regs, regs, STREAM_CHUNK, vexp } from "../../src/backend/cpu/wasm/vmath.js";
 import * as fl from "../../src/index.js";
 import { seededRandom } from "../random.js";
 
@@ -163,12 +162,12 @@ describe("SIMD float32 softmax over the last dim", { skip: !simd && "no wasm SIM
   });
 });
 
-describe("the shifted exp (vexp_shifted.ts)", { skip: !simd && "no wasm SIMD" }, () => {
+describe("the shifted exp (vexp with nonPositive)", { skip: !simd && "no wasm SIMD" }, () => {
   test("equals vmath's vexp bit for bit on x ≤ 0, −inf and NaN", () => {
     const m = new ModuleBuilder();
     for (const [name, exp] of [
-      ["exp", vexp],
-      ["shifted", vexpShifted],
+      ["exp", (c: Code, v: number, r: Regs) => vexp(c, v, r)],
+      ["shifted", (c: Code, v: number, r: Regs) => vexp(c, v, r, true)],
     ] as const)
       m.func(name, ["i32", "i32"], [], (c) => {
         const [at, end] = [0, 1];

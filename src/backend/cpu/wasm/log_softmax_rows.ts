@@ -1,7 +1,6 @@
 import { type Code, I32, ModuleBuilder, V128 } from "./emitter.js";
 import { type ScratchKernels, scratchKernels } from "./runtime.js";
-import { vexpShifted } from "./vexp_shifted.js";
-import { regs, STREAM_CHUNK } from "./vmath.js";
+import { regs, STREAM_CHUNK, vexp } from "./vmath.js";
 
 // float32 log-softmax over rows on WebAssembly SIMD, in two passes over
 // rows streamed through scratch a chunk at a time (each padded with −inf
@@ -99,7 +98,7 @@ function logSoftmaxModule(): Uint8Array {
               .localGet(mx)
               .simd(V128.f32x4Sub)
               .localSet(v);
-            vexpShifted(c, v, e);
+            vexp(c, v, e, true);
             c.localSet(v);
             accumulate(c, sum[2 * h]!, v, 0);
             accumulate(c, sum[2 * h + 1]!, v, 1);

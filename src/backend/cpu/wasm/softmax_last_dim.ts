@@ -1,8 +1,7 @@
 import { emptyArray } from "../../../dtype.js";
 import { type Code, I32, ModuleBuilder, V128 } from "./emitter.js";
 import { type ScratchKernels, scratchKernels } from "./runtime.js";
-import { vexpShifted } from "./vexp_shifted.js";
-import { regs, STREAM_CHUNK } from "./vmath.js";
+import { regs, STREAM_CHUNK, vexp } from "./vmath.js";
 
 // float32 softmax over the last dim of a contiguous [rows, cols] array
 // (`x.softmax(-1)`) on WebAssembly SIMD. Attention's row kernel
@@ -109,7 +108,7 @@ function softmaxModule(): Uint8Array {
             eachStep(() => {
               for (let h = 0; h < 2; h++) {
                 load(h).localGet(mx).simd(V128.f32x4Sub).localSet(v);
-                vexpShifted(c, v, e);
+                vexp(c, v, e, true);
                 c.localSet(v);
                 c.localGet(p).localGet(v);
                 store(h);

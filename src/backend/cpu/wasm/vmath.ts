@@ -47,17 +47,18 @@ export const EXP_MAGIC = 8388608 + 127;
 /**
  * Pushes exp(local x). Inputs are clamped to [EXP_MIN, 88] for the
  * polynomial (no overflow to inf, no denormal scale); lanes below EXP_MIN
- * then give 0. The clamps are pmin/pmax (one instruction each on x64,
- * where min/max expand to order zeros and NaNs); a NaN still passes
- * through, as pmin(x, c) and pmax(x, c) return x when the compare fails.
+ * then give 0, zeroed with one v128.andnot (a bitselect against a zero
+ * vector is several instructions on x64). The clamps are pmin/pmax (one
+ * instruction each on x64, where min/max expand to order zeros and NaNs);
+ * a NaN still passes through, as pmin(x, c) and pmax(x, c) return x when
+ * the compare fails. `nonPositive` drops the upper clamp for inputs known
+ * to be ≤ 0, −inf or NaN (softmax's x − max), where pmin(x, 88) is x: the
+ * same bits, one instruction less in kernels whose time is mostly exp.
  */
-export function vexp(c: Code, x: number, r: Regs): void {
-  c.localGet(x)
-    .f32x4Const(88)
-    .simd(V128.f32x4Pmin)
-    .f32x4Const(EXP_MIN)
-    .simd(V128.f32x4Pmax)
-    .localSet(r.a);
+export function vexp(c: Code, x: number, r: Regs, nonPositive = false): void {
+  c.localGet(x);
+  if (!nonPositive) c.f32x4Const(88).simd(V128.f32x4Pmin);
+  c.f32x4Const(EXP_MIN).simd(V128.f32x4Pmax).localSet(r.a);
   // n = round(x·log2 e), t = x − n·ln 2
   c.localGet(r.a).f32x4Const(LOG2E).simd(V128.f32x4Mul).simd(V128.f32x4Nearest).localSet(r.b);
   c.localGet(r.a)
@@ -85,14 +86,9 @@ export function vexp(c: Code, x: number, r: Regs): void {
     .simd(V128.f32x4Add);
   // × 2ⁿ: (n + 127) << 23 read as a float (EXP_MAGIC).
   c.localGet(r.b).f32x4Const(EXP_MAGIC).simd(V128.f32x4Add).i32Const(23).simd(V128.i32x4Shl);
-  c.simd(V128.f32x4Mul).localSet(r.a);
+  c.simd(V128.f32x4Mul);
   // Below the clamp the result is 0, as expf underflows (so inf·φ(inf) is NaN, as in PyTorch).
-  c.f32x4Zero()
-    .localGet(r.a)
-    .localGet(x)
-    .f32x4Const(EXP_MIN)
-    .simd(V128.f32x4Lt)
-    .simd(V128.v128Bitselect);
+  c.localGet(x).f32x4Const(EXP_MIN).simd(V128.f32x4Lt).simd(V128.v128Andnot);
 }
 
 /** Sets local `out` to Φ(x) = ½(1 + erf(x/√2)) for local x. */
