@@ -1,4 +1,4 @@
-// float32 log-softmax over rows on SIMD (src/backend/cpu/wasm/log_softmax_rows.ts)
+// float32 log-softmax over rows on SIMD (src/backend/cpu/wasm/softmax_last_dim.ts)
 // against the path it replaces (the kernels switched off: JS maxima, SIMD
 // exps, JS sums): equal but for the order of the float64 additions in
 // Σ exp, so within a few float32 ulps of lse; rows with NaN, +inf, all
@@ -9,7 +9,7 @@ import { describe, test } from "node:test";
 import {
   LOG_SOFTMAX_MIN,
   setLogSoftmaxKernels,
-} from "../../src/backend/cpu/wasm/log_softmax_rows.js";
+} from "../../src/backend/cpu/wasm/softmax_last_dim.js";
 import { STREAM_CHUNK } from "../../src/backend/cpu/wasm/vmath.js";
 import * as fl from "../../src/index.js";
 import { seededRandom } from "../random.js";

@@ -13,9 +13,8 @@ import {
   lstmSequenceBackward,
 } from "./rnn.js";
 import { dataOf, wrap } from "./storage.js";
-import { simdLogSoftmax } from "./wasm/log_softmax_rows.js";
 import { simdLayerNorm, simdLayerNormBackward, simdReluBackward } from "./wasm/rows.js";
-import { simdSoftmaxLastDim } from "./wasm/softmax_last_dim.js";
+import { simdLogSoftmax, simdSoftmaxLastDim } from "./wasm/softmax_last_dim.js";
 import { simdSoftmax, simdSoftmaxBackward } from "./wasm/softmax_rows.js";
 import { simdExpInPlace, simdGelu, simdGeluBackward } from "./wasm/vmath.js";
 
@@ -184,7 +183,7 @@ function softmax(x: View, log: boolean) {
   if (xd instanceof Float32Array && rows > 0) {
     // softmax: three SIMD passes over streamed rows (wasm/softmax_last_dim.ts),
     // else one call of attention's row kernel (wasm/softmax_rows.ts); log-softmax:
-    // two SIMD passes over streamed rows (wasm/log_softmax_rows.ts), else SIMD exps.
+    // two SIMD passes over streamed rows (wasm/softmax_last_dim.ts), else SIMD exps.
     const fast = log
       ? (simdLogSoftmax(xd, x.offset, rows, cols) ?? softmaxSimd(xd, x.offset, rows, cols, log))
       : (simdSoftmaxLastDim(xd, x.offset, rows, cols) ?? simdSoftmax(xd, x.offset, rows, cols));
