@@ -15,7 +15,7 @@ import {
 import { dataOf, wrap } from "./storage.js";
 import { simdLayerNorm, simdLayerNormBackward, simdReluBackward } from "./wasm/rows.js";
 import { simdLogSoftmax, simdSoftmaxLastDim } from "./wasm/softmax_last_dim.js";
-import { simdSoftmax, simdSoftmaxBackward } from "./wasm/softmax_rows.js";
+import { simdSoftmaxBackward } from "./wasm/softmax_rows.js";
 import { simdExpInPlace, simdGelu, simdGeluBackward } from "./wasm/vmath.js";
 
 // Fused CPU kernels for GELU, softmax/log-softmax and layer norm: one loop
@@ -132,13 +132,14 @@ function geluBackward(grad: View, x: View, approximate: "none" | "tanh") {
   return wrap(out);
 }
 
-/** Rows of the last dim: softmax shifts each by its maximum so exp cannot overflow. */
 /**
- * float32 softmax with the exponentials on SIMD (vmath's exp): x − max per
- * row goes into wasm scratch, is exponentiated in place, and is summed and
- * scaled (or, for log-softmax, only summed) back here. Null without SIMD.
+ * float32 log-softmax with the exponentials on SIMD (vmath's exp): x − max
+ * per row (so exp cannot overflow) goes into wasm scratch, is exponentiated
+ * in place, and is summed back here into lse; the rows are x − lse. The
+ * path wasm/softmax_last_dim.ts's log-softmax replaced, kept for when its
+ * kernels are switched off. Null without SIMD.
  */
-function softmaxSimd(xd: Float32Array, o: number, rows: number, cols: number, log: boolean) {
+function logSoftmaxSimd(xd: Float32Array, o: number, rows: number, cols: number) {
   const out = new Float32Array(rows * cols);
   const maxes = new Float64Array(rows);
   const ok = simdExpInPlace(
@@ -161,14 +162,9 @@ function softmaxSimd(xd: Float32Array, o: number, rows: number, cols: number, lo
         const d = r * cols;
         let sum = 0;
         for (let j = 0; j < cols; j++) sum += mem[d + j]!;
-        if (log) {
-          const lse = maxes[r]! + Math.log(sum);
-          const s = o + r * cols;
-          for (let j = 0; j < cols; j++) out[d + j] = xd[s + j]! - lse;
-        } else {
-          const inv = 1 / sum;
-          for (let j = 0; j < cols; j++) out[d + j] = mem[d + j]! * inv;
-        }
+        const lse = maxes[r]! + Math.log(sum);
+        const s = o + r * cols;
+        for (let j = 0; j < cols; j++) out[d + j] = xd[s + j]! - lse;
       }
     },
   );
@@ -181,12 +177,11 @@ function softmax(x: View, log: boolean) {
   const rows = cols === 0 ? 0 : n / cols;
   const xd = floats(x);
   if (xd instanceof Float32Array && rows > 0) {
-    // softmax: three SIMD passes over streamed rows (wasm/softmax_last_dim.ts),
-    // else one call of attention's row kernel (wasm/softmax_rows.ts); log-softmax:
-    // two SIMD passes over streamed rows (wasm/softmax_last_dim.ts), else SIMD exps.
+    // SIMD passes over streamed rows (wasm/softmax_last_dim.ts); log-softmax
+    // with those switched off: SIMD exps (logSoftmaxSimd).
     const fast = log
-      ? (simdLogSoftmax(xd, x.offset, rows, cols) ?? softmaxSimd(xd, x.offset, rows, cols, log))
-      : (simdSoftmaxLastDim(xd, x.offset, rows, cols) ?? simdSoftmax(xd, x.offset, rows, cols));
+      ? (simdLogSoftmax(xd, x.offset, rows, cols) ?? logSoftmaxSimd(xd, x.offset, rows, cols))
+      : simdSoftmaxLastDim(xd, x.offset, rows, cols);
     if (fast) return wrap(fast);
   }
   const out = alloc(x, n);

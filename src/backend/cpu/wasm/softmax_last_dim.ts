@@ -21,7 +21,7 @@ import { type Regs, regs, STREAM_CHUNK, vexp } from "./vmath.js";
 // 1, so its bits but for the order of the float64 additions in Σ.
 // log-softmax returns each row's max and Σ (`stats`); JS takes
 // lse = max + log Σ, and `shift` writes x − lse in float64, rounded once
-// to float32: fused.ts's softmaxSimd's steps, so its bits but for the
+// to float32: fused.ts's logSoftmaxSimd's steps, so its bits but for the
 // order of the additions in Σ. A row whose maximum is not finite (a NaN,
 // +inf, or all −inf) becomes NaN, as the composite gives.
 

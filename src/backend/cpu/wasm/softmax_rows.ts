@@ -438,35 +438,10 @@ export function softmaxRowKernels(memory: WebAssembly.Memory): SoftmaxRowsExport
 }
 
 /**
- * softmax over the last dim of a contiguous float32 [rows, cols] array
- * (from `offset`), into a new array: the rows are copied into vmath's
- * scratch memory and the attention kernel above runs over them with scale
- * 1 and no mask, one call for all rows. Null (nothing allocated) without
- * SIMD, when switched off, or below VMATH_MIN elements.
- */
-export function simdSoftmax(
-  x: Float32Array,
-  offset: number,
-  rows: number,
-  cols: number,
-): Float32Array | null {
-  const n = rows * cols;
-  const vm = n >= VMATH_MIN ? vmath() : null;
-  const k = vm ? softmaxRowKernels(vm.scratch.memory) : null;
-  if (!vm || !k) return null;
-  // The last row's last vector may read up to 12 bytes past the rows.
-  vm.scratch.reserve(4 * n + 16);
-  vm.scratch.floats.set(x.subarray(offset, offset + n), 0);
-  k.softmax(0, rows, rows, cols, 1, 0);
-  const out = emptyArray("float32", n) as Float32Array;
-  out.set(vm.scratch.floats.subarray(0, n));
-  return out;
-}
-
-/**
  * softmax's backward over the last dim, y·(g − Σ g·y) by row, for
  * contiguous float32 g and y [rows, cols] (from their offsets), into a new
- * array, with the kernel above (scale 1, no mask). Null as simdSoftmax.
+ * array, with the kernel above (scale 1, no mask). Null (nothing allocated)
+ * without SIMD, when switched off, or below VMATH_MIN elements.
  */
 export function simdSoftmaxBackward(
   g: Float32Array,
