@@ -3,7 +3,7 @@ import type { ReduceOp, View } from "../backend.js";
 import { elementOffsets } from "./iterate.js";
 import { dataOf } from "./storage.js";
 import { simdReduceColumns } from "./wasm/reduce_columns.js";
-import { simdReduceRuns } from "./wasm/reduce_rows.js";
+import { firstZero, simdReduceRuns } from "./wasm/reduce_rows.js";
 
 // Reductions over plain walks, without a table entry per reduced element.
 // After merging adjacent dims, nearly every reduction is one of two walks:
@@ -197,12 +197,6 @@ function minRun(xd: TypedArray, start: number, n: number): number {
   for (; i < end; i++) m0 = Math.min(m0, xd[i]!);
   const m = Math.min(m0, m1, m2, m3);
   return m === 0 ? firstZero(xd, start) : m;
-}
-
-function firstZero(xd: TypedArray, start: number): number {
-  let i = start;
-  while (xd[i] !== 0) i++;
-  return xd[i]!;
 }
 
 function extremeRuns(sign: number): Kernel {

@@ -1,5 +1,5 @@
 import { emptyArray } from "../../../dtype.js";
-import { type Code, I32, ModuleBuilder, V128 } from "./emitter.js";
+import { type Code, I32, ModuleBuilder, V128, widenHalf } from "./emitter.js";
 import { type ScratchKernels, scratchKernels } from "./runtime.js";
 
 // Batch norm over x [N, C, S] (float32) on WebAssembly SIMD, four lanes at
@@ -48,22 +48,6 @@ const B_MU = 72;
 const B_A = 76;
 const B_MG = 80;
 const B_K = 84;
-
-/** Pushes local v with its high two float32 lanes moved into the low half. */
-function high(c: Code, v: number): Code {
-  c.localGet(v).localGet(v).simd(V128.i8x16Shuffle);
-  return c.op(8, 9, 10, 11, 12, 13, 14, 15, 8, 9, 10, 11, 12, 13, 14, 15);
-}
-
-/** Pushes local v's low two float32 lanes widened to f64x2. */
-function wideLow(c: Code, v: number): Code {
-  return c.localGet(v).simd(V128.f64x2PromoteLowF32x4);
-}
-
-/** Pushes local v's high two float32 lanes widened to f64x2. */
-function wideHigh(c: Code, v: number): Code {
-  return high(c, v).simd(V128.f64x2PromoteLowF32x4);
-}
 
 /** Pushes the float64 at local address p + offset, in both lanes. */
 function load64(c: Code, p: number, offset: number): Code {
@@ -275,10 +259,10 @@ export function batchNormModule(): Uint8Array {
     c.i32Const(MASK).simdMem(V128.load, 0, 4).localSet(mask);
     /** Σd (s) and Σd² (q) += the shifted, widened lanes of local v. */
     const accumulate = ([sl, sh, ql, qh]: readonly number[], v: number) => {
-      set(c, t, () => wideLow(c, v).localGet(shift64).simd(V128.f64x2Sub));
+      set(c, t, () => widenHalf(c, v, 0).localGet(shift64).simd(V128.f64x2Sub));
       c.localGet(sl!).localGet(t).simd(V128.f64x2Add).localSet(sl!);
       c.localGet(ql!).localGet(t).localGet(t).simd(V128.f64x2Mul).simd(V128.f64x2Add).localSet(ql!);
-      set(c, t, () => wideHigh(c, v).localGet(shift64).simd(V128.f64x2Sub));
+      set(c, t, () => widenHalf(c, v, 1).localGet(shift64).simd(V128.f64x2Sub));
       c.localGet(sh!).localGet(t).simd(V128.f64x2Add).localSet(sh!);
       c.localGet(qh!).localGet(t).localGet(t).simd(V128.f64x2Mul).simd(V128.f64x2Add).localSet(qh!);
     };
@@ -374,14 +358,14 @@ export function batchNormModule(): Uint8Array {
     c.i32Const(MASK).simdMem(V128.load, 0, 4).localSet(mask);
     /** Σg and Σ g·(x − μ) += the widened lanes of locals gv and xv; products in float64. */
     const accumulate = ([gl, gh, pl, ph]: readonly number[]) => {
-      set(c, gw, () => wideLow(c, gv));
+      set(c, gw, () => widenHalf(c, gv, 0));
       c.localGet(gl!).localGet(gw).simd(V128.f64x2Add).localSet(gl!);
-      set(c, d, () => wideLow(c, xv).localGet(mu).simd(V128.f64x2Sub));
+      set(c, d, () => widenHalf(c, xv, 0).localGet(mu).simd(V128.f64x2Sub));
       c.localGet(pl!).localGet(gw).localGet(d).simd(V128.f64x2Mul);
       c.simd(V128.f64x2Add).localSet(pl!);
-      set(c, gw, () => wideHigh(c, gv));
+      set(c, gw, () => widenHalf(c, gv, 1));
       c.localGet(gh!).localGet(gw).simd(V128.f64x2Add).localSet(gh!);
-      set(c, d, () => wideHigh(c, xv).localGet(mu).simd(V128.f64x2Sub));
+      set(c, d, () => widenHalf(c, xv, 1).localGet(mu).simd(V128.f64x2Sub));
       c.localGet(ph!).localGet(gw).localGet(d).simd(V128.f64x2Mul);
       c.simd(V128.f64x2Add).localSet(ph!);
     };

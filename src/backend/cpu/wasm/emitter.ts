@@ -294,6 +294,19 @@ interface Func {
   code: Code;
 }
 
+/** Pushes local v (float32 × 4) with its high two lanes moved down into the low half. */
+export function highHalf(c: Code, v: number): Code {
+  c.localGet(v).localGet(v).simd(V128.i8x16Shuffle);
+  return c.op(8, 9, 10, 11, 12, 13, 14, 15, 8, 9, 10, 11, 12, 13, 14, 15);
+}
+
+/** Pushes the doubles (f64x2) of local v's low (half 0) or high (half 1) two float32 lanes. */
+export function widenHalf(c: Code, v: number, half: number): Code {
+  if (half === 0) c.localGet(v);
+  else highHalf(c, v);
+  return c.simd(V128.f64x2PromoteLowF32x4);
+}
+
 /** for (i = 0; i < local/param `end`; i += 16) body(i): a loop over the 16-byte vectors of `end` bytes. */
 export function forVectors(c: Code, end: number, body: (i: number) => void): void {
   const i = c.local("i32");

@@ -1,5 +1,5 @@
 import type { ReduceOp } from "../../backend.js";
-import { type Code, I32, ModuleBuilder, V128 } from "./emitter.js";
+import { type Code, I32, ModuleBuilder, V128, widenHalf } from "./emitter.js";
 import { type ScratchKernels, scratchKernels } from "./runtime.js";
 import { STREAM_CHUNK } from "./vmath.js";
 
@@ -23,19 +23,6 @@ import { STREAM_CHUNK } from "./vmath.js";
 const IDENTITY = { sum: 0, max: -Infinity, min: Infinity } as const;
 
 type ColumnOp = keyof typeof IDENTITY;
-
-/** Pushes local v with its high two float32 lanes moved down (into the low half). */
-function highHalf(c: Code, v: number): Code {
-  c.localGet(v).localGet(v).simd(V128.i8x16Shuffle);
-  return c.op(8, 9, 10, 11, 12, 13, 14, 15, 8, 9, 10, 11, 12, 13, 14, 15);
-}
-
-/** Pushes the float64 widening of local v's low (half 0) or high (half 1) two lanes. */
-function widen(c: Code, v: number, half: number): Code {
-  if (half === 0) c.localGet(v);
-  else highHalf(c, v);
-  return c.simd(V128.f64x2PromoteLowF32x4);
-}
 
 /**
  * The module, each function (x, rowBytes, rows, acc, width) folding `rows`
@@ -91,10 +78,10 @@ function reduceColumnsModule(): Uint8Array {
               for (let half = 0; half < 2; half++) {
                 const k = 2 * h + half;
                 c.localGet(acc[k]!);
-                widen(c, v[0]!, half);
-                widen(c, v[1]!, half).simd(V128.f64x2Add);
-                widen(c, v[2]!, half);
-                widen(c, v[3]!, half).simd(V128.f64x2Add);
+                widenHalf(c, v[0]!, half);
+                widenHalf(c, v[1]!, half).simd(V128.f64x2Add);
+                widenHalf(c, v[2]!, half);
+                widenHalf(c, v[3]!, half).simd(V128.f64x2Add);
                 c.simd(V128.f64x2Add).simd(V128.f64x2Add).localSet(acc[k]!);
               }
             }
@@ -115,7 +102,7 @@ function reduceColumnsModule(): Uint8Array {
               for (let half = 0; half < 2; half++) {
                 const k = 2 * h + half;
                 c.localGet(acc[k]!);
-                widen(c, v[0]!, half).simd(V128.f64x2Add).localSet(acc[k]!);
+                widenHalf(c, v[0]!, half).simd(V128.f64x2Add).localSet(acc[k]!);
               }
             }
             c.inc(p, () => c.localGet(ROW_BYTES));

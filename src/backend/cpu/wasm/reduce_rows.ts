@@ -1,5 +1,6 @@
+import type { TypedArray } from "../../../dtype.js";
 import type { ReduceOp } from "../../backend.js";
-import { type Code, I32, ModuleBuilder, V128 } from "./emitter.js";
+import { type Code, I32, ModuleBuilder, V128, widenHalf } from "./emitter.js";
 import { type ScratchKernels, scratchKernels } from "./runtime.js";
 import { STREAM_CHUNK } from "./vmath.js";
 
@@ -26,12 +27,6 @@ import { STREAM_CHUNK } from "./vmath.js";
 const IDENTITY = { sum: 0, max: -Infinity, min: Infinity } as const;
 
 type RowOp = keyof typeof IDENTITY;
-
-/** Pushes local v with its high two float32 lanes moved down (into the low half). */
-function highHalf(c: Code, v: number): Code {
-  c.localGet(v).localGet(v).simd(V128.i8x16Shuffle);
-  return c.op(8, 9, 10, 11, 12, 13, 14, 15, 8, 9, 10, 11, 12, 13, 14, 15);
-}
 
 /**
  * for each of `rows` rows of rowBytes (a multiple of 32) from x: body(p)
@@ -98,7 +93,7 @@ function reduceRowsModule(): Uint8Array {
           c.localGet(lo).localGet(v).simd(V128.f64x2PromoteLowF32x4);
           c.simd(V128.f64x2Add).localSet(lo);
           c.localGet(hi);
-          highHalf(c, v).simd(V128.f64x2PromoteLowF32x4).simd(V128.f64x2Add).localSet(hi);
+          widenHalf(c, v, 1).simd(V128.f64x2Add).localSet(hi);
         }
       },
       (o) => {
@@ -258,7 +253,7 @@ export function simdReduceRuns(
 }
 
 /** The first zero (−0 or +0) from `start`, which the JS loops keep as the extreme. */
-function firstZero(xd: Float32Array, start: number): number {
+export function firstZero(xd: TypedArray, start: number): number {
   let i = start;
   while (xd[i] !== 0) i++;
   return xd[i]!;

@@ -1,5 +1,15 @@
 import { copyOf } from "../../../dtype.js";
-import { addressOf, type Code, F32, F64, forVectors, I32, ModuleBuilder, V128 } from "./emitter.js";
+import {
+  addressOf,
+  type Code,
+  F32,
+  F64,
+  forVectors,
+  I32,
+  ModuleBuilder,
+  V128,
+  widenHalf,
+} from "./emitter.js";
 import { type ScratchKernels, scratchKernels } from "./runtime.js";
 
 // Memory-bound float32 kernels on WebAssembly SIMD, four lanes at a time:
@@ -14,13 +24,6 @@ import { type ScratchKernels, scratchKernels } from "./runtime.js";
 // rows and many rows lose no more than the scalar double loops did; the
 // elementwise parts are float32, rounded op by op as the composite rounds.
 
-/** Pushes local v with its high two float32 lanes moved down (into the low half). */
-function highHalf(c: Code, v: number): Code {
-  c.localGet(v).localGet(v).simd(V128.i8x16Shuffle);
-  c.op(8, 9, 10, 11, 12, 13, 14, 15, 8, 9, 10, 11, 12, 13, 14, 15);
-  return c;
-}
-
 /**
  * Locals lo, hi (f64x2) += the low and high float32 pairs of local v,
  * widened: two accumulators, so consecutive vectors' adds do not wait on
@@ -29,7 +32,7 @@ function highHalf(c: Code, v: number): Code {
 function accumulate(c: Code, [lo, hi]: Pair, v: number): void {
   c.localGet(lo).localGet(v).simd(V128.f64x2PromoteLowF32x4).simd(V128.f64x2Add).localSet(lo);
   c.localGet(hi);
-  highHalf(c, v).simd(V128.f64x2PromoteLowF32x4).simd(V128.f64x2Add).localSet(hi);
+  widenHalf(c, v, 1).simd(V128.f64x2Add).localSet(hi);
 }
 
 /** Two f64x2 accumulators, summed at the end of a row. */
@@ -136,11 +139,7 @@ export function rowsModule(): Uint8Array {
         c.localGet(v).simd(V128.f64x2PromoteLowF32x4).localGet(mu).simd(V128.f64x2Sub).localTee(rs);
         c.localGet(rs).simd(V128.f64x2Mul).simd(V128.f64x2Add).localSet(lo);
         c.localGet(hi);
-        highHalf(c, v)
-          .simd(V128.f64x2PromoteLowF32x4)
-          .localGet(mu)
-          .simd(V128.f64x2Sub)
-          .localTee(rs);
+        widenHalf(c, v, 1).localGet(mu).simd(V128.f64x2Sub).localTee(rs);
         c.localGet(rs).simd(V128.f64x2Mul).simd(V128.f64x2Add).localSet(hi);
       });
       f64x2Const(c, 1);
@@ -210,7 +209,7 @@ export function rowsModule(): Uint8Array {
         c.simd(V128.f64x2Add).simdMem(V128.store, 0, 4);
         c.localGet(q);
         c.localGet(q).simdMem(V128.load, 16, 4);
-        highHalf(c, v).simd(V128.f64x2PromoteLowF32x4);
+        widenHalf(c, v, 1);
         c.simd(V128.f64x2Add).simdMem(V128.store, 16, 4);
       };
       rowLoop(c, rows, rowBytes, off, (r) => {

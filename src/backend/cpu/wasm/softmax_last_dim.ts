@@ -1,5 +1,5 @@
 import { emptyArray } from "../../../dtype.js";
-import { type Code, I32, ModuleBuilder, V128 } from "./emitter.js";
+import { type Code, I32, ModuleBuilder, V128, widenHalf } from "./emitter.js";
 import { type ScratchKernels, scratchKernels } from "./runtime.js";
 import { type Regs, regs, STREAM_CHUNK, vexp } from "./vmath.js";
 
@@ -25,18 +25,10 @@ import { type Regs, regs, STREAM_CHUNK, vexp } from "./vmath.js";
 // order of the additions in Σ. A row whose maximum is not finite (a NaN,
 // +inf, or all −inf) becomes NaN, as the composite gives.
 
-/** Pushes local v with its high two float32 lanes moved down (into the low half). */
-function highHalf(c: Code, v: number): Code {
-  c.localGet(v).localGet(v).simd(V128.i8x16Shuffle);
-  return c.op(8, 9, 10, 11, 12, 13, 14, 15, 8, 9, 10, 11, 12, 13, 14, 15);
-}
-
 /** Local acc (f64x2) += the doubles of local v's low (half 0) or high (half 1) two lanes. */
 function accumulate(c: Code, acc: number, v: number, half: number): void {
   c.localGet(acc);
-  if (half === 0) c.localGet(v);
-  else highHalf(c, v);
-  c.simd(V128.f64x2PromoteLowF32x4).simd(V128.f64x2Add).localSet(acc);
+  widenHalf(c, v, half).simd(V128.f64x2Add).localSet(acc);
 }
 
 /** Sets local acc's four lanes to its largest lane (pmax: acc holds no NaN). */
@@ -230,7 +222,7 @@ function softmaxModule(): Uint8Array {
           // Each half in doubles, x − lse, rounded to float32 and rejoined.
           c.localGet(v).simd(V128.f64x2PromoteLowF32x4).localGet(lse).simd(V128.f64x2Sub);
           c.simd(V128.f32x4DemoteF64x2Zero);
-          highHalf(c, v).simd(V128.f64x2PromoteLowF32x4).localGet(lse).simd(V128.f64x2Sub);
+          widenHalf(c, v, 1).localGet(lse).simd(V128.f64x2Sub);
           c.simd(V128.f32x4DemoteF64x2Zero).simd(V128.i8x16Shuffle);
           c.op(0, 1, 2, 3, 4, 5, 6, 7, 16, 17, 18, 19, 20, 21, 22, 23);
           c.simdMem(V128.store, 0, 4);

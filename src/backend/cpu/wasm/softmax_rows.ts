@@ -1,5 +1,5 @@
 import { emptyArray } from "../../../dtype.js";
-import { type Code, I32, ModuleBuilder, SELECT, V128 } from "./emitter.js";
+import { type Code, I32, ModuleBuilder, SELECT, V128, widenHalf } from "./emitter.js";
 import { isShared, memoryLimits, wasmFeatures } from "./runtime.js";
 import { regs, VMATH_MIN, vexp, vmath } from "./vmath.js";
 
@@ -45,10 +45,9 @@ function f64x2(c: Code, v: number): Code {
 
 /** Local acc (f64x2) += the four float32 lanes of local v, widened. */
 function accumulate(c: Code, acc: number, v: number): void {
-  c.localGet(acc).localGet(v).simd(V128.f64x2PromoteLowF32x4).simd(V128.f64x2Add);
-  c.localGet(v).localGet(v).simd(V128.i8x16Shuffle);
-  c.op(8, 9, 10, 11, 12, 13, 14, 15, 8, 9, 10, 11, 12, 13, 14, 15);
-  c.simd(V128.f64x2PromoteLowF32x4).simd(V128.f64x2Add).localSet(acc);
+  c.localGet(acc);
+  widenHalf(c, v, 0).simd(V128.f64x2Add);
+  widenHalf(c, v, 1).simd(V128.f64x2Add).localSet(acc);
 }
 
 /** Pushes 1 / (the sum of local acc's two f64 lanes), as a float32 in all four lanes. */
