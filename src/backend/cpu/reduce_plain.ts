@@ -261,6 +261,17 @@ const runKernels: Record<ReduceOp, Kernel> = {
 // Each output still meets its elements in the reference's order (r rising).
 
 /** Four input rows are added before they meet the accumulators: a quarter of the loads and stores of acc. */
+let accScratch = new Float64Array(64);
+
+/**
+ * The columns walks' row of float64 accumulators, B long: one array kept
+ * and grown, since a fresh one per call cost more than a small reduction.
+ */
+function accumulators(B: number): Float64Array {
+  if (accScratch.length < B) accScratch = new Float64Array(B);
+  return accScratch;
+}
+
 function sumColumns(
   out: TypedArray,
   xd: TypedArray,
@@ -268,10 +279,10 @@ function sumColumns(
   inner: Int32Array,
   B: number,
 ) {
-  const acc = new Float64Array(B);
+  const acc = accumulators(B);
   const R = inner.length;
   for (let a = 0; a < rows.length; a++) {
-    acc.fill(0);
+    acc.fill(0, 0, B);
     const base = rows[a]!;
     let r = 0;
     for (; r + 3 < R; r += 4) {
@@ -285,7 +296,7 @@ function sumColumns(
       const row = base + inner[r]!;
       for (let b = 0; b < B; b++) acc[b] += xd[row + b]!;
     }
-    out.set(acc, a * B);
+    for (let b = 0; b < B; b++) out[a * B + b] = acc[b]!;
   }
 }
 
@@ -296,14 +307,14 @@ function prodColumns(
   inner: Int32Array,
   B: number,
 ) {
-  const acc = new Float64Array(B);
+  const acc = accumulators(B);
   for (let a = 0; a < rows.length; a++) {
-    acc.fill(1);
+    acc.fill(1, 0, B);
     for (let r = 0; r < inner.length; r++) {
       const row = rows[a]! + inner[r]!;
       for (let b = 0; b < B; b++) acc[b] *= xd[row + b]!;
     }
-    out.set(acc, a * B);
+    for (let b = 0; b < B; b++) out[a * B + b] = acc[b]!;
   }
 }
 
@@ -313,9 +324,9 @@ function prodColumns(
  */
 function extremeColumns(sign: number): Kernel {
   return (out, xd, rows, inner, B) => {
-    const acc = new Float64Array(B);
+    const acc = accumulators(B);
     for (let a = 0; a < rows.length; a++) {
-      acc.fill(-Infinity);
+      acc.fill(-Infinity, 0, B);
       for (let r = 0; r < inner.length; r++) {
         const row = rows[a]! + inner[r]!;
         for (let b = 0; b < B; b++) {
@@ -331,7 +342,7 @@ function extremeColumns(sign: number): Kernel {
 /** The first NaN wins and then stays; otherwise only a strictly better value moves the index. */
 function argExtremeColumns(sign: number): Kernel {
   return (out, xd, rows, inner, B) => {
-    const acc = new Float64Array(B);
+    const acc = accumulators(B);
     for (let a = 0; a < rows.length; a++) {
       const first = rows[a]! + inner[0]!;
       for (let b = 0; b < B; b++) {
