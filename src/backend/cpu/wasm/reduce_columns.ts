@@ -1,5 +1,6 @@
 import type { ReduceOp } from "../../backend.js";
 import { type Code, I32, ModuleBuilder, V128, widenHalf } from "./emitter.js";
+import { IDENTITY } from "./reduce_rows.js";
 import { type ScratchKernels, scratchKernels } from "./runtime.js";
 import { STREAM_CHUNK } from "./vmath.js";
 
@@ -18,9 +19,6 @@ import { STREAM_CHUNK } from "./vmath.js";
 //   first of equal values stays, so the first zero met keeps its sign; a
 //   NaN, which pmax ignores, is bit-selected into the accumulator and then
 //   sticks (NaN < v is false), as the JS loop's `v !== v` does. min mirrors.
-
-/** The accumulators' start: what each op leaves unchanged. */
-const IDENTITY = { sum: 0, max: -Infinity, min: Infinity } as const;
 
 type ColumnOp = keyof typeof IDENTITY;
 

@@ -23,8 +23,8 @@ import { STREAM_CHUNK } from "./vmath.js";
 //   again in the run, since the JS loops keep the first zero they meet
 //   (−0 or +0) where pmax keeps whichever came first in its lane.
 
-/** The reduced value of a row's padding: it changes nothing. */
-const IDENTITY = { sum: 0, max: -Infinity, min: Infinity } as const;
+/** What each op leaves unchanged: a row's padding here, the columns' accumulators' start. */
+export const IDENTITY = { sum: 0, max: -Infinity, min: Infinity } as const;
 
 type RowOp = keyof typeof IDENTITY;
 
